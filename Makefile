@@ -1,0 +1,44 @@
+# Two commands set everything up on a fresh machine: `make run` and `make test`.
+VENV    ?= .venv
+PY      := $(VENV)/bin/python
+RAGQA   := $(VENV)/bin/ragqa
+INDEX   ?= .ragqa/index
+HOST    ?= 127.0.0.1
+PORT    ?= 8000
+export RAGQA_CACHE_DIR ?= .ragqa/cache
+export PIP_DISABLE_PIP_VERSION_CHECK = 1
+
+.PHONY: run test index bench browser-deps clean
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	# The CPU build of torch first: a plain `torch` requirement would pull gigabytes of CUDA.
+	$(PY) -m pip install -q "torch==2.13.0"
+	$(PY) -m pip install -q -e ".[test]"
+	touch $@
+
+$(INDEX)/manifest.json: $(VENV)/.installed $(wildcard samples/corpus/*)
+	$(RAGQA) ingest samples/corpus --index $(INDEX)
+
+index: $(INDEX)/manifest.json
+
+run: index
+	@echo "ragqa: chat page on http://$(HOST):$(PORT)/  (Ctrl-C stops)"
+	@echo '  try: curl -s $(HOST):$(PORT)/v1/ask -H "content-type: application/json" -d '"'"'{"question":"东阳2023年GDP目标增长多少?"}'"'"
+	$(RAGQA) serve --index $(INDEX) --host $(HOST) --port $(PORT)
+
+# Browser tests drive Debian's chromium; install it when missing and we may (root).
+browser-deps:
+	@if [ ! -x /usr/bin/chromium ] && [ "$$(id -u)" = 0 ]; then \
+	  echo "installing chromium and CJK fonts for the browser tests"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null; \
+	fi
+
+test: $(VENV)/.installed browser-deps
+	$(PY) -m pytest -q
+
+bench: $(VENV)/.installed index
+	$(PY) -m ragqa.service.bench --index $(INDEX)
+
+clean:
+	rm -rf $(VENV) .ragqa .pytest_cache

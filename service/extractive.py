@@ -1,0 +1,192 @@
+"""The extractive answerer: picks the source sentences that answer a question. No model.
+
+Each sentence of the retrieved passages is scored by the share of the question's key terms it
+holds (IDF-weighted; a term found only in the passage's title or clause path counts 0.6), times
+a slot factor: a question asking 多少 needs a number (多少张 needs "<number>张"), 什么时候 a
+date. The best sentence answers; more sentences join while they add key terms it lacks (a
+question about two places gets one sentence from each). For a responsible-unit question the
+clause's 责任单位 line joins, and for "which leader" the heading that names the leader. A table
+row asked about by one of its column names answers with that cell.
+
+Everything in an answer is copied from the passages. When the best sentence holds less than
+`refuse_below` of the key terms, or lacks the slot the question asks for, the answerer refuses.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from ragqa.index.search import Hit
+from ragqa.ingest.model import Document
+from ragqa.ingest.normalize import clean_line, fold
+
+from .question import QuestionProfile, clause_has_number, has_date
+from .sentences import Sentence, split_sentences
+
+MAX_ANSWER_CHARS = 360
+_UNIT_LINE = re.compile(r"^(?:责任单位|牵头单位)")
+_LEADER_HEADING = re.compile(r"市长|书记|主任|主席|领导")
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One cited piece of an answer: text copied from passage `passage` (1-based), its lines."""
+
+    text: str
+    passage: int
+    doc: str
+    start_line: int
+    end_line: int
+
+
+@dataclass(frozen=True)
+class Draft:
+    segments: tuple[Segment, ...]
+    refused: bool
+    confidence: float
+
+    @property
+    def text(self) -> str:
+        return "".join(f"{s.text}[{s.passage}]" for s in self.segments)
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    sentence: Sentence
+    passage: int
+    hit: Hit
+    covered: frozenset[str]
+    coverage: float
+    slot_ok: bool
+    score: float
+
+
+def _covered(q: QuestionProfile, match: str, context: str) -> tuple[frozenset[str], float]:
+    got: set[str] = set()
+    weight = 0.0
+    for term, w in q.terms.items():
+        if q.covers(term, match):
+            got.add(term)
+            weight += w
+        elif q.covers(term, context):
+            got.add(term)
+            weight += 0.6 * w
+    return frozenset(got), weight / q.total
+
+
+def _slot_ok(q: QuestionProfile, text: str) -> bool:
+    if q.measures:
+        return any(clause_has_number(q, text, m) for m in q.measures)
+    if q.kind == "numeric":
+        return clause_has_number(q, text)
+    if q.kind == "date":
+        return has_date(text)
+    return True
+
+
+def _in_scope(q: QuestionProfile, text: str) -> bool:
+    """A question naming places is answered from documents about one of them."""
+    return not q.places or any(place in text for place in q.places)
+
+
+def _candidates(q: QuestionProfile, hits: list[Hit]) -> list[_Candidate]:
+    out = []
+    for passage, hit in enumerate(hits, start=1):
+        context = hit.chunk.context
+        for sentence in split_sentences(hit.chunk):
+            covered, coverage = _covered(q, sentence.match, context)
+            slot = _slot_ok(q, sentence.match)
+            scoped = _in_scope(q, context + sentence.match)
+            score = coverage * (1.0 if slot else 0.35) * (1.0 if scoped else 0.4) + 0.04 / passage
+            if q.kind == "unit" and _UNIT_LINE.match(sentence.match):
+                score += 0.02
+            out.append(_Candidate(sentence, passage, hit, covered, coverage, slot, score))
+    return out
+
+
+def _table_cell(q: QuestionProfile, cand: _Candidate) -> str | None:
+    cells = cand.sentence.table_cells
+    header = cand.hit.chunk.context.split("\n", 1)[1].split(" | ") if "\n" in cand.hit.chunk.context else []
+    named = [h for h in header if len(h) >= 2 and fold(h) in q.text]
+    if not cells or not named or len(cells) < len(header):
+        return None
+    column = header.index(named[-1])
+    cell = cells[column] if column < len(cells) else ""
+    return f"{named[-1]}: {cell}" if cell else None
+
+
+def _trim(text: str, q: QuestionProfile, limit: int) -> str:
+    """Cut an over-long sentence down to the run of its clauses that holds most key terms."""
+    if len(text) <= limit:
+        return text
+    parts = re.split(r"(?<=[,，;；])", text)
+    best, best_weight = parts[0][:limit], -1.0
+    for i in range(len(parts)):
+        piece = ""
+        for part in parts[i:]:
+            if len(piece) + len(part) > limit:
+                break
+            piece += part
+            folded = fold(piece)
+            weight = sum(w for t, w in q.terms.items() if t in folded)
+            if weight > best_weight:
+                best, best_weight = piece, weight
+    return best
+
+
+def _segment(cand: _Candidate, text: str | None = None) -> Segment:
+    s = cand.sentence
+    return Segment(text or s.text, cand.passage, cand.hit.chunk.doc_id, s.start_line, s.end_line)
+
+
+def _companions(q: QuestionProfile, best: _Candidate, pool: list[_Candidate], docs: dict[str, Document]) -> list[Segment]:
+    """The 责任单位 line of the best sentence's clause, or the heading that names its leader."""
+    extra: list[Segment] = []
+    if q.kind != "unit":
+        return extra
+    if not _UNIT_LINE.search(best.sentence.match) and "责任单位" not in best.sentence.match:
+        for cand in pool:
+            if cand.hit is best.hit and cand.sentence.start_line > best.sentence.start_line - 1 and _UNIT_LINE.match(cand.sentence.match):
+                extra.append(_segment(cand))
+                break
+    if q.leader:
+        chunk = best.hit.chunk
+        doc = docs.get(chunk.doc_id)
+        for label, line in zip(chunk.clause_path, chunk.clause_lines):
+            if doc is not None and line and _LEADER_HEADING.search(label):
+                extra.append(Segment(clean_line(doc.line(line)), best.passage, chunk.doc_id, line, line))
+                break
+    return extra
+
+
+def answer_extractive(q: QuestionProfile, hits: list[Hit], docs: dict[str, Document], refuse_below: float) -> Draft:
+    """Copy the sentences of `hits` that answer `q`, or refuse (Draft.refused) when none does."""
+    pool = _candidates(q, hits)
+    if not pool or not q.terms:
+        return Draft((), True, 0.0)
+    ranked = sorted(pool, key=lambda c: -c.score)
+    best = ranked[0]
+    if best.coverage < refuse_below or not best.slot_ok or not _in_scope(q, best.hit.chunk.context + best.sentence.match):
+        return Draft((), True, best.coverage)
+    cell = _table_cell(q, best)
+    segments = [_segment(best, cell or _trim(best.sentence.text, q, 240))]
+    segments += _companions(q, best, pool, docs)
+    covered = set(best.covered)
+    used = {(best.hit.chunk.doc_id, best.sentence.start_line, best.sentence.text)}
+    length = sum(len(s.text) for s in segments)
+    for cand in ranked[1:]:
+        if len(segments) >= 4:
+            break
+        key = (cand.hit.chunk.doc_id, cand.sentence.start_line, cand.sentence.text)
+        gain = sum(q.terms[t] for t in cand.covered - covered) / q.total
+        if key in used or gain < 0.12 or not cand.slot_ok or cand.score < 0.5 * best.score:
+            continue
+        text = _trim(cand.sentence.text, q, 160)
+        if length + len(text) > MAX_ANSWER_CHARS:
+            continue
+        segments.append(_segment(cand, text))
+        covered |= cand.covered
+        used.add(key)
+        length += len(text)
+    return Draft(tuple(segments), False, best.coverage)

@@ -1,0 +1,121 @@
+"""What a question asks for: its key terms (weighted by rarity) and the kind of answer.
+
+The kind decides what a sentence must hold to answer it: a number (and, for "多少张/套/亩…",
+that measure word after a number), a date, a responsible unit or leader, or a list.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import jieba.posseg
+
+from ragqa.index.keyword import KeywordIndex, tokenize
+from ragqa.ingest.normalize import fold, normalize_query
+
+_UNIT_Q = re.compile(r"(哪个|哪家|哪一|什么|哪些)(单位|部门|机构|机关|领导)|由谁|谁|哪位|牵头|负责|责任单位|组长")
+_LEADER_Q = re.compile(r"哪位|领导|谁")
+_DATE_Q = re.compile(r"什么时候|何时|哪天|哪一天|日期|时间节点|哪年|哪一年|几月|截止|期限|落款|什么时间")
+_NUMERIC_Q = re.compile(r"多少|几[个家项所条万亿张套倍名人]|比重|比例|占比|增速|百分之|几成")
+_LIST_Q = re.compile(r"哪些|分别|哪几|哪[二三四五六七八九十两]")
+_MEASURES = (
+    "平方公里 平方米 公里 千米 万美元 美元 亿元 万元 元 万吨 吨 万亩 亩 宗 万人 人次 人 名 户 家 个 项 所 套 张 "
+    "辆 座 条 台 件 千瓦 兆瓦 分钟 小时 天 次 批 株 栋 间 床 倍".split()
+)
+_MEASURE_AFTER = re.compile(r"(?:多少|几)(" + "|".join(_MEASURES) + ")")
+NUMBER = r"[0-9０-９一二三四五六七八九十百千万两〇零]"
+_YEARLESS_NUMBER = re.compile(r"(?<![0-9])(?![12][0-9]{3}年)[0-9]+(?:\.[0-9]+)?|[一二三四五六七八九十百千两]+(?=[个家项所条万亿%])")
+_CLAUSE = re.compile(r"[,，;；。]")
+_PLACE_SUFFIX = re.compile(r"(?:县|市|区|镇|乡|街道)$")
+
+# Terms of Chinese government reports that questions and documents spell differently.
+SYNONYMS: dict[str, tuple[str, ...]] = {
+    "gdp": ("地区生产总值", "生产总值"),
+    "地区生产总值": ("gdp",),
+    "经开区": ("开发区", "经济技术开发区"),
+    "开发区": ("经开区",),
+    "增速": ("增长",),
+    "r&d": ("研发",),
+    "研发": ("r&d",),
+    "十四五": ("第十四个五年",),
+    "落款": ("印发", "日"),
+}
+
+
+@dataclass(frozen=True)
+class QuestionProfile:
+    text: str
+    terms: dict[str, float]
+    kind: str
+    measures: tuple[str, ...]
+    leader: bool
+    places: tuple[str, ...] = ()
+
+    def covers(self, term: str, text: str) -> bool:
+        """Whether `text` (folded) holds `term` or one of its synonyms."""
+        return term in text or any(s in text for s in SYNONYMS.get(term, ()))
+
+    @property
+    def total(self) -> float:
+        return sum(self.terms.values()) or 1.0
+
+
+def question_places(text: str, titles: list[str]) -> tuple[str, ...]:
+    """Place names in the question that some document's title names (scope the answer)."""
+    places = []
+    for word in jieba.posseg.lcut(text):
+        if word.flag in ("ns", "nz") and len(word.word) >= 2:
+            place = _PLACE_SUFFIX.sub("", word.word) if len(word.word) > 2 else word.word
+            if any(place in t for t in titles):
+                places.append(place)
+    return tuple(dict.fromkeys(places))
+
+
+def profile_question(question: str, keyword: KeywordIndex, titles: list[str] | None = None) -> QuestionProfile:
+    """Key terms (unique) with IDF weights, the answer kind, and the places it is about."""
+    text = normalize_query(question)
+    terms: dict[str, float] = {}
+    for tok in tokenize(text):
+        if tok not in terms:
+            terms[tok] = keyword.idf(tok) * (0.5 if len(tok) == 1 else 1.0)
+    if _UNIT_Q.search(text):
+        kind = "unit"
+    elif _DATE_Q.search(text):
+        kind = "date"
+    elif _NUMERIC_Q.search(text):
+        kind = "numeric"
+    elif _LIST_Q.search(text):
+        kind = "list"
+    else:
+        kind = "fact"
+    measures = tuple(dict.fromkeys(_MEASURE_AFTER.findall(text)))
+    places = question_places(text, [fold(t) for t in titles or []])
+    return QuestionProfile(text, terms, kind, measures, bool(_LEADER_Q.search(text)), places)
+
+
+def clause_has_number(q: QuestionProfile, text: str, measure: str | None = None) -> bool:
+    """Whether one clause of `text` holds a question term and a number (not a year) or `measure`."""
+    present = [t for t in q.terms if len(t) >= 2 and t not in q.places and not t.isdigit() and q.covers(t, text)]
+    anchors = sorted(present, key=lambda t: -q.terms[t])[:2]
+    for clause in _CLAUSE.split(text):
+        if not any(q.covers(t, clause) for t in anchors):
+            continue
+        if measure is not None and has_measure(clause, measure):
+            return True
+        if measure is None and _YEARLESS_NUMBER.search(clause):
+            return True
+    return False
+
+
+def has_number(text: str) -> bool:
+    return re.search(NUMBER, text) is not None
+
+
+def has_measure(text: str, measure: str) -> bool:
+    """Whether a number is followed (allowing 万/亿/余/多 and spaces) by `measure`."""
+    return re.search(rf"{NUMBER}[\d.%．]*\s*[万亿千百余多]?\s*{re.escape(measure)}", text) is not None
+
+
+def has_date(text: str) -> bool:
+    return re.search(rf"{NUMBER}+\s*年|{NUMBER}+\s*月|年底|年内|月底|上半年|下半年|前", text) is not None

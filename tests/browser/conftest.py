@@ -1,0 +1,273 @@
+"""Fixtures for the browser tests: real `ragqa serve` processes on loopback ports, a host site
+on another loopback origin that embeds the widget, and headless Debian Chromium via Playwright.
+
+Chromium missing: the tests skip, unless the environment variable CI is set, where they fail.
+Indexes are built once per session with `ragqa ingest`; each distinct (index, CORS origins)
+service is started once per session and stopped at the end.
+"""
+
+from __future__ import annotations
+
+import html
+import http.server
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, ConsoleMessage, Dialog, Playwright, Request, sync_playwright
+
+from .support import DESKTOP, XSS_DOC, XSS_TEXT, HostSite, Service, Watched
+
+REPO = Path(__file__).resolve().parents[2]
+CHROMIUM = Path("/usr/bin/chromium")
+LAUNCH_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+STARTUP_TIMEOUT_S = 180.0
+INGEST_TIMEOUT_S = 900.0
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _env(cors_origins: list[str]) -> dict[str, str]:
+    env = {key: value for key, value in os.environ.items() if not key.startswith("RAGQA_")}
+    env["RAGQA_CORS_ORIGINS"] = json.dumps(cors_origins)
+    env["RAGQA_LLM_BACKEND"] = "extractive"
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+def _ingest(corpus: Path, index: Path) -> Path:
+    cmd = [sys.executable, "-m", "ragqa.service.cli", "ingest", str(corpus), "--index", str(index)]
+    done = subprocess.run(
+        cmd, cwd=REPO, env=_env([]), capture_output=True, text=True, timeout=INGEST_TIMEOUT_S, check=False
+    )
+    if done.returncode != 0:
+        pytest.fail(f"{' '.join(cmd)} failed ({done.returncode}):\n{done.stdout[-2000:]}\n{done.stderr[-4000:]}")
+    return index
+
+
+def _start(index: Path, cors_origins: list[str], log: Path) -> Service:
+    port = free_port()
+    cmd = [
+        sys.executable, "-m", "ragqa.service.cli", "serve",
+        "--index", str(index), "--host", "127.0.0.1", "--port", str(port),
+    ]
+    with log.open("wb") as out:
+        process = subprocess.Popen(cmd, cwd=REPO, env=_env(cors_origins), stdout=out, stderr=subprocess.STDOUT)
+    service = Service(f"http://127.0.0.1:{port}", process, log)
+    deadline = time.monotonic() + STARTUP_TIMEOUT_S
+    while True:
+        if process.poll() is not None:
+            pytest.fail(f"ragqa serve exited with {process.returncode}:\n{log.read_text(errors='replace')[-4000:]}")
+        try:
+            if httpx.get(f"{service.url}/healthz", timeout=2.0).status_code == 200:
+                return service
+        except httpx.TransportError:
+            pass
+        if time.monotonic() > deadline:
+            _stop(service)
+            pytest.fail(f"ragqa serve not healthy after {STARTUP_TIMEOUT_S:.0f}s:\n{log.read_text(errors='replace')[-4000:]}")
+        time.sleep(0.25)
+
+
+def _stop(service: Service) -> None:
+    service.process.terminate()
+    try:
+        service.process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        service.process.kill()
+        service.process.wait(timeout=15)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def chromium() -> Path:
+    if not CHROMIUM.exists():
+        message = f"{CHROMIUM} not found: install it with 'apt-get install -y chromium fonts-noto-cjk'"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return CHROMIUM
+
+
+@pytest.fixture(scope="session")
+def playwright_session() -> Iterator[Playwright]:
+    with sync_playwright() as p:
+        yield p
+
+
+@pytest.fixture(scope="session")
+def browser(playwright_session: Playwright, chromium: Path) -> Iterator[Browser]:
+    b = playwright_session.chromium.launch(executable_path=str(chromium), headless=True, args=LAUNCH_ARGS)
+    yield b
+    b.close()
+
+
+@pytest.fixture(scope="session")
+def sample_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _ingest(REPO / "samples" / "corpus", tmp_path_factory.mktemp("index") / "samples")
+
+
+@pytest.fixture(scope="session")
+def xss_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    corpus = tmp_path_factory.mktemp("xss-corpus")
+    (corpus / XSS_DOC).write_text(XSS_TEXT, encoding="utf-8")
+    return corpus
+
+
+@pytest.fixture(scope="session")
+def xss_index(xss_corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _ingest(xss_corpus, tmp_path_factory.mktemp("index") / "xss")
+
+
+@pytest.fixture(scope="session")
+def start_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[Path, list[str]], Service]]:
+    running: dict[tuple[Path, tuple[str, ...]], Service] = {}
+    logs = tmp_path_factory.mktemp("service-logs")
+
+    def start(index: Path, cors_origins: list[str]) -> Service:
+        key = (index, tuple(cors_origins))
+        if key not in running:
+            running[key] = _start(index, cors_origins, logs / f"serve-{len(running)}.log")
+        return running[key]
+
+    yield start
+    for service in running.values():
+        _stop(service)
+
+
+class _HostHandler(http.server.BaseHTTPRequestHandler):
+    """Serves /embed?service=URL&endpoint=0|1&widget=0|1: an intranet-like page with hostile CSS."""
+
+    def do_GET(self) -> None:
+        url = urlsplit(self.path)
+        if url.path != "/embed":
+            self.send_response(404)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        query = parse_qs(url.query)
+        service = html.escape(query.get("service", [""])[0])
+        endpoint = f' data-endpoint="{service}"' if query.get("endpoint", ["1"])[0] == "1" else ""
+        script = (
+            f'<script src="{service}/widget.js"{endpoint} data-title="政策问答" defer></script>'
+            if query.get("widget", ["1"])[0] == "1"
+            else ""
+        )
+        body = HOST_PAGE.replace("{script}", script).encode("utf-8")
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        return
+
+
+HOST_PAGE = """<!doctype html>
+<html lang="zh-CN"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="icon" href="data:,">
+<title>某单位内网首页</title>
+<style>
+* { box-sizing: content-box !important; letter-spacing: 2px; }
+body { margin: 0; padding: 24px; font: 30px/3 serif; color: #b00; background: #f3f1ea; }
+div { border: 3px dashed red !important; padding: 9px !important; }
+button, textarea { display: none !important; }
+svg { width: 300px !important; height: 300px !important; }
+.rq, .rq-answer, .rw-panel { display: none !important; }
+</style></head>
+<body>
+<h1>内网首页</h1>
+<p id="host-p">宿主页面的段落，不应被问答组件改变。</p>
+<a id="host-link" href="#top">通知公告</a>
+{script}
+</body></html>
+"""
+
+
+@pytest.fixture(scope="session")
+def host_site() -> Iterator[HostSite]:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _HostHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield HostSite(f"http://127.0.0.1:{server.server_address[1]}")
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture(scope="session")
+def service(sample_index: Path, host_site: HostSite, start_service: Callable[[Path, list[str]], Service]) -> Service:
+    """The sample corpus, with the host site allowed by CORS."""
+    return start_service(sample_index, [host_site.origin])
+
+
+@pytest.fixture(scope="session")
+def closed_service(sample_index: Path, start_service: Callable[[Path, list[str]], Service]) -> Service:
+    """The sample corpus, same-origin only (no CORS origins)."""
+    return start_service(sample_index, [])
+
+
+@pytest.fixture(scope="session")
+def xss_service(xss_index: Path, host_site: HostSite, start_service: Callable[[Path, list[str]], Service]) -> Service:
+    """The one-document corpus with HTML and script in it, with the host site allowed by CORS."""
+    return start_service(xss_index, [host_site.origin])
+
+
+@pytest.fixture
+def open_page(browser: Browser) -> Iterator[Callable[..., Watched]]:
+    """open_page(url, viewport=DESKTOP, init_script=None, **context_options) -> Watched.
+
+    `init_script` runs in the page before its own scripts. Contexts are closed after the test."""
+    contexts = []
+
+    def open_(url: str, viewport: dict[str, int] | None = None, init_script: str | None = None, **options: object) -> Watched:
+        context = browser.new_context(viewport=viewport or DESKTOP, locale="zh-CN", **options)  # type: ignore[arg-type]
+        contexts.append(context)
+        page = context.new_page()
+        watched = Watched(page)
+
+        def on_console(message: ConsoleMessage) -> None:
+            if message.type == "error":
+                watched.errors.append(message.text)
+
+        def on_dialog(dialog: Dialog) -> None:
+            watched.dialogs.append(f"{dialog.type}: {dialog.message}")
+            dialog.dismiss()
+
+        def on_request(request: Request) -> None:
+            watched.requests.append(request.url)
+
+        page.on("console", on_console)
+        page.on("pageerror", lambda error: watched.errors.append(f"pageerror: {error}"))
+        page.on("dialog", on_dialog)
+        page.on("request", on_request)
+        page.set_default_timeout(20_000)
+        if init_script:
+            page.add_init_script(init_script)
+        page.goto(url)
+        return watched
+
+    yield open_
+    for context in contexts:
+        context.close()

@@ -1,0 +1,162 @@
+"""The clause chunker on the five sample documents and on the failure modes of other chunkers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ragqa.ingest.clauses import chunk_document, detect_heading
+from ragqa.ingest.model import Chunk, Document, chunk_source_text
+from ragqa.ingest.normalize import clean_line
+from ragqa.ingest.readers import read_document
+from ragqa.ingest.tokens import count_tokens
+
+from .conftest import SAMPLES
+
+SAMPLE_FILES = sorted(p.name for p in SAMPLES.iterdir())
+
+
+def _doc(name: str) -> Document:
+    return read_document(SAMPLES / name, name)
+
+
+def _chunk_at(chunks: list[Chunk], line: int) -> Chunk:
+    return next(c for c in chunks if c.start_line <= line <= c.end_line)
+
+
+@pytest.fixture(scope="module")
+def chunked() -> dict[str, tuple[Document, list[Chunk]]]:
+    out = {}
+    for name in SAMPLE_FILES:
+        doc = _doc(name)
+        out[name] = (doc, chunk_document(doc))
+    return out
+
+
+@pytest.mark.parametrize("name", SAMPLE_FILES)
+def test_every_nonblank_line_is_in_exactly_one_chunk(chunked: dict[str, tuple[Document, list[Chunk]]], name: str) -> None:
+    doc, chunks = chunked[name]
+    owners: dict[int, int] = {}
+    for i, c in enumerate(chunks):
+        assert c.start_line <= c.end_line
+        for n in range(c.start_line, c.end_line + 1):
+            if doc.line(n).strip() and owners.get(n, i) != i and not (c.start_char or chunks[owners[n]].end_char is not None):
+                pytest.fail(f"line {n} is in chunks {owners[n]} and {i}")
+            owners.setdefault(n, i)
+    nonblank = {n for n, line in enumerate(doc.lines, start=1) if line.strip()}
+    assert set(owners) >= nonblank
+
+
+@pytest.mark.parametrize("name", SAMPLE_FILES)
+def test_chunk_text_is_its_source_and_chunks_are_in_order(chunked: dict[str, tuple[Document, list[Chunk]]], name: str) -> None:
+    doc, chunks = chunked[name]
+    for prev, c in zip(chunks, chunks[1:]):
+        assert (prev.end_line, prev.end_char if prev.end_char is not None else 10**9) <= (c.start_line, c.start_char if c.start_char else 10**9) or prev.end_line < c.start_line
+    for c in chunks:
+        assert c.text == chunk_source_text(doc, c)
+        assert c.match_text
+
+
+@pytest.mark.parametrize("name", SAMPLE_FILES)
+def test_split_parts_of_one_line_rebuild_the_line(chunked: dict[str, tuple[Document, list[Chunk]]], name: str) -> None:
+    doc, chunks = chunked[name]
+    by_line: dict[int, list[Chunk]] = {}
+    for c in chunks:
+        if c.start_line == c.end_line and (c.start_char or c.end_char is not None):
+            by_line.setdefault(c.start_line, []).append(c)
+    for n, parts in by_line.items():
+        if parts[0].start_char == 0 and parts[-1].end_char is None:
+            assert "".join(p.text for p in parts) == doc.line(n)
+
+
+def test_chunks_respect_the_token_budget(chunked: dict[str, tuple[Document, list[Chunk]]]) -> None:
+    for _, chunks in chunked.values():
+        for c in chunks:
+            cleaned = "".join(clean_line(part) for part in c.text.split("\n"))
+            assert count_tokens(cleaned) <= 350 or "。" not in cleaned[:-1], (c.doc_id, c.start_line)
+
+
+KNOWN_PATHS = [
+    ("000_f32850ce6c833049.txt", 21, "一、指导思想"),
+    ("000_f32850ce6c833049.txt", 37, "三、工作任务 › (二)实施工业转型升级行动"),
+    ("000_f32850ce6c833049.txt", 57, "四、实施步骤 › (一)部署阶段(2022年4月) › 一是研究制定办理工作方案,确定2022年年度目标和远期阶段性目标"),
+    ("000_f32850ce6c833049.txt", 65, "四、实施步骤 › (三)总结阶段(2022年12月)"),
+    ("000_f32850ce6c833049.txt", 100, "附件 › 序号 8"),
+    ("001_c639e19f48d489c6.txt", 14, "(一)坚持首位战略,实现人才科创能级显著提升"),
+    ("001_c639e19f48d489c6.txt", 40, "(六)聚焦多元贯通,实现社会治理效能显著提升"),
+    ("002_c48d23b415dc882a.txt", 45, "三、工作舉措 › (五)構建管行業必須管產業發展的責任機制"),
+    ("003_9350541e24857315.txt", 23, "一、黄胜可市长牵头的重点工作 › 1.全面完成2023年全市经济社会发展预期目标"),
+    ("003_9350541e24857315.txt", 79, "二、郭锦明常务副市长牵头的重点工作 › 1.完成上级下达的能源指标计划目标"),
+    ("003_9350541e24857315.txt", 137, "二、郭锦明常务副市长牵头的重点工作 › 17.新增上市企业2家以上"),
+    ("004_4b312b31d1550f2c.txt", 31, "一、开启高水平现代化建设新征程,谱写“重要窗口”时代新篇章 › 5.“十四五”时期经济社会发展主要目标"),
+    ("004_4b312b31d1550f2c.txt", 135, "六、以空间优化为契机深度推进区域协调发展 › 23.优化市域城镇空间布局"),
+]
+
+
+@pytest.mark.parametrize(("name", "line", "path"), KNOWN_PATHS)
+def test_known_clause_paths(chunked: dict[str, tuple[Document, list[Chunk]]], name: str, line: int, path: str) -> None:
+    _, chunks = chunked[name]
+    assert _chunk_at(chunks, line).clause == path
+
+
+def test_numbering_that_restarts_per_leader_gets_the_right_parent(chunked: dict[str, tuple[Document, list[Chunk]]]) -> None:
+    _, chunks = chunked["003_9350541e24857315.txt"]
+    first_items = [c.clause_path for c in chunks if len(c.clause_path) == 2 and c.clause_path[1].startswith("1.")]
+    parents = [p[0][:2] for p in first_items]
+    assert parents[:5] == ["一、", "二、", "三、", "四、", "五、"]
+
+
+def _mini(text: str) -> list[Chunk]:
+    doc = Document("mini.txt", "mini", tuple(text.split("\n")))
+    return chunk_document(doc)
+
+
+def test_a_heading_without_body_joins_its_first_subclause() -> None:
+    chunks = _mini("三、工作任务\n\n(一)实施平台行动。推进平台建设。\n\n(二)实施转型行动。推进转型。")
+    assert [(c.start_line, c.end_line) for c in chunks] == [(1, 3), (5, 5)]
+    assert chunks[0].clause == "三、工作任务 › (一)实施平台行动"
+    assert all(c.text.strip() != "三、工作任务" for c in chunks)
+
+
+def test_cross_references_are_not_headings() -> None:
+    assert detect_heading("(二)的要求落实到位") is None
+    assert detect_heading("第3条规定的事项由市政府负责") is None
+    chunks = _mini("第一条 总则。\n按照(二)的要求,见第3条。\n第二条 附则。")
+    assert [(c.start_line, c.end_line, c.clause) for c in chunks] == [(1, 2, "第一条总则"), (3, 3, "第二条附则")]
+
+
+def test_mixed_numbering_systems_form_one_hierarchy() -> None:
+    text = "一、目标\n(一)经济\n1.增长6%。\n(1)工业增长8%。\n(2)服务业增长7%。\n2.投资增长。\n(二)社会\n一是就业。\n二、措施\n1.加强领导。"
+    chunks = _mini(text)
+    assert _chunk_at(chunks, 4).clause == "一、目标 › (一)经济 › 1.增长6% › (1)工业增长8%"
+    assert _chunk_at(chunks, 5).clause == "一、目标 › (一)经济 › 1.增长6% › (2)服务业增长7%"
+    assert _chunk_at(chunks, 6).clause == "一、目标 › (一)经济 › 2.投资增长"
+    assert _chunk_at(chunks, 8).clause == "一、目标 › (二)社会 › 一是就业"
+    assert _chunk_at(chunks, 10).clause == "二、措施 › 1.加强领导"
+
+
+def test_no_headings_still_gives_budget_sized_chunks() -> None:
+    sentence = "各部门要加强协调配合，形成工作合力，确保各项任务按期完成。"
+    text = "\n".join(sentence * 3 for _ in range(30))
+    doc = Document("flat.txt", "flat", tuple(text.split("\n")))
+    chunks = chunk_document(doc, budget=120)
+    assert len(chunks) > 5
+    assert all(count_tokens(c.text) <= 120 for c in chunks)
+
+
+def test_one_long_line_is_split_at_sentence_ends_with_offsets() -> None:
+    line = "".join(f"第{i}项任务按期完成并通过验收。" for i in range(60))
+    doc = Document("long.txt", "long", (line,))
+    chunks = chunk_document(doc, budget=100)
+    assert len(chunks) > 1
+    assert "".join(c.text for c in chunks) == line
+    assert all(c.text.endswith("。") for c in chunks)
+
+
+def test_table_rows_are_chunks_with_their_header(tiny_corpus: Path) -> None:
+    doc = read_document(tiny_corpus / "table.txt", "table.txt")
+    rows = [c for c in chunk_document(doc) if c.kind == "table_row"]
+    assert [(c.start_line, c.end_line) for c in rows] == [(2, 4), (5, 5)]
+    assert rows[1].clause == "序号 2"
+    assert "牵头单位" in rows[1].context and "市人社局" in rows[1].text

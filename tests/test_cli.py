@@ -1,0 +1,44 @@
+"""The `ragqa` command as a person runs it: real process, real index, one-line errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from .conftest import ROOT
+
+
+def ragqa(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "ragqa.service.cli", *args], capture_output=True, text=True, cwd=ROOT, timeout=300, env=env
+    )
+
+
+def test_help_teaches_with_examples() -> None:
+    out = ragqa("--help")
+    assert out.returncode == 0 and "ragqa ingest samples/corpus" in out.stdout
+    assert "example" in ragqa("search", "--help").stdout
+
+
+def test_ingest_then_search_both_scripts(tmp_path: Path, tiny_corpus: Path) -> None:
+    index = tmp_path / "idx"
+    out = ragqa("ingest", str(tiny_corpus), "--index", str(index), "--embedder", "hash:32")
+    assert out.returncode == 0, out.stderr
+    assert "indexed 4 documents (5 files, 1 skipped)" in out.stdout
+    assert "binary.txt" in out.stderr
+    found = ragqa("search", "縣發改局負責什麼", "--index", str(index), "--json")
+    assert found.returncode == 0, found.stderr
+    passages = json.loads(found.stdout)["passages"]
+    assert passages[0]["doc"] == "計劃.md"
+    text = ragqa("search", "大数据局", "--index", str(index), "--top-k", "1")
+    assert "规定.txt:7" in text.stdout and "passages in" in text.stderr
+
+
+def test_errors_are_one_line_and_nonzero(tmp_path: Path) -> None:
+    out = ragqa("search", "问题", "--index", str(tmp_path / "none"))
+    assert out.returncode == 1
+    assert out.stderr.strip().count("\n") == 0 and "ragqa ingest" in out.stderr and "Traceback" not in out.stderr
+    bad = ragqa("ingest", str(tmp_path / "missing"), "--index", str(tmp_path / "i"))
+    assert bad.returncode == 1 and "no such file" in bad.stderr

