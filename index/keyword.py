@@ -22,7 +22,9 @@ import numpy as np
 STOPWORDS = frozenset(
     "的 了 和 与 及 或 是 在 为 对 等 将 把 被 于 以 之 其 这 那 也 都 就 并 而 由 从 向 到 中 上 下 "
     "个 各 要 有 年 今年 什么 哪些 哪个 哪家 哪位 哪 谁 多少 几 怎么 怎样 如何 是否 吗 呢 吧 啊 "
-    "分别 一下 请问 请 问 里 里面 方面 这项 这块 那套 这些 那些 一个 还 给 让 说 提 提出 叫 是什么".split()
+    "分别 一下 请问 请 问 里 里面 方面 这项 这块 那套 这些 那些 一个 还 给 让 说 提 提出 叫 是什么 "
+    "什么样 怎么样 哪一条 哪条 一条 属于 归 被 哪天 日期 时间 节点 时间节点 何时 具体 大概 大约 项里 "
+    "怎么 提的 要求 多久".split()
 )
 _KEEP = re.compile(r"[\w%.\-+]+")
 
@@ -47,7 +49,7 @@ def tokenize(text: str) -> list[str]:
     out: list[str] = []
     for tok in jieba.lcut_for_search(text):
         tok = tok.strip().lower()
-        if tok and _KEEP.fullmatch(tok) and tok not in STOPWORDS:
+        if tok and _KEEP.fullmatch(tok) and tok not in STOPWORDS and not (len(tok) == 1 and tok.isascii()):
             out.append(tok)
     return out
 

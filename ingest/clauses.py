@@ -27,7 +27,7 @@ from .model import Chunk, Document, chunk_source_text
 from .normalize import SENTENCE_END, clean_line, fold, join_lines, match_line
 from .tokens import count_tokens
 
-CHUNKER_VERSION = "clauses-1"
+CHUNKER_VERSION = "clauses-2"
 
 _CN = "一二三四五六七八九十百零〇两"
 _HEADINGS: list[tuple[str, re.Pattern[str]]] = [
@@ -86,6 +86,7 @@ def _segments(doc: Document) -> list[_Segment]:
     segments: list[_Segment] = []
     header: tuple[int, list[str]] | None = None
     pending_header: int | None = None
+    table_title = ""
 
     def path() -> tuple[str, ...]:
         return tuple(h.label for h in stack)
@@ -105,6 +106,8 @@ def _segments(doc: Document) -> list[_Segment]:
                 pending_header = n
                 continue
             context = " | ".join(c for c in header[1] if c) if header else ""
+            if table_title:
+                context = f"{table_title}\n{context}" if context else table_title
             if first or prev is None or prev.kind != "table_row" or pending_header is not None:
                 label = f"{header[1][0] if header and header[1][0] else '行'} {first}".strip()
                 seg = _Segment("table_row", path() + (label,), path_lines=path_lines(), context=context)
@@ -118,6 +121,7 @@ def _segments(doc: Document) -> list[_Segment]:
             segments.append(_Segment("table_row", path(), [pending_header], path_lines()))
             pending_header = None
         cleaned = clean_line(raw)
+        table_title = cleaned if len(cleaned) <= 60 else ""
         heading = detect_heading(cleaned)
         if heading is not None:
             heading = Heading(heading.kind, heading.label, n)

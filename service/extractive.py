@@ -107,7 +107,7 @@ def _candidates(q: QuestionProfile, hits: list[Hit]) -> list[_Candidate]:
 
 def _table_cell(q: QuestionProfile, cand: _Candidate) -> str | None:
     cells = cand.sentence.table_cells
-    header = cand.hit.chunk.context.split("\n", 1)[1].split(" | ") if "\n" in cand.hit.chunk.context else []
+    header = cand.hit.chunk.context.rsplit("\n", 1)[1].split(" | ") if "\n" in cand.hit.chunk.context else []
     named = [h for h in header if len(h) >= 2 and fold(h) in q.text]
     if not cells or not named or len(cells) < len(header):
         return None
@@ -143,13 +143,17 @@ def _segment(cand: _Candidate, text: str | None = None) -> Segment:
 def _companions(q: QuestionProfile, best: _Candidate, pool: list[_Candidate], docs: dict[str, Document]) -> list[Segment]:
     """The 责任单位 line of the best sentence's clause, or the heading that names its leader."""
     extra: list[Segment] = []
-    if q.kind != "unit":
-        return extra
-    if not _UNIT_LINE.search(best.sentence.match) and "责任单位" not in best.sentence.match:
+    if q.kind == "unit" and not _UNIT_LINE.search(best.sentence.match) and "责任单位" not in best.sentence.match:
         for cand in pool:
             if cand.hit is best.hit and cand.sentence.start_line > best.sentence.start_line - 1 and _UNIT_LINE.match(cand.sentence.match):
                 extra.append(_segment(cand))
                 break
+    if q.which_clause and best.hit.chunk.clause_lines:
+        chunk = best.hit.chunk
+        doc = docs.get(chunk.doc_id)
+        line = chunk.clause_lines[-1]
+        if doc is not None and line and not (best.sentence.start_line <= line <= best.sentence.end_line):
+            extra.insert(0, Segment(clean_line(doc.line(line)), best.passage, chunk.doc_id, line, line))
     if q.leader:
         chunk = best.hit.chunk
         doc = docs.get(chunk.doc_id)
@@ -180,7 +184,7 @@ def answer_extractive(q: QuestionProfile, hits: list[Hit], docs: dict[str, Docum
             break
         key = (cand.hit.chunk.doc_id, cand.sentence.start_line, cand.sentence.text)
         gain = sum(q.terms[t] for t in cand.covered - covered) / q.total
-        if key in used or gain < 0.12 or not cand.slot_ok or cand.score < 0.5 * best.score:
+        if key in used or gain < 0.1 or not cand.slot_ok or cand.score < 0.5 * best.score:
             continue
         text = _trim(cand.sentence.text, q, 160)
         if length + len(text) > MAX_ANSWER_CHARS:

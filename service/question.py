@@ -40,7 +40,9 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "研发": ("r&d",),
     "十四五": ("第十四个五年",),
     "落款": ("印发", "日"),
+    "电商": ("电子商务",),
 }
+_WHICH_CLAUSE_Q = re.compile(r"属于哪|哪一条|哪一项|哪个方面|哪一部分|归在哪|归入哪|哪个.{0,8}(?:目标|任务|部分|条)下")
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,7 @@ class QuestionProfile:
     measures: tuple[str, ...]
     leader: bool
     places: tuple[str, ...] = ()
+    which_clause: bool = False
 
     def covers(self, term: str, text: str) -> bool:
         """Whether `text` (folded) holds `term` or one of its synonyms."""
@@ -91,7 +94,9 @@ def profile_question(question: str, keyword: KeywordIndex, titles: list[str] | N
         kind = "fact"
     measures = tuple(dict.fromkeys(_MEASURE_AFTER.findall(text)))
     places = question_places(text, [fold(t) for t in titles or []])
-    return QuestionProfile(text, terms, kind, measures, bool(_LEADER_Q.search(text)), places)
+    return QuestionProfile(
+        text, terms, kind, measures, bool(_LEADER_Q.search(text)), places, bool(_WHICH_CLAUSE_Q.search(text))
+    )
 
 
 def clause_has_number(q: QuestionProfile, text: str, measure: str | None = None) -> bool:
@@ -118,4 +123,5 @@ def has_measure(text: str, measure: str) -> bool:
 
 
 def has_date(text: str) -> bool:
-    return re.search(rf"{NUMBER}+\s*年|{NUMBER}+\s*月|年底|年内|月底|上半年|下半年|前", text) is not None
+    """A date precise enough to answer "when": a month, or 年底/年内/上半年 and the like."""
+    return re.search(rf"{NUMBER}+\s*月|年底|年内|月底|年末|上半年|下半年|季度", text) is not None

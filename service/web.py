@@ -92,7 +92,7 @@ def _compact_js(js: str) -> str:
 def build_widget(chat_js: str, widget_js: str, css: str) -> str:
     """The text served as /widget.js: stylesheet string, chat core and bootstrap in one scope."""
     return (
-        "/*! ragqa widget */\n(function(){\n\"use strict\";\nvar RAGQA_CSS="
+        '/*! ragqa widget */\n(function(){\n"use strict";\nvar RAGQA_CSS='
         + json.dumps(_minify_css(css), ensure_ascii=False)
         + ";\n"
         + _compact_js(chat_js)

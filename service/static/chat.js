@@ -24,7 +24,7 @@ var RagqaChat = (function () {
   function h(tag, cls, text) {
     var e = document.createElement(tag);
     if (cls) e.className = cls;
-    if (text != null) e.innerHTML = String(text);
+    if (text != null) e.textContent = String(text);
     return e;
   }
 

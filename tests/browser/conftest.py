@@ -69,8 +69,16 @@ def _ingest(corpus: Path, index: Path) -> Path:
 def _start(index: Path, cors_origins: list[str], log: Path) -> Service:
     port = free_port()
     cmd = [
-        sys.executable, "-m", "ragqa.service.cli", "serve",
-        "--index", str(index), "--host", "127.0.0.1", "--port", str(port),
+        sys.executable,
+        "-m",
+        "ragqa.service.cli",
+        "serve",
+        "--index",
+        str(index),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
     ]
     with log.open("wb") as out:
         process = subprocess.Popen(cmd, cwd=REPO, env=_env(cors_origins), stdout=out, stderr=subprocess.STDOUT)
@@ -86,7 +94,9 @@ def _start(index: Path, cors_origins: list[str], log: Path) -> Service:
             pass
         if time.monotonic() > deadline:
             _stop(service)
-            pytest.fail(f"ragqa serve not healthy after {STARTUP_TIMEOUT_S:.0f}s:\n{log.read_text(errors='replace')[-4000:]}")
+            pytest.fail(
+                f"ragqa serve not healthy after {STARTUP_TIMEOUT_S:.0f}s:\n{log.read_text(errors='replace')[-4000:]}"
+            )
         time.sleep(0.25)
 
 
@@ -241,7 +251,9 @@ def open_page(browser: Browser) -> Iterator[Callable[..., Watched]]:
     `init_script` runs in the page before its own scripts. Contexts are closed after the test."""
     contexts = []
 
-    def open_(url: str, viewport: dict[str, int] | None = None, init_script: str | None = None, **options: object) -> Watched:
+    def open_(
+        url: str, viewport: dict[str, int] | None = None, init_script: str | None = None, **options: object
+    ) -> Watched:
         context = browser.new_context(viewport=viewport or DESKTOP, locale="zh-CN", **options)  # type: ignore[arg-type]
         contexts.append(context)
         page = context.new_page()

@@ -62,8 +62,6 @@ class Watched:
     requests: list[str] = field(default_factory=list)
 
 
-
-
 def ask(scope: Page | Locator, question: str) -> Locator:
     """Type `question` into the chat in `scope`, press Enter, and wait until the answer settles.
 
@@ -94,7 +92,4 @@ def foreign_requests(urls: list[str], *origins: str) -> list[str]:
 
 def answer_events_script() -> str:
     """Init script recording every ragqa:answer event's detail in window.__answers."""
-    return (
-        "window.__answers = [];"
-        "window.addEventListener('ragqa:answer', (e) => window.__answers.push(e.detail));"
-    )
+    return "window.__answers = [];window.addEventListener('ragqa:answer', (e) => window.__answers.push(e.detail));"

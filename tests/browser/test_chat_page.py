@@ -210,7 +210,9 @@ def test_copy_answer_with_sources(open_page: OpenPage, service: Service) -> None
     assert copied.startswith(result["answer"].strip())
     assert "来源：" in copied
     for c in result["citations"]:
-        lines = f"第{c['start_line']}行" if c["start_line"] == c["end_line"] else f"第{c['start_line']}–{c['end_line']}行"
+        lines = (
+            f"第{c['start_line']}行" if c["start_line"] == c["end_line"] else f"第{c['start_line']}–{c['end_line']}行"
+        )
         assert f"[{c['id']}] " in copied and c["doc"] in copied and lines in copied
         if c["clause"]:
             assert c["clause"] in copied
@@ -224,7 +226,9 @@ def test_page_layout_and_screenshot(open_page: OpenPage, service: Service, viewp
     expect(bot.locator(".rq-src").first).to_be_visible()
 
     assert page.evaluate("document.documentElement.scrollWidth") <= viewport["width"]
-    assert page.evaluate("document.querySelector('.rq-log').scrollWidth <= document.querySelector('.rq-log').clientWidth")
+    assert page.evaluate(
+        "document.querySelector('.rq-log').scrollWidth <= document.querySelector('.rq-log').clientWidth"
+    )
     box = page.locator(".rq-form").bounding_box()
     assert box is not None and box["y"] + box["height"] <= viewport["height"]
     screenshot(page, name)

@@ -194,7 +194,9 @@ def test_javascript_api_and_answer_event(open_page: OpenPage, host_site: HostSit
     detail: dict[str, Any] = page.evaluate("window.__answers[0]")
     assert detail["question"] == GOLD_QUESTION
     assert GOLD_ANSWER in detail["answer"] and detail["refused"] is False
-    assert detail["citations"] and {"id", "doc", "start_line", "end_line", "clause", "quote"} <= set(detail["citations"][0])
+    assert detail["citations"] and {"id", "doc", "start_line", "end_line", "clause", "quote"} <= set(
+        detail["citations"][0]
+    )
     assert detail["passages"] and detail["llm"]["backend"] and "total" in detail["timings_ms"]
     expect(panel.locator(".rq-bot .rq-answer")).to_contain_text(GOLD_ANSWER)
 

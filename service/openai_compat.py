@@ -1,0 +1,130 @@
+"""ragqa as an OpenAI-compatible model (`POST /v1/chat/completions`, `GET /v1/models`).
+
+Chat front-ends people already run (Open WebUI, LobeChat, NextChat …) can add ragqa as a model
+named `ragqa`. The last user message is the question. Citations travel with the answer as
+numbered footnotes (document, clause path, line range) appended to the content, in streaming
+too, and as a `citations` field (non-streaming) for clients that read extra fields.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any, Literal
+
+from fastapi import Depends, FastAPI
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from .pipeline import Pipeline
+from .schemas import Citation
+
+MODEL = "ragqa"
+
+
+class ChatMessage(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    role: Literal["system", "user", "assistant", "tool", "developer"]
+    content: str | list[dict[str, Any]] | None = None
+
+    def text(self) -> str:
+        if isinstance(self.content, str):
+            return self.content
+        if isinstance(self.content, list):
+            return "".join(str(p.get("text", "")) for p in self.content if p.get("type") == "text")
+        return ""
+
+
+class ChatRequest(BaseModel):
+    model_config = ConfigDict(extra="allow", json_schema_extra={"examples": [{"model": "ragqa", "messages": [{"role": "user", "content": "东阳2023年GDP目标增长多少?"}]}]})
+
+    model: str = MODEL
+    messages: list[ChatMessage] = Field(min_length=1)
+    stream: bool = False
+
+
+def footnotes(citations: list[Citation]) -> str:
+    """Numbered sources under an answer, one line each."""
+    if not citations:
+        return ""
+    lines = []
+    for c in citations:
+        span = f"{c.start_line}" if c.start_line == c.end_line else f"{c.start_line}-{c.end_line}"
+        clause = f" · {c.clause}" if c.clause else ""
+        lines.append(f"[{c.id}] 《{c.title}》 {c.doc} 第{span}行{clause}")
+    return "\n\n---\n" + "\n".join(lines)
+
+
+def _question(body: ChatRequest) -> str:
+    for message in reversed(body.messages):
+        if message.role == "user" and message.text().strip():
+            return message.text().strip()[:2000]
+    from .app import ApiError
+
+    raise ApiError(422, "invalid_request", "messages: no user message with text; send {'role': 'user', 'content': '问题'}")
+
+
+def install_openai_compat(app: FastAPI, get_pipeline: Callable[..., Pipeline]) -> None:
+    """Add the OpenAI-compatible routes to `app`."""
+
+    @app.get("/v1/models", tags=["openai"])
+    def models() -> dict[str, Any]:
+        return {"object": "list", "data": [{"id": MODEL, "object": "model", "created": 0, "owned_by": "ragqa"}]}
+
+    @app.post("/v1/chat/completions", tags=["openai"])
+    def chat(body: ChatRequest, pipe: Pipeline = Depends(get_pipeline)) -> Any:
+        """OpenAI chat completions; the answer cites its sources as footnotes."""
+        question = _question(body)
+        ident = f"chatcmpl-{uuid.uuid4().hex[:24]}"
+        created = int(time.time())
+        if body.stream:
+            return StreamingResponse(_stream(pipe, question, ident, created), media_type="text/event-stream")
+        result = pipe.ask(question, pipe.settings.top_k)
+        return {
+            "id": ident,
+            "object": "chat.completion",
+            "created": created,
+            "model": MODEL,
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": result.answer + footnotes(result.citations)},
+                    "finish_reason": "stop",
+                }
+            ],
+            "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
+            "citations": [c.model_dump() for c in result.citations],
+            "refused": result.refused,
+        }
+
+
+def _chunk(ident: str, created: int, delta: dict[str, Any], finish: str | None = None) -> str:
+    payload = {
+        "id": ident,
+        "object": "chat.completion.chunk",
+        "created": created,
+        "model": MODEL,
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+    }
+    return f"data: {json.dumps(payload, ensure_ascii=False)}\n\n"
+
+
+def _stream(pipe: Pipeline, question: str, ident: str, created: int) -> Iterator[str]:
+    yield _chunk(ident, created, {"role": "assistant", "content": ""})
+    streamed = ""
+    for event, data in pipe.ask_stream(question, pipe.settings.top_k):
+        if event == "delta":
+            text = data["text"]
+            if data.get("replace"):
+                text = "\n\n" + text if streamed else text
+            streamed += text
+            yield _chunk(ident, created, {"content": text})
+        elif event == "citations":
+            notes = footnotes([Citation(**c) for c in data["citations"]])
+            if notes:
+                yield _chunk(ident, created, {"content": notes})
+    yield _chunk(ident, created, {}, "stop")
+    yield "data: [DONE]\n\n"

@@ -1,0 +1,138 @@
+"""The HTTP API in-process (TestClient): every endpoint, and the one error shape."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from ragqa.service.app import create_app
+from ragqa.service.pipeline import Pipeline
+
+from .conftest import settings_for
+
+DOC = "003_9350541e24857315.txt"
+
+
+@pytest.fixture(scope="module")
+def client(hash_index: Path) -> Iterator[TestClient]:
+    settings = settings_for(hash_index, admin_key="s3cret")
+    with TestClient(create_app(settings, Pipeline.from_settings(settings))) as c:
+        yield c
+
+
+def _error(response: object, status: int, code: str) -> str:
+    assert response.status_code == status, response.text  # type: ignore[attr-defined]
+    body = response.json()  # type: ignore[attr-defined]
+    assert set(body) == {"error"} and body["error"]["code"] == code
+    assert "Traceback" not in body["error"]["message"] and body["error"]["message"]
+    return str(body["error"]["message"])
+
+
+def test_ask_answers_with_a_citation_whose_quote_is_the_source_line(client: TestClient) -> None:
+    r = client.post("/v1/ask", json={"question": "东阳2023年地区生产总值增长目标是多少?"})
+    assert r.status_code == 200
+    body = r.json()
+    assert body["refused"] is False and "7.5%以上" in body["answer"] and "[1]" in body["answer"]
+    cite = body["citations"][0]
+    assert (cite["doc"], cite["start_line"], cite["end_line"]) == (DOC, 23, 23)
+    lines = client.get(f"/v1/documents/{DOC}/lines", params={"start": 23, "end": 23}).json()["lines"]
+    assert cite["quote"] == lines[0]["text"]
+    assert body["llm"] == {"backend": "extractive", "model": None, "fallback": False, "reason": None}
+    assert set(body["timings_ms"]) == {"retrieve", "generate", "total"} and len(body["passages"]) == 5
+
+
+def test_ask_refuses_when_documents_do_not_cover_it(client: TestClient) -> None:
+    body = client.post("/v1/ask", json={"question": "东阳市中医院创三甲需要新增多少张床位？"}).json()
+    assert body["refused"] is True and body["citations"] == [] and "没有找到" in body["answer"]
+    trad = client.post("/v1/ask", json={"question": "東陽市中醫院創三甲需要新增多少張床位？"}).json()
+    assert trad["refused"] is True and "沒有找到" in trad["answer"]
+
+
+@pytest.mark.parametrize(
+    ("payload", "needle"),
+    [
+        ({"question": ""}, "empty"),
+        ({"question": "   \n "}, "empty"),
+        ({"question": "问" * 2001}, "2000"),
+        ({"question": 42}, "question"),
+        ({"question": "GDP", "top_k": 0}, "top_k"),
+        ({"question": "GDP", "top_k": 51}, "top_k"),
+        ({"question": "GDP", "top_k": "five"}, "top_k"),
+        ({"question": "GDP", "stream": "maybe"}, "stream"),
+        ({"question": "GDP", "colour": "red"}, "colour"),
+        ({}, "question"),
+    ],
+)
+def test_bad_ask_input_is_a_422_with_a_message(client: TestClient, payload: dict[str, object], needle: str) -> None:
+    assert needle in _error(client.post("/v1/ask", json=payload), 422, "invalid_request")
+
+
+def test_malformed_json_and_wrong_method(client: TestClient) -> None:
+    _error(client.post("/v1/ask", content=b"{not json", headers={"content-type": "application/json"}), 422, "invalid_request")
+    _error(client.get("/v1/ask"), 405, "method_not_allowed")
+    _error(client.get("/v1/nothing"), 404, "not_found")
+
+
+def test_search_and_documents(client: TestClient) -> None:
+    passages = client.post("/v1/search", json={"query": "缙云 中医药产业", "top_k": 3}).json()["passages"]
+    assert len(passages) == 3 and passages[0]["doc"] == "002_c48d23b415dc882a.txt"
+    assert {"doc", "start_line", "end_line", "clause", "score", "text"} == set(passages[0])
+    _error(client.post("/v1/search", json={"query": " "}), 422, "invalid_request")
+    docs = client.get("/v1/documents").json()["documents"]
+    assert [d["doc"] for d in docs][:1] == ["000_f32850ce6c833049.txt"] and all(d["lines"] and d["chunks"] for d in docs)
+
+
+def test_document_lines_and_their_errors(client: TestClient) -> None:
+    body = client.get(f"/v1/documents/{DOC}/lines", params={"start": 21, "end": 25}).json()
+    assert [line["n"] for line in body["lines"]] == [21, 22, 23, 24, 25] and body["total_lines"] == 665
+    assert "665" in _error(client.get(f"/v1/documents/{DOC}/lines", params={"start": 700}), 400, "bad_line_range")
+    _error(client.get(f"/v1/documents/{DOC}/lines", params={"start": 30, "end": 20}), 400, "bad_line_range")
+    _error(client.get(f"/v1/documents/{DOC}/lines", params={"start": 0}), 422, "invalid_request")
+    _error(client.get("/v1/documents/missing.txt/lines"), 404, "not_found")
+
+
+def test_stream_sends_deltas_then_citations_then_done(client: TestClient) -> None:
+    with client.stream("POST", "/v1/ask", json={"question": "缙云每年要新增出让多少亩工业用地？", "stream": True}) as r:
+        assert r.headers["content-type"].startswith("text/event-stream")
+        raw = "".join(r.iter_text())
+    events = [(b.split("\n")[0][7:], json.loads(b.split("\n")[1][6:])) for b in raw.strip().split("\n\n")]
+    names = [e for e, _ in events]
+    assert names[-2:] == ["citations", "done"] and set(names[:-2]) == {"delta"} and len(names) > 3
+    text = "".join(d["text"] for e, d in events if e == "delta")
+    assert text == events[-2][1]["answer"] and "600畝" in text
+    assert events[-2][1]["citations"][0]["start_line"] == 18
+
+
+def test_healthz_and_metrics(client: TestClient) -> None:
+    health = client.get("/healthz").json()
+    assert health["status"] == "ok" and health["documents"] == 5 and health["embedder"] == "hash:64"
+    client.post("/v1/ask", json={"question": "东阳2023年地区生产总值增长目标是多少?"})
+    metrics = client.get("/metrics").text
+    assert 'ragqa_requests_total{method="POST",outcome="ok",route="/v1/ask"}' in metrics
+    assert "ragqa_retrieve_seconds_bucket" in metrics and 'ragqa_answers_total{backend="extractive",result="answered"}' in metrics
+
+
+def test_admin_upload_and_delete(client: TestClient) -> None:
+    files = {"files": ("新规定.txt", "第一条 本市设立数据局，负责数据统筹。\n".encode(), "text/plain")}
+    _error(client.post("/v1/documents", files=files), 401, "unauthorized")
+    _error(client.post("/v1/documents", files=files, headers={"Authorization": "Bearer wrong"}), 401, "unauthorized")
+    ok = client.post("/v1/documents", files=files, headers={"Authorization": "Bearer s3cret"})
+    assert ok.status_code == 200 and ok.json()["added"] == ["新规定.txt"]
+    found = client.post("/v1/search", json={"query": "数据局 数据统筹", "top_k": 1}).json()["passages"][0]
+    assert found["doc"] == "新规定.txt"
+    bad = {"files": ("x.bin", b"\x00\x01\x02", "application/octet-stream")}
+    _error(client.post("/v1/documents", files=bad, headers={"Authorization": "Bearer s3cret"}), 400, "unreadable_document")
+    assert client.delete("/v1/documents/新规定.txt", headers={"Authorization": "Bearer s3cret"}).status_code == 200
+    _error(client.delete("/v1/documents/新规定.txt", headers={"Authorization": "Bearer s3cret"}), 404, "not_found")
+    assert len(client.get("/v1/documents").json()["documents"]) == 5
+
+
+def test_openai_compatible_endpoint_carries_footnotes(client: TestClient) -> None:
+    body = client.post("/v1/chat/completions", json={"model": "ragqa", "messages": [{"role": "user", "content": "缙云每年要新增出让多少亩工业用地？"}]}).json()
+    content = body["choices"][0]["message"]["content"]
+    assert "600畝" in content and "[1] 《" in content and "002_c48d23b415dc882a.txt 第18行" in content
+    _error(client.post("/v1/chat/completions", json={"messages": [{"role": "system", "content": "hi"}]}), 422, "invalid_request")
