@@ -37,8 +37,8 @@ browser-deps:
 test: $(VENV)/.installed browser-deps
 	$(PY) -m pytest -q
 
-bench: $(VENV)/.installed index
-	$(PY) -m ragqa.service.bench --index $(INDEX)
+bench: $(VENV)/.installed
+	$(PY) -m ragqa.service.bench
 
 clean:
 	rm -rf $(VENV) .ragqa .pytest_cache

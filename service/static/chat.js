@@ -296,7 +296,9 @@ var RagqaChat = (function () {
       });
       row.appendChild(cp);
       var ms = t.res.timings_ms && t.res.timings_ms.total;
-      if (typeof ms === "number") row.appendChild(h("span", "rq-meta", "用时 " + (ms / 1000).toFixed(ms < 10000 ? 1 : 0) + " 秒"));
+      if (typeof ms === "number") {
+        row.appendChild(h("span", "rq-meta", "用时 " + (ms < 1000 ? Math.max(1, Math.round(ms)) + " 毫秒" : (ms / 1000).toFixed(1) + " 秒")));
+      }
       return row;
     }
 
@@ -392,7 +394,7 @@ var RagqaChat = (function () {
       function handle(ev) {
         var d = ev.data || {};
         if (ev.event === "delta") {
-          t.text += d.text || "";
+          t.text = d.replace ? d.text || "" : t.text + (d.text || "");
           if (t.state !== "streaming") { t.state = "streaming"; paint(t); }
         } else if (ev.event === "citations") {
           meta = d;
@@ -434,7 +436,7 @@ var RagqaChat = (function () {
         if (!finished) throw new ChatError("回答中断了：连接在回答完成前断开。");
         t.res = {
           question: t.q,
-          answer: t.text,
+          answer: typeof meta.answer === "string" ? meta.answer : t.text,
           refused: !!meta.refused,
           citations: Array.isArray(meta.citations) ? meta.citations : [],
           passages: Array.isArray(meta.passages) ? meta.passages : [],

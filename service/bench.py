@@ -1,0 +1,82 @@
+"""`make bench`: ingest time, index load time, and /v1/ask latency over a gold set's questions.
+
+Latency is measured through the real HTTP stack in-process (FastAPI TestClient), each question
+asked `--rounds` times after one warm-up pass; memory is the process's peak RSS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+
+from ragqa.index.build import ingest_paths
+from ragqa.index.embedders import make_embedder
+from ragqa.index.keyword import configure_jieba
+
+from .app import create_app
+from .pipeline import Pipeline
+from .settings import get_settings
+
+
+def _pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="ragqa-bench", description=__doc__)
+    parser.add_argument("--corpus", default="samples/corpus")
+    parser.add_argument("--gold", default="eval/gold/dev.jsonl")
+    parser.add_argument("--index", help="benchmark this index instead of building one")
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args(argv)
+    settings = get_settings(**({"index_dir": Path(args.index)} if args.index else {}))
+    configure_jieba(settings.cache_dir / "jieba")
+    report: dict[str, object] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        started = time.perf_counter()
+        built = ingest_paths([Path(args.corpus)], Path(tmp) / "index", make_embedder(settings.embedder))
+        report["ingest_s"] = round(time.perf_counter() - started, 2)
+        report["chunks"] = built.chunks
+        index_dir = Path(args.index) if args.index else Path(tmp) / "index"
+        settings = get_settings(index_dir=index_dir)
+        started = time.perf_counter()
+        pipeline = Pipeline.from_settings(settings)
+        report["load_s"] = round(time.perf_counter() - started, 2)
+        questions = [json.loads(line)["question"] for line in Path(args.gold).open(encoding="utf-8") if line.strip()]
+        with TestClient(create_app(settings, pipeline)) as client:
+            for q in questions:
+                client.post("/v1/ask", json={"question": q})
+            latencies, search = [], []
+            for _ in range(args.rounds):
+                for q in questions:
+                    t = time.perf_counter()
+                    client.post("/v1/ask", json={"question": q}).raise_for_status()
+                    latencies.append((time.perf_counter() - t) * 1000)
+                    t = time.perf_counter()
+                    client.post("/v1/search", json={"query": q, "top_k": 10}).raise_for_status()
+                    search.append((time.perf_counter() - t) * 1000)
+    report.update(
+        {
+            "ask_requests": len(latencies),
+            "ask_p50_ms": round(statistics.median(latencies), 1),
+            "ask_p95_ms": round(_pct(latencies, 0.95), 1),
+            "search_p50_ms": round(statistics.median(search), 1),
+            "search_p95_ms": round(_pct(search, 0.95), 1),
+            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        }
+    )
+    print(json.dumps(report, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
