@@ -25,7 +25,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Dialog, Playwright, Request, sync_playwright
 
-from .support import DESKTOP, XSS_DOC, XSS_TEXT, HostSite, Service, Watched
+from .support import DESKTOP, XSS_DOC, XSS_TEXT, HostSite, Service, SlowLLM, Watched
 
 REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -37,6 +37,7 @@ LAUNCH_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
+StartService = Callable[..., Service]
 STARTUP_TIMEOUT_S = 180.0
 INGEST_TIMEOUT_S = 900.0
 
@@ -48,11 +49,12 @@ def free_port() -> int:
         return port
 
 
-def _env(cors_origins: list[str]) -> dict[str, str]:
+def _env(cors_origins: list[str], extra: dict[str, str] | None = None) -> dict[str, str]:
     env = {key: value for key, value in os.environ.items() if not key.startswith("RAGQA_")}
     env["RAGQA_CORS_ORIGINS"] = json.dumps(cors_origins)
     env["RAGQA_LLM_BACKEND"] = "extractive"
     env["PYTHONUNBUFFERED"] = "1"
+    env.update(extra or {})
     return env
 
 
@@ -66,7 +68,7 @@ def _ingest(corpus: Path, index: Path) -> Path:
     return index
 
 
-def _start(index: Path, cors_origins: list[str], log: Path) -> Service:
+def _start(index: Path, cors_origins: list[str], extra_env: dict[str, str], log: Path) -> Service:
     port = free_port()
     cmd = [
         sys.executable,
@@ -81,7 +83,9 @@ def _start(index: Path, cors_origins: list[str], log: Path) -> Service:
         str(port),
     ]
     with log.open("wb") as out:
-        process = subprocess.Popen(cmd, cwd=REPO, env=_env(cors_origins), stdout=out, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            cmd, cwd=REPO, env=_env(cors_origins, extra_env), stdout=out, stderr=subprocess.STDOUT
+        )
     service = Service(f"http://127.0.0.1:{port}", process, log)
     deadline = time.monotonic() + STARTUP_TIMEOUT_S
     while True:
@@ -150,14 +154,15 @@ def xss_index(xss_corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> Pat
 
 
 @pytest.fixture(scope="session")
-def start_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[Path, list[str]], Service]]:
-    running: dict[tuple[Path, tuple[str, ...]], Service] = {}
+def start_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StartService]:
+    """start_service(index, cors_origins, extra_env=None) -> Service, one process per distinct call."""
+    running: dict[tuple[Path, tuple[str, ...], tuple[tuple[str, str], ...]], Service] = {}
     logs = tmp_path_factory.mktemp("service-logs")
 
-    def start(index: Path, cors_origins: list[str]) -> Service:
-        key = (index, tuple(cors_origins))
+    def start(index: Path, cors_origins: list[str], extra_env: dict[str, str] | None = None) -> Service:
+        key = (index, tuple(cors_origins), tuple(sorted((extra_env or {}).items())))
         if key not in running:
-            running[key] = _start(index, cors_origins, logs / f"serve-{len(running)}.log")
+            running[key] = _start(index, cors_origins, extra_env or {}, logs / f"serve-{len(running)}.log")
         return running[key]
 
     yield start
@@ -227,19 +232,19 @@ def host_site() -> Iterator[HostSite]:
 
 
 @pytest.fixture(scope="session")
-def service(sample_index: Path, host_site: HostSite, start_service: Callable[[Path, list[str]], Service]) -> Service:
+def service(sample_index: Path, host_site: HostSite, start_service: StartService) -> Service:
     """The sample corpus, with the host site allowed by CORS."""
     return start_service(sample_index, [host_site.origin])
 
 
 @pytest.fixture(scope="session")
-def closed_service(sample_index: Path, start_service: Callable[[Path, list[str]], Service]) -> Service:
+def closed_service(sample_index: Path, start_service: StartService) -> Service:
     """The sample corpus, same-origin only (no CORS origins)."""
     return start_service(sample_index, [])
 
 
 @pytest.fixture(scope="session")
-def xss_service(xss_index: Path, host_site: HostSite, start_service: Callable[[Path, list[str]], Service]) -> Service:
+def xss_service(xss_index: Path, host_site: HostSite, start_service: StartService) -> Service:
     """The one-document corpus with HTML and script in it, with the host site allowed by CORS."""
     return start_service(xss_index, [host_site.origin])
 
@@ -283,3 +288,69 @@ def open_page(browser: Browser) -> Iterator[Callable[..., Watched]]:
     yield open_
     for context in contexts:
         context.close()
+
+
+class _SlowLLMHandler(http.server.BaseHTTPRequestHandler):
+    """POST /v1/chat/completions in the OpenAI streaming format, slowly; see SlowLLM."""
+
+    server: _SlowLLMServer
+
+    def do_POST(self) -> None:
+        body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", "0"))) or b"{}")
+        fake = self.server.fake
+        if not body.get("stream"):
+            reply = {
+                "choices": [
+                    {"index": 0, "message": {"role": "assistant", "content": fake.text}, "finish_reason": "stop"}
+                ]
+            }
+            data = json.dumps(reply, ensure_ascii=False).encode("utf-8")
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+            return
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Connection", "close")
+        self.end_headers()
+        pieces = [fake.text[i : i + fake.piece_chars] for i in range(0, len(fake.text), fake.piece_chars)]
+        for piece in pieces:
+            chunk = {"choices": [{"index": 0, "delta": {"content": piece}, "finish_reason": None}]}
+            self.wfile.write(f"data: {json.dumps(chunk, ensure_ascii=False)}\n\n".encode())
+            self.wfile.flush()
+            time.sleep(fake.delay_s)
+        end = {"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}
+        self.wfile.write(f"data: {json.dumps(end)}\n\ndata: [DONE]\n\n".encode())
+        self.wfile.flush()
+
+    def log_message(self, format: str, *args: object) -> None:
+        return
+
+
+class _SlowLLMServer(http.server.ThreadingHTTPServer):
+    fake: SlowLLM
+
+
+@pytest.fixture(scope="session")
+def slow_llm() -> Iterator[SlowLLM]:
+    server = _SlowLLMServer(("127.0.0.1", 0), _SlowLLMHandler)
+    server.fake = SlowLLM(f"http://127.0.0.1:{server.server_address[1]}")
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server.fake
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture(scope="session")
+def llm_service(sample_index: Path, slow_llm: SlowLLM, start_service: StartService) -> Service:
+    """The sample corpus answered by the slow fake LLM, so answers stream in over about a second."""
+    env = {
+        "RAGQA_LLM_BACKEND": "openai",
+        "RAGQA_LLM_BASE_URL": slow_llm.url + "/v1",
+        "RAGQA_LLM_MODEL": "slow-fake",
+        "RAGQA_LLM_RETRIES": "0",
+    }
+    return start_service(sample_index, [], env)

@@ -16,6 +16,7 @@ ANSWER_TIMEOUT_MS = 90_000
 GOLD_QUESTION = "东阳2023年GDP目标增长多少?"
 GOLD_ANSWER = "7.5%"
 GOLD_DOC = "003_9350541e24857315.txt"
+LIST_QUESTION = "学校宿舍改造民生实事首年要完成改造的6所学校有哪些？"
 FINISHED = re.compile(r"^(done|error|stopped)$")
 DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
@@ -50,6 +51,16 @@ class HostSite:
     def page(self, service: str, *, endpoint_attr: bool = True, widget: bool = True) -> str:
         query = {"service": service, "endpoint": "1" if endpoint_attr else "0", "widget": "1" if widget else "0"}
         return f"{self.origin}/embed?{urlencode(query)}"
+
+
+@dataclass
+class SlowLLM:
+    """A fake OpenAI-compatible chat endpoint that streams `text` a few characters at a time."""
+
+    url: str
+    text: str = "东阳2023年地区生产总值目标是增长7.5%以上[1]。"
+    piece_chars: int = 2
+    delay_s: float = 0.08
 
 
 @dataclass

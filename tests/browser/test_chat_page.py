@@ -16,9 +16,11 @@ from .support import (
     GOLD_ANSWER,
     GOLD_DOC,
     GOLD_QUESTION,
+    LIST_QUESTION,
     PHONE,
     HostSite,
     Service,
+    SlowLLM,
     Watched,
     answer_events_script,
     ask,
@@ -83,6 +85,7 @@ def test_answer_with_citation_chip_and_source_viewer(open_page: OpenPage, servic
     assert hits.locator("mark.rq-lt").all_text_contents() == cited["quote"].splitlines()
     expect(hits.first).to_be_in_viewport()
     assert viewer.locator(".rq-line").count() > len(wanted), "no context lines around the cited lines"
+    screenshot(page, "chat-source-desktop.png")
 
     page.keyboard.press("Escape")
     expect(page.locator(".rq-overlay")).to_be_hidden()
@@ -97,19 +100,44 @@ def test_answer_with_citation_chip_and_source_viewer(open_page: OpenPage, servic
     assert foreign_requests(w.requests, service.url) == []
 
 
-def test_answer_streams_in_before_done(open_page: OpenPage, service: Service) -> None:
-    w = open_page(service.url + "/", init_script=STREAM_OBSERVER)
+def streamed_texts(w: Watched) -> list[str]:
+    """The non-empty texts the newest answer showed in the streaming state, before it was done."""
+    snaps: list[dict[str, str]] = w.page.evaluate("window.__snaps")
+    states = [s["state"] for s in snaps]
+    assert "done" in states, f"no done state observed: {sorted(set(states))}"
+    return [s["text"] for s in snaps[: states.index("done")] if s["state"] == "streaming" and s["text"]]
+
+
+def test_answer_streams_in_before_done(open_page: OpenPage, llm_service: Service) -> None:
+    w = open_page(llm_service.url + "/", init_script=STREAM_OBSERVER + answer_events_script())
 
     bot = ask(w.page, GOLD_QUESTION)
 
     expect(bot).to_have_attribute("data-state", "done")
     final = bot.locator(".rq-answer").text_content() or ""
-    snaps: list[dict[str, str]] = w.page.evaluate("window.__snaps")
-    partial = [s["text"] for s in snaps if s["state"] == "streaming" and 0 < len(s["text"]) < len(final)]
-    assert partial, f"no partial answer was shown while streaming; states seen: {sorted({s['state'] for s in snaps})}"
-    assert snaps.index(next(s for s in snaps if s["state"] == "streaming")) < next(
-        i for i, s in enumerate(snaps) if s["state"] == "done"
-    )
+    assert GOLD_ANSWER in final
+    partial = [text for text in streamed_texts(w) if len(text) < len(final)]
+    assert len(set(partial)) >= 3, f"the answer did not grow piece by piece while streaming: {partial}"
+    assert all(final.startswith(p) for p in partial[:2])
+    assert last_answer(w)["llm"]["backend"] == "openai"
+
+
+def test_uncited_draft_is_replaced_by_the_fallback_answer(
+    open_page: OpenPage, llm_service: Service, slow_llm: SlowLLM, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    draft = "这是一段不带出处编号的草稿回答，服务端会弃用它。"
+    monkeypatch.setattr(slow_llm, "text", draft)
+    w = open_page(llm_service.url + "/", init_script=STREAM_OBSERVER + answer_events_script())
+
+    bot = ask(w.page, GOLD_QUESTION)
+
+    expect(bot).to_have_attribute("data-state", "done")
+    result = last_answer(w)
+    assert result["llm"]["fallback"] is True
+    final = bot.locator(".rq-answer").text_content() or ""
+    assert "草稿" not in final and GOLD_ANSWER in final
+    assert any(draft.startswith(text) for text in streamed_texts(w)), "the draft was not shown while streaming"
+    expect(bot.locator(".rq-answer button.rq-cite").first).to_be_visible()
 
 
 def test_refusal_is_calm_not_an_error(open_page: OpenPage, service: Service) -> None:
@@ -222,8 +250,10 @@ def test_copy_answer_with_sources(open_page: OpenPage, service: Service) -> None
 def test_page_layout_and_screenshot(open_page: OpenPage, service: Service, viewport: dict[str, int], name: str) -> None:
     w = open_page(service.url + "/", viewport=viewport)
     page = w.page
-    bot = ask(page, GOLD_QUESTION)
+    ask(page, GOLD_QUESTION)
+    bot = ask(page, LIST_QUESTION)
     expect(bot.locator(".rq-src").first).to_be_visible()
+    expect(bot.locator(".rq-src").last).to_be_in_viewport()
 
     assert page.evaluate("document.documentElement.scrollWidth") <= viewport["width"]
     assert page.evaluate(

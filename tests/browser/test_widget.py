@@ -15,6 +15,7 @@ from .support import (
     DESKTOP,
     GOLD_ANSWER,
     GOLD_QUESTION,
+    LIST_QUESTION,
     PHONE,
     HostSite,
     Service,
@@ -219,7 +220,8 @@ def test_widget_layout_and_screenshot(
     page = w.page
     page.locator("ragqa-widget .rw-launch").click()
     panel = page.locator("ragqa-widget .rw-panel")
-    bot = ask(panel, GOLD_QUESTION)
+    ask(panel, GOLD_QUESTION)
+    bot = ask(panel, LIST_QUESTION)
     expect(bot.locator(".rq-src").first).to_be_visible()
 
     box = panel.bounding_box()
