@@ -45,7 +45,8 @@ def configure_jieba(cache_dir: Path | None) -> None:
 
 def tokenize(text: str) -> list[str]:
     """Search tokens of Simplified matching text: jieba search-mode words minus stopwords."""
-    configure_jieba(None) if not _jieba_ready else None
+    if not _jieba_ready:
+        configure_jieba(None)
     out: list[str] = []
     for tok in jieba.lcut_for_search(text):
         tok = tok.strip().lower()

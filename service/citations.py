@@ -41,7 +41,7 @@ def narrow(text: str, hit: Hit) -> tuple[int, int]:
     return best
 
 
-def parse_marked(answer: str, hits: list[Hit]) -> tuple[list[tuple[str, list[int]]], str]:
+def parse_marked(answer: str, hits: list[Hit]) -> list[tuple[str, list[int]]]:
     """Split LLM text into (sentence, cited passage numbers); drop markers with no passage."""
     pieces: list[tuple[str, list[int]]] = []
     pos = 0
@@ -56,13 +56,13 @@ def parse_marked(answer: str, hits: list[Hit]) -> tuple[list[tuple[str, list[int
     tail = answer[pos:]
     if tail.strip():
         pieces.append((tail, []))
-    return pieces, answer
+    return pieces
 
 
 def segments_from_llm(answer: str, hits: list[Hit]) -> list[tuple[str, list[Segment]]]:
     """(text piece, segments it cites) for every piece of an LLM answer."""
     out: list[tuple[str, list[Segment]]] = []
-    pieces, _ = parse_marked(answer, hits)
+    pieces = parse_marked(answer, hits)
     for text, numbers in pieces:
         segs = []
         for n in numbers:

@@ -157,18 +157,13 @@ class Pipeline:
                 answer, refused, citations = self._extractive(question, hits, state)
         else:
             answer, refused, citations = self._extractive(question, hits, state)
-        done = time.perf_counter()
         return AskResponse(
             answer=answer,
             refused=refused,
             citations=citations,
             passages=[to_passage(h) for h in hits],
             llm=llm,
-            timings_ms=Timings(
-                retrieve=round((retrieved - started) * 1000, 2),
-                generate=round((done - retrieved) * 1000, 2),
-                total=round((done - started) * 1000, 2),
-            ),
+            timings_ms=_timings(started, retrieved, time.perf_counter()),
         )
 
     def ask_stream(self, question: str, top_k: int = 5) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -203,11 +198,7 @@ class Pipeline:
             "passages": [to_passage(h).model_dump() for h in hits],
             "llm": llm.model_dump(),
         }
-        timings = Timings(
-            retrieve=round((retrieved - started) * 1000, 2),
-            generate=round((done - retrieved) * 1000, 2),
-            total=round((done - started) * 1000, 2),
-        )
+        timings = _timings(started, retrieved, done)
         yield "done", {"timings_ms": timings.model_dump(), "refused": refused, "llm": llm.model_dump()}
 
     def documents(self) -> list[DocumentInfo]:
@@ -277,6 +268,14 @@ class Pipeline:
         build_index(sorted(documents, key=lambda d: d.doc_id), target, self.embedder, self.settings.token_budget)
         index = load_index(target, self.embedder.name)
         self._state = _State(index, Searcher(index, self.embedder, self._fusion))
+
+
+def _timings(started: float, retrieved: float, done: float) -> Timings:
+    return Timings(
+        retrieve=round((retrieved - started) * 1000, 2),
+        generate=round((done - retrieved) * 1000, 2),
+        total=round((done - started) * 1000, 2),
+    )
 
 
 def _pieces(text: str, size: int = 12) -> list[str]:

@@ -73,7 +73,9 @@ def split_sentences(chunk: Chunk) -> list[Sentence]:
     return out
 
 
+_WRAPPABLE = re.compile(r"[\u3400-\u9fff0-9%\"“”'‘’、,，(（)）a-zA-Z]")
+
+
 def _glues(prev: str, nxt: str) -> bool:
     """Whether a line break between `prev` and `nxt` is inside a sentence (PDF line wrap)."""
-    cjk = re.compile(r"[\u3400-\u9fff0-9%\"“”'‘’、,，(（)）a-zA-Z]")
-    return bool(cjk.match(prev)) and bool(cjk.match(nxt)) and prev not in ":："
+    return bool(_WRAPPABLE.match(prev)) and bool(_WRAPPABLE.match(nxt)) and prev not in ":："
