@@ -8,7 +8,7 @@ PORT    ?= 8000
 export RAGQA_CACHE_DIR ?= .ragqa/cache
 export PIP_DISABLE_PIP_VERSION_CHECK = 1
 
-.PHONY: run test index bench browser-deps clean
+.PHONY: run test index bench browser-deps screenshots clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -39,6 +39,10 @@ test: $(VENV)/.installed browser-deps index
 	$(RAGQA) eval eval/gold/dev.jsonl --index $(INDEX) --min hit@5=0.95 --min mrr=0.90 \
 	  --min answer_accuracy=0.90 --min citation_accuracy=0.93 --min citation_validity=1.0 --min refusal_recall=0.80
 	$(PY) -m pytest -q
+
+# The browser tests save screenshots in out/screenshots; this refreshes the ones in docs/.
+screenshots: $(VENV)/.installed browser-deps
+	RAGQA_SCREENSHOTS_DIR=docs/screenshots $(PY) -m pytest -q tests/browser -k "screenshot or source_viewer"
 
 bench: $(VENV)/.installed
 	$(PY) -m ragqa.service.bench

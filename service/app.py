@@ -26,6 +26,7 @@ from ragqa.ingest.errors import ConfigError, IndexError_, NotFound, RagqaError, 
 from .metrics import Metrics
 from .pipeline import Pipeline
 from .schemas import (
+    ApiError,
     AskRequest,
     AskResponse,
     DocumentLines,
@@ -39,12 +40,6 @@ from .settings import Settings, cached_settings
 
 log = logging.getLogger("ragqa")
 ERRORS: dict[int | str, dict[str, Any]] = {400: {"model": ErrorResponse}, 404: {"model": ErrorResponse}, 422: {"model": ErrorResponse}}
-
-
-class ApiError(Exception):
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status, self.code, self.message = status, code, message
 
 
 def error_response(status: int, code: str, message: str) -> JSONResponse:

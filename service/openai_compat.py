@@ -18,8 +18,10 @@ from fastapi import Depends, FastAPI
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from ragqa.ingest.tokens import count_tokens
+
 from .pipeline import Pipeline
-from .schemas import Citation
+from .schemas import ApiError, Citation
 
 MODEL = "ragqa"
 
@@ -62,8 +64,6 @@ def _question(body: ChatRequest) -> str:
     for message in reversed(body.messages):
         if message.role == "user" and message.text().strip():
             return message.text().strip()[:2000]
-    from .app import ApiError
-
     raise ApiError(422, "invalid_request", "messages: no user message with text; send {'role': 'user', 'content': '问题'}")
 
 
@@ -83,6 +83,9 @@ def install_openai_compat(app: FastAPI, get_pipeline: Callable[..., Pipeline]) -
         if body.stream:
             return StreamingResponse(_stream(pipe, question, ident, created), media_type="text/event-stream")
         result = pipe.ask(question, pipe.settings.top_k)
+        content = result.answer + footnotes(result.citations)
+        prompt_tokens = sum(count_tokens(m.text()) for m in body.messages)
+        completion_tokens = count_tokens(content)
         return {
             "id": ident,
             "object": "chat.completion",
@@ -91,11 +94,15 @@ def install_openai_compat(app: FastAPI, get_pipeline: Callable[..., Pipeline]) -
             "choices": [
                 {
                     "index": 0,
-                    "message": {"role": "assistant", "content": result.answer + footnotes(result.citations)},
+                    "message": {"role": "assistant", "content": content},
                     "finish_reason": "stop",
                 }
             ],
-            "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
+            "usage": {
+                "prompt_tokens": prompt_tokens,
+                "completion_tokens": completion_tokens,
+                "total_tokens": prompt_tokens + completion_tokens,
+            },
             "citations": [c.model_dump() for c in result.citations],
             "refused": result.refused,
         }

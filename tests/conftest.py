@@ -17,6 +17,8 @@ from ragqa.index.keyword import configure_jieba
 from ragqa.service.pipeline import Pipeline
 from ragqa.service.settings import Settings, get_settings
 
+from . import serving
+
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "samples" / "corpus"
 DEV_GOLD = ROOT / "eval" / "gold" / "dev.jsonl"
@@ -66,3 +68,21 @@ def settings_for(index: Path, **overrides: object) -> Settings:
 @pytest.fixture(scope="session")
 def use_pipeline(use_index: Path) -> Iterator[Pipeline]:
     yield Pipeline.from_settings(settings_for(use_index))
+
+
+@pytest.fixture(scope="session")
+def start_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[serving.StartService]:
+    """start_service(index, cors_origins, extra_env=None) -> a running `ragqa serve`, one process
+    per distinct call, all stopped at the end of the session."""
+    running: dict[tuple[Path, tuple[str, ...], tuple[tuple[str, str], ...]], serving.Service] = {}
+    logs = tmp_path_factory.mktemp("service-logs")
+
+    def start(index: Path, cors_origins: list[str], extra_env: dict[str, str] | None = None) -> serving.Service:
+        key = (index, tuple(cors_origins), tuple(sorted((extra_env or {}).items())))
+        if key not in running:
+            running[key] = serving.start(index, cors_origins, extra_env or {}, logs / f"serve-{len(running)}.log")
+        return running[key]
+
+    yield start
+    for service in running.values():
+        serving.stop(service)

@@ -2,8 +2,8 @@
 on another loopback origin that embeds the widget, and headless Debian Chromium via Playwright.
 
 Chromium missing: the tests skip, unless the environment variable CI is set, where they fail.
-Indexes are built once per session with `ragqa ingest`; each distinct (index, CORS origins)
-service is started once per session and stopped at the end.
+Services come from the session-wide `start_service` fixture (tests/conftest.py), one process
+per distinct (index, CORS origins, environment), stopped at the end.
 """
 
 from __future__ import annotations
@@ -12,22 +12,18 @@ import html
 import http.server
 import json
 import os
-import socket
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
-import httpx
 import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Dialog, Playwright, Request, sync_playwright
 
-from .support import DESKTOP, XSS_DOC, XSS_TEXT, HostSite, Service, SlowLLM, Watched
+from ..serving import Service, StartService, ingest
+from .support import DESKTOP, XSS_DOC, XSS_TEXT, HostSite, SlowLLM, Watched
 
-REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
 LAUNCH_ARGS = [
     "--no-sandbox",
@@ -37,80 +33,6 @@ LAUNCH_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-StartService = Callable[..., Service]
-STARTUP_TIMEOUT_S = 180.0
-INGEST_TIMEOUT_S = 900.0
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _env(cors_origins: list[str], extra: dict[str, str] | None = None) -> dict[str, str]:
-    env = {key: value for key, value in os.environ.items() if not key.startswith("RAGQA_")}
-    env["RAGQA_CORS_ORIGINS"] = json.dumps(cors_origins)
-    env["RAGQA_LLM_BACKEND"] = "extractive"
-    env["PYTHONUNBUFFERED"] = "1"
-    env.update(extra or {})
-    return env
-
-
-def _ingest(corpus: Path, index: Path) -> Path:
-    cmd = [sys.executable, "-m", "ragqa.service.cli", "ingest", str(corpus), "--index", str(index)]
-    done = subprocess.run(
-        cmd, cwd=REPO, env=_env([]), capture_output=True, text=True, timeout=INGEST_TIMEOUT_S, check=False
-    )
-    if done.returncode != 0:
-        pytest.fail(f"{' '.join(cmd)} failed ({done.returncode}):\n{done.stdout[-2000:]}\n{done.stderr[-4000:]}")
-    return index
-
-
-def _start(index: Path, cors_origins: list[str], extra_env: dict[str, str], log: Path) -> Service:
-    port = free_port()
-    cmd = [
-        sys.executable,
-        "-m",
-        "ragqa.service.cli",
-        "serve",
-        "--index",
-        str(index),
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-    ]
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            cmd, cwd=REPO, env=_env(cors_origins, extra_env), stdout=out, stderr=subprocess.STDOUT
-        )
-    service = Service(f"http://127.0.0.1:{port}", process, log)
-    deadline = time.monotonic() + STARTUP_TIMEOUT_S
-    while True:
-        if process.poll() is not None:
-            pytest.fail(f"ragqa serve exited with {process.returncode}:\n{log.read_text(errors='replace')[-4000:]}")
-        try:
-            if httpx.get(f"{service.url}/healthz", timeout=2.0).status_code == 200:
-                return service
-        except httpx.TransportError:
-            pass
-        if time.monotonic() > deadline:
-            _stop(service)
-            pytest.fail(
-                f"ragqa serve not healthy after {STARTUP_TIMEOUT_S:.0f}s:\n{log.read_text(errors='replace')[-4000:]}"
-            )
-        time.sleep(0.25)
-
-
-def _stop(service: Service) -> None:
-    service.process.terminate()
-    try:
-        service.process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        service.process.kill()
-        service.process.wait(timeout=15)
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -137,11 +59,6 @@ def browser(playwright_session: Playwright, chromium: Path) -> Iterator[Browser]
 
 
 @pytest.fixture(scope="session")
-def sample_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return _ingest(REPO / "samples" / "corpus", tmp_path_factory.mktemp("index") / "samples")
-
-
-@pytest.fixture(scope="session")
 def xss_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
     corpus = tmp_path_factory.mktemp("xss-corpus")
     (corpus / XSS_DOC).write_text(XSS_TEXT, encoding="utf-8")
@@ -150,24 +67,7 @@ def xss_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def xss_index(xss_corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return _ingest(xss_corpus, tmp_path_factory.mktemp("index") / "xss")
-
-
-@pytest.fixture(scope="session")
-def start_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StartService]:
-    """start_service(index, cors_origins, extra_env=None) -> Service, one process per distinct call."""
-    running: dict[tuple[Path, tuple[str, ...], tuple[tuple[str, str], ...]], Service] = {}
-    logs = tmp_path_factory.mktemp("service-logs")
-
-    def start(index: Path, cors_origins: list[str], extra_env: dict[str, str] | None = None) -> Service:
-        key = (index, tuple(cors_origins), tuple(sorted((extra_env or {}).items())))
-        if key not in running:
-            running[key] = _start(index, cors_origins, extra_env or {}, logs / f"serve-{len(running)}.log")
-        return running[key]
-
-    yield start
-    for service in running.values():
-        _stop(service)
+    return ingest(xss_corpus, tmp_path_factory.mktemp("index") / "xss")
 
 
 class _HostHandler(http.server.BaseHTTPRequestHandler):
@@ -232,15 +132,15 @@ def host_site() -> Iterator[HostSite]:
 
 
 @pytest.fixture(scope="session")
-def service(sample_index: Path, host_site: HostSite, start_service: StartService) -> Service:
+def service(use_index: Path, host_site: HostSite, start_service: StartService) -> Service:
     """The sample corpus, with the host site allowed by CORS."""
-    return start_service(sample_index, [host_site.origin])
+    return start_service(use_index, [host_site.origin])
 
 
 @pytest.fixture(scope="session")
-def closed_service(sample_index: Path, start_service: StartService) -> Service:
+def closed_service(use_index: Path, start_service: StartService) -> Service:
     """The sample corpus, same-origin only (no CORS origins)."""
-    return start_service(sample_index, [])
+    return start_service(use_index, [])
 
 
 @pytest.fixture(scope="session")
@@ -345,7 +245,7 @@ def slow_llm() -> Iterator[SlowLLM]:
 
 
 @pytest.fixture(scope="session")
-def llm_service(sample_index: Path, slow_llm: SlowLLM, start_service: StartService) -> Service:
+def llm_service(use_index: Path, slow_llm: SlowLLM, start_service: StartService) -> Service:
     """The sample corpus answered by the slow fake LLM, so answers stream in over about a second."""
     env = {
         "RAGQA_LLM_BACKEND": "openai",
@@ -353,4 +253,4 @@ def llm_service(sample_index: Path, slow_llm: SlowLLM, start_service: StartServi
         "RAGQA_LLM_MODEL": "slow-fake",
         "RAGQA_LLM_RETRIES": "0",
     }
-    return start_service(sample_index, [], env)
+    return start_service(use_index, [], env)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import os
 import re
-import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlencode, urlsplit
@@ -11,7 +11,8 @@ from urllib.parse import urlencode, urlsplit
 from playwright.sync_api import Locator, Page, expect
 
 REPO = Path(__file__).resolve().parents[2]
-SCREENSHOTS = REPO / "docs" / "screenshots"
+SCREENSHOTS = Path(os.environ.get("RAGQA_SCREENSHOTS_DIR") or REPO / "out" / "screenshots")
+"""Where the tests save screenshots; `make screenshots` points this at docs/screenshots."""
 ANSWER_TIMEOUT_MS = 90_000
 GOLD_QUESTION = "东阳2023年GDP目标增长多少?"
 GOLD_ANSWER = "7.5%"
@@ -31,15 +32,6 @@ XSS_TEXT = (
     f"2.图片标签测试内容为{XSS_IMG}，应按原文显示。\n"
     "3.本测试文件的联系人为张三，联系电话为12345。\n"
 )
-
-
-@dataclass
-class Service:
-    """A running `ragqa serve` subprocess."""
-
-    url: str
-    process: subprocess.Popen[bytes]
-    log: Path
 
 
 @dataclass
@@ -88,9 +80,17 @@ def ask(scope: Page | Locator, question: str) -> Locator:
     return bot
 
 
+_HIDE_ELAPSED = """() => {
+  const roots = [document, ...[...document.querySelectorAll("ragqa-widget")].map((w) => w.shadowRoot)];
+  for (const root of roots) for (const el of root ? root.querySelectorAll(".rq-meta") : []) el.style.visibility = "hidden";
+}"""
+
+
 def screenshot(page: Page, name: str) -> Path:
+    """Save SCREENSHOTS/NAME, with the elapsed-time labels hidden (they differ on every run)."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / name
+    page.evaluate(_HIDE_ELAPSED)
     page.screenshot(path=str(path), animations="disabled", caret="hide")
     return path
 

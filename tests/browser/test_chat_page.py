@@ -11,6 +11,7 @@ import httpx
 import pytest
 from playwright.sync_api import Route, expect
 
+from ..serving import Service
 from .support import (
     DESKTOP,
     GOLD_ANSWER,
@@ -19,7 +20,6 @@ from .support import (
     LIST_QUESTION,
     PHONE,
     HostSite,
-    Service,
     SlowLLM,
     Watched,
     answer_events_script,

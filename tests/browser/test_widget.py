@@ -11,6 +11,7 @@ import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
+from ..serving import Service
 from .support import (
     DESKTOP,
     GOLD_ANSWER,
@@ -18,7 +19,6 @@ from .support import (
     LIST_QUESTION,
     PHONE,
     HostSite,
-    Service,
     Watched,
     answer_events_script,
     ask,

@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 from playwright.sync_api import Locator, Page, expect
 
-from .support import XSS_DOC, XSS_IMG, XSS_SCRIPT, HostSite, Service, Watched, answer_events_script, ask
+from ..serving import Service
+from .support import XSS_DOC, XSS_IMG, XSS_SCRIPT, HostSite, Watched, answer_events_script, ask
 
 pytestmark = pytest.mark.browser
 
