@@ -26,6 +26,13 @@ STOPWORDS = frozenset(
     "什么样 怎么样 哪一条 哪条 一条 属于 归 被 哪天 日期 时间 节点 时间节点 何时 具体 大概 大约 项里 "
     "怎么 提的 要求 多久".split()
 )
+# The interrogative frame of a question ("哪几个", "哪一年", "多少", "什么时候" …): not search terms.
+_FRAME = re.compile(
+    r"哪[一二三四五六七八九十两几]*[个年天些位家项条所部种类大批]?|(?<![0-9一二三四五六七八九十])几[个项家所条种类批]"
+    r"|多少|什么(?:时候|时间|样)?|何时|如何|怎么样?|是否|请问"
+)
+# "多少家规上企业": the measure word stays a term of its own instead of gluing onto 规 (家规).
+_HOW_MANY = re.compile(r"多少([家个项所条张套宗名户辆座台件次批株栋间床倍亩])")
 _KEEP = re.compile(r"[\w%.\-+]+")
 
 _jieba_ready = False
@@ -41,6 +48,11 @@ def configure_jieba(cache_dir: Path | None) -> None:
     if not _jieba_ready:
         jieba.initialize()
         _jieba_ready = True
+
+
+def strip_frame(question: str) -> str:
+    """`question` with its interrogative words blanked out (哪三个, 几个, 哪一年, 多少 …)."""
+    return _FRAME.sub(" ", _HOW_MANY.sub(r" \1 ", question))
 
 
 def tokenize(text: str) -> list[str]:

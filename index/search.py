@@ -18,6 +18,7 @@ from ragqa.ingest.normalize import normalize_query
 
 from .dense import dense_search
 from .embedders import Embedder
+from .keyword import strip_frame
 from .store import LoadedIndex
 
 
@@ -62,7 +63,7 @@ class Searcher:
             return []
         text = normalize_query(query)
         cfg = self.fusion
-        kw_scores = self.index.keyword.scores(text)
+        kw_scores = self.index.keyword.scores(strip_frame(text))
         kw_order = [int(i) for i in np.argsort(-kw_scores, kind="stable")[: cfg.candidates] if kw_scores[i] > 0]
         dense_scores = np.zeros(n, dtype=np.float32)
         dense_order: list[int] = []

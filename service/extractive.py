@@ -21,12 +21,13 @@ from ragqa.index.search import Hit
 from ragqa.ingest.model import Document
 from ragqa.ingest.normalize import clean_line, fold
 
-from .question import QuestionProfile, clause_has_number, has_date
+from .question import QuestionProfile, clause_has_number, has_date, year_fits
 from .sentences import Sentence, split_sentences
 
 MAX_ANSWER_CHARS = 360
 _UNIT_LINE = re.compile(r"^(?:责任单位|牵头单位)")
 _LEADER_HEADING = re.compile(r"市长|书记|主任|主席|领导")
+_ISSUE_VERB = re.compile(r"印发|发布|落款|签发|出台|公布|成文|发文|下发")
 
 
 @dataclass(frozen=True)
@@ -75,13 +76,15 @@ def _covered(q: QuestionProfile, match: str, context: str) -> tuple[frozenset[st
     return frozenset(got), weight / q.total
 
 
-def _slot_ok(q: QuestionProfile, text: str) -> bool:
+def _slot_ok(q: QuestionProfile, text: str, before: str = "") -> bool:
+    if not year_fits(q, text, before):
+        return False
     if q.measures:
         return any(clause_has_number(q, text, m) for m in q.measures)
     if q.kind == "numeric":
         return clause_has_number(q, text)
     if q.kind == "date":
-        return has_date(text)
+        return has_date(text, q.asks_year)
     return True
 
 
@@ -94,14 +97,46 @@ def _candidates(q: QuestionProfile, hits: list[Hit]) -> list[_Candidate]:
     out = []
     for passage, hit in enumerate(hits, start=1):
         context = hit.chunk.context
+        lines = hit.chunk.text.split("\n")
         for sentence in split_sentences(hit.chunk):
             covered, coverage = _covered(q, sentence.match, context)
-            slot = _slot_ok(q, sentence.match)
+            before = ""
+            if q.years:
+                line = fold(clean_line(lines[sentence.start_line - hit.chunk.start_line]))
+                before = line[: max(0, line.find(sentence.match[:8]))]
+            slot = _slot_ok(q, sentence.match, before)
             scoped = _in_scope(q, context + sentence.match)
             score = coverage * (1.0 if slot else 0.35) * (1.0 if scoped else 0.4) + 0.04 / passage
             if q.kind == "unit" and _UNIT_LINE.match(sentence.match):
                 score += 0.02
             out.append(_Candidate(sentence, passage, hit, covered, coverage, slot, score))
+    return out
+
+
+_DATE_LINE = re.compile(r"^\W*(?:\S{0,24}?\s*)?(?:[12][0-9]{3}年[01]?[0-9]月[0-3]?[0-9]日|[12][0-9]{3}-[01]?[0-9]-[0-3]?[0-9])\S{0,4}\W*$")
+
+
+def _date_lines(q: QuestionProfile, hits: list[Hit], docs: dict[str, Document]) -> list[_Candidate]:
+    """For "when was this issued/published": the date lines of the retrieved documents (the
+    signature date, the 印发 date, a web page's publication date), which retrieval rarely ranks.
+    Such a line is the document's date, so the question's issue verb counts as present."""
+    out = []
+    seen = set()
+    for passage, hit in enumerate(hits, start=1):
+        doc = docs.get(hit.chunk.doc_id)
+        if doc is None or doc.doc_id in seen:
+            continue
+        seen.add(doc.doc_id)
+        title = fold(doc.title)
+        for n, raw in enumerate(doc.lines, start=1):
+            line = clean_line(raw)
+            if len(line) > 40 or not _DATE_LINE.match(line):
+                continue
+            match = fold(line)
+            covered, coverage = _covered(q, match + " ".join(t for t in q.terms if _ISSUE_VERB.fullmatch(t)), title)
+            sentence = Sentence(line, match, n, n)
+            score = coverage + 0.04 / passage
+            out.append(_Candidate(sentence, passage, hit, covered, coverage, True, score))
     return out
 
 
@@ -140,6 +175,20 @@ def _segment(cand: _Candidate, text: str | None = None) -> Segment:
     return Segment(text or s.text, cand.passage, cand.hit.chunk.doc_id, s.start_line, s.end_line)
 
 
+def _enumeration(q: QuestionProfile, best: _Candidate, pool: list[_Candidate]) -> Segment:
+    """The best sentence and, while it ends in ；, the sentences of its passage that continue the
+    enumeration (既要…；又要…；更要…。), as one segment of at most MAX_ANSWER_CHARS."""
+    text, end = _trim(best.sentence.text, q, MAX_ANSWER_CHARS), best.sentence.end_line
+    following = [c for c in pool if c.hit is best.hit and c.sentence.start_line >= best.sentence.start_line]
+    after = following[following.index(best) + 1 :]
+    for cand in after:
+        if text[-1] not in "；;" or len(text) + len(cand.sentence.text) > MAX_ANSWER_CHARS:
+            break
+        text += cand.sentence.text
+        end = cand.sentence.end_line
+    return Segment(text, best.passage, best.hit.chunk.doc_id, best.sentence.start_line, end)
+
+
 def _companions(q: QuestionProfile, best: _Candidate, pool: list[_Candidate], docs: dict[str, Document]) -> list[Segment]:
     """The 责任单位 line of the best sentence's clause, or the heading that names its leader."""
     extra: list[Segment] = []
@@ -167,6 +216,8 @@ def _companions(q: QuestionProfile, best: _Candidate, pool: list[_Candidate], do
 def answer_extractive(q: QuestionProfile, hits: list[Hit], docs: dict[str, Document], refuse_below: float) -> Draft:
     """Copy the sentences of `hits` that answer `q`, or refuse (Draft.refused) when none does."""
     pool = _candidates(q, hits)
+    if q.issued:
+        pool += _date_lines(q, hits, docs)
     if not pool or not q.terms:
         return Draft((), True, 0.0)
     ranked = sorted(pool, key=lambda c: -c.score)
@@ -174,11 +225,28 @@ def answer_extractive(q: QuestionProfile, hits: list[Hit], docs: dict[str, Docum
     if best.coverage < refuse_below or not best.slot_ok or not _in_scope(q, best.hit.chunk.context + best.sentence.match):
         return Draft((), True, best.coverage)
     cell = _table_cell(q, best)
-    segments = [_segment(best, cell or _trim(best.sentence.text, q, 240))]
+    if cell:
+        segments = [_segment(best, cell)]
+    elif q.kind == "list":
+        segments = [_enumeration(q, best, pool)]
+    else:
+        segments = [_segment(best, _trim(best.sentence.text, q, 240))]
     segments += _companions(q, best, pool, docs)
     covered = set(best.covered)
     used = {(best.hit.chunk.doc_id, best.sentence.start_line, best.sentence.text)}
     length = sum(len(s.text) for s in segments)
+    for place in q.places if len(q.places) > 1 else ():
+        if place in best.hit.chunk.context + best.sentence.match:
+            continue
+        for cand in ranked[1:]:
+            if place in cand.hit.chunk.context + cand.sentence.match:
+                if cand.slot_ok and cand.coverage >= refuse_below:
+                    text = _trim(cand.sentence.text, q, 160)
+                    segments.append(_segment(cand, text))
+                    covered |= cand.covered
+                    used.add((cand.hit.chunk.doc_id, cand.sentence.start_line, cand.sentence.text))
+                    length += len(text)
+                break
     for cand in ranked[1:]:
         if len(segments) >= 4:
             break

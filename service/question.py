@@ -11,19 +11,21 @@ from dataclasses import dataclass
 
 import jieba.posseg
 
-from ragqa.index.keyword import KeywordIndex, tokenize
+from ragqa.index.keyword import KeywordIndex, strip_frame, tokenize
 from ragqa.ingest.normalize import fold, normalize_query
 
 _UNIT_Q = re.compile(r"(哪个|哪家|哪一|什么|哪些)(单位|部门|机构|机关|领导)|由谁|谁|哪位|牵头|负责|责任单位|组长")
 _LEADER_Q = re.compile(r"哪位|领导|谁")
 _DATE_Q = re.compile(r"什么时候|何时|哪天|哪一天|日期|时间节点|哪年|哪一年|几月|截止|期限|落款|什么时间")
-_NUMERIC_Q = re.compile(r"多少|几[个家项所条万亿张套倍名人]|比重|比例|占比|增速|百分之|几成")
+_NUMERIC_Q = re.compile(r"多少|(?<!哪)几[个家项所条万亿张套倍名人]|比重|比例|占比|增速|百分之|几成")
 _LIST_Q = re.compile(r"哪些|分别|哪几|哪[二三四五六七八九十两]")
+_ISSUED_Q = re.compile(r"印发|发布|落款|签发|出台|公布|成文|发文|下发")
+_YEAR_Q = re.compile(r"哪一?年|哪个年份|什么年份|哪年份")
 _MEASURES = (
     "平方公里 平方米 公里 千米 万美元 美元 亿元 万元 元 万吨 吨 万亩 亩 宗 万人 人次 人 名 户 家 个 项 所 套 张 "
-    "辆 座 条 台 件 千瓦 兆瓦 分钟 小时 天 次 批 株 栋 间 床 倍".split()
+    "辆 座 条 台 件 千瓦 兆瓦 分钟 小时 周年 天 次 批 株 栋 间 床 倍".split()
 )
-_MEASURE_AFTER = re.compile(r"(?:多少|几)(" + "|".join(_MEASURES) + ")")
+_MEASURE_AFTER = re.compile(r"(?:多少|(?<!哪)几)(" + "|".join(_MEASURES) + ")")
 NUMBER = r"[0-9０-９一二三四五六七八九十百千万两〇零]"
 _YEARLESS_NUMBER = re.compile(r"(?<![0-9])(?![12][0-9]{3}年)[0-9]+(?:\.[0-9]+)?|[一二三四五六七八九十百千两]+(?=[个家项所条万亿%])")
 _CLAUSE = re.compile(r"[,，;；。]")
@@ -54,6 +56,10 @@ class QuestionProfile:
     leader: bool
     places: tuple[str, ...] = ()
     which_clause: bool = False
+    asks_year: bool = False
+    issued: bool = False
+    years: frozenset[int] = frozenset()
+    place_terms: frozenset[str] = frozenset()
 
     def covers(self, term: str, text: str) -> bool:
         """Whether `text` (folded) holds `term` or one of its synonyms."""
@@ -64,22 +70,24 @@ class QuestionProfile:
         return sum(self.terms.values()) or 1.0
 
 
-def question_places(text: str, titles: list[str]) -> tuple[str, ...]:
-    """Place names in the question that some document's title names (scope the answer)."""
-    places = []
+def question_places(text: str, titles: list[str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Place names in the question that some document's title names (scope the answer), and
+    the words they were found in (缙云县 for 缙云)."""
+    places, words = [], []
     for word in jieba.posseg.lcut(text):
-        if word.flag in ("ns", "nz") and len(word.word) >= 2:
+        if word.flag in ("ns", "nz") and len(word.word) >= 2 and not _ISSUED_Q.fullmatch(word.word):
             place = _PLACE_SUFFIX.sub("", word.word) if len(word.word) > 2 else word.word
             if any(place in t for t in titles):
                 places.append(place)
-    return tuple(dict.fromkeys(places))
+                words.append(word.word)
+    return tuple(dict.fromkeys(places)), tuple(dict.fromkeys(words))
 
 
 def profile_question(question: str, keyword: KeywordIndex, titles: list[str] | None = None) -> QuestionProfile:
     """Key terms (unique) with IDF weights, the answer kind, and the places it is about."""
     text = normalize_query(question)
     terms: dict[str, float] = {}
-    for tok in tokenize(text):
+    for tok in tokenize(strip_frame(text)):
         if tok not in terms:
             terms[tok] = keyword.idf(tok) * (0.5 if len(tok) == 1 else 1.0)
     if _UNIT_Q.search(text):
@@ -93,15 +101,25 @@ def profile_question(question: str, keyword: KeywordIndex, titles: list[str] | N
     else:
         kind = "fact"
     measures = tuple(dict.fromkeys(_MEASURE_AFTER.findall(text)))
-    places = question_places(text, [fold(t) for t in titles or []])
+    places, place_words = question_places(text, [fold(t) for t in titles or []])
     return QuestionProfile(
-        text, terms, kind, measures, bool(_LEADER_Q.search(text)), places, bool(_WHICH_CLAUSE_Q.search(text))
+        text,
+        terms,
+        kind,
+        measures,
+        bool(_LEADER_Q.search(text)),
+        places,
+        bool(_WHICH_CLAUSE_Q.search(text)),
+        bool(_YEAR_Q.search(text)),
+        kind == "date" and bool(_ISSUED_Q.search(text)),
+        years_in(text),
+        frozenset(t for t in terms if any(t in w for w in place_words)),
     )
 
 
 def clause_has_number(q: QuestionProfile, text: str, measure: str | None = None) -> bool:
     """Whether one clause of `text` holds a question term and a number (not a year) or `measure`."""
-    present = [t for t in q.terms if len(t) >= 2 and t not in q.places and not t.isdigit() and q.covers(t, text)]
+    present = [t for t in q.terms if len(t) >= 2 and t not in q.place_terms and not t.isdigit() and q.covers(t, text)]
     anchors = sorted(present, key=lambda t: -q.terms[t])[:2]
     for clause in _CLAUSE.split(text):
         if not any(q.covers(t, clause) for t in anchors):
@@ -113,6 +131,36 @@ def clause_has_number(q: QuestionProfile, text: str, measure: str | None = None)
     return False
 
 
+_YEAR = re.compile(r"(?<![0-9])((?:19|20)[0-9]{2})(?:\s*年?\s*[-—~～至到]\s*((?:19|20)[0-9]{2}))?(?![0-9])")
+
+
+def years_in(text: str) -> frozenset[int]:
+    """The years (19xx/20xx) `text` names, ranges such as 2019-2021年 filled in."""
+    years: set[int] = set()
+    for m in _YEAR.finditer(text):
+        first, last = int(m.group(1)), int(m.group(2) or m.group(1))
+        years.update(range(first, last + 1) if 0 <= last - first <= 20 else (first, last))
+    return frozenset(years)
+
+
+_THIS_YEAR = re.compile(r"年内|今年|全年|当年|本年")
+
+
+def year_fits(q: QuestionProfile, text: str, before: str = "") -> bool:
+    """False when the question names a year and `text` names only other years (到2021年 does
+    not answer a question about 2020). A sentence that names no year (nor 年内/今年) takes the
+    last year named `before` it in its paragraph (到2021年,…；规上企业工业增加值率提高到23%)."""
+    if not q.years:
+        return True
+    named = years_in(text)
+    if not named and not _THIS_YEAR.search(text):
+        last = None
+        for last in _YEAR.finditer(before):
+            pass
+        named = years_in(last.group(0)) if last else frozenset()
+    return not named or bool(named & q.years)
+
+
 def has_number(text: str) -> bool:
     return re.search(NUMBER, text) is not None
 
@@ -122,6 +170,9 @@ def has_measure(text: str, measure: str) -> bool:
     return re.search(rf"{NUMBER}[\d.%．]*\s*[万亿千百余多]?\s*{re.escape(measure)}", text) is not None
 
 
-def has_date(text: str) -> bool:
-    """A date precise enough to answer "when": a month, or 年底/年内/上半年 and the like."""
-    return re.search(rf"{NUMBER}+\s*月|年底|年内|月底|年末|上半年|下半年|季度", text) is not None
+def has_date(text: str, year_will_do: bool = False) -> bool:
+    """A date precise enough to answer "when": a month, 年底/年内/上半年 and the like, or an ISO
+    date; with `year_will_do` (the question asks "which year") a year is enough."""
+    if re.search(rf"{NUMBER}+\s*月|年底|年内|月底|年末|上半年|下半年|季度|[12][0-9]{{3}}-[01]?[0-9]-[0-3]?[0-9]", text):
+        return True
+    return year_will_do and re.search(r"(?:[12][0-9]{3}|[〇零一二][〇零一二三四五六七八九]{3})\s*年", text) is not None

@@ -47,6 +47,7 @@ def split_sentences(chunk: Chunk) -> list[Sentence]:
             out.append(Sentence(text, fold(text), min(lines), max(lines)))
         buf.clear()
 
+    prev_len = 0
     for n, raw in _line_texts(chunk):
         if "\t" in raw:
             flush()
@@ -59,8 +60,9 @@ def split_sentences(chunk: Chunk) -> list[Sentence]:
         if not line:
             continue
         starts_unit = detect_heading(line) is not None or _LABELLED.match(line) is not None
-        if buf and (starts_unit or buf[-1][0] not in SENTENCE_END and not _glues(buf[-1][0], line[0])):
+        if buf and (starts_unit or not _glues(buf[-1][0], line[0], prev_len)):
             flush()
+        prev_len = len(line)
         pos = 0
         for m in _END.finditer(line):
             buf.extend((ch, n) for ch in line[pos : m.end()])
@@ -73,9 +75,14 @@ def split_sentences(chunk: Chunk) -> list[Sentence]:
     return out
 
 
+_SHORT_LINE = 16
 _WRAPPABLE = re.compile(r"[\u3400-\u9fff0-9%\"“”'‘’、,，(（)）a-zA-Z]")
 
 
-def _glues(prev: str, nxt: str) -> bool:
-    """Whether a line break between `prev` and `nxt` is inside a sentence (PDF line wrap)."""
+def _glues(prev: str, nxt: str, prev_len: int) -> bool:
+    """Whether a line break between `prev` (the last character of a line `prev_len` long) and
+    `nxt` is inside a sentence (PDF line wrap). A short line that ends without a comma is a
+    title, date or label line of its own, not a wrapped one."""
+    if prev_len < _SHORT_LINE and prev not in "、,，":
+        return False
     return bool(_WRAPPABLE.match(prev)) and bool(_WRAPPABLE.match(nxt)) and prev not in ":："
