@@ -29,10 +29,10 @@ STOPWORDS = frozenset(
 # The interrogative frame of a question ("哪几个", "哪一年", "多少", "什么时候" …): not search terms.
 _FRAME = re.compile(
     r"哪[一二三四五六七八九十两几]*[个年天些位家项条所部种类大批]?|(?<![0-9一二三四五六七八九十])几[个项家所条种类批]"
-    r"|多少|什么(?:时候|时间|样)?|何时|如何|怎么样?|是否|请问"
+    r"|(?:达到|达)?多少|什么(?:时候|时间|样)?|何时|如何|怎么样?|是否|请问"
 )
 # "多少家规上企业": the measure word stays a term of its own instead of gluing onto 规 (家规).
-_HOW_MANY = re.compile(r"多少([家个项所条张套宗名户辆座台件次批株栋间床倍亩])")
+_HOW_MANY = re.compile(r"(?:达到|达)?多少([家个项所条张套宗名户辆座台件次批株栋间床倍亩])")
 _KEEP = re.compile(r"[\w%.\-+]+")
 
 _jieba_ready = False

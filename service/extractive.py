@@ -26,6 +26,8 @@ from .sentences import Sentence, split_sentences
 
 MAX_ANSWER_CHARS = 360
 _UNIT_LINE = re.compile(r"^(?:责任单位|牵头单位)")
+# "…规范执法行为(责任单位:市委政法委、市司法局,协同单位:…)": the units named at a task's end.
+_INLINE_UNITS = re.compile(r"[(（](?:责任单位|責任單位|牵头单位|牽頭單位)[:：][^()（）]*[)）]")
 _LEADER_HEADING = re.compile(r"市长|书记|主任|主席|领导")
 _ISSUE_VERB = re.compile(r"印发|发布|落款|签发|出台|公布|成文|发文|下发")
 
@@ -193,9 +195,15 @@ def _companions(q: QuestionProfile, best: _Candidate, pool: list[_Candidate], do
     """The 责任单位 line of the best sentence's clause, or the heading that names its leader."""
     extra: list[Segment] = []
     if q.kind == "unit" and not _UNIT_LINE.search(best.sentence.match) and "责任单位" not in best.sentence.match:
-        for cand in pool:
-            if cand.hit is best.hit and cand.sentence.start_line > best.sentence.start_line - 1 and _UNIT_LINE.match(cand.sentence.match):
+        for cand in pool[pool.index(best) + 1 :]:
+            if cand.hit is not best.hit:
+                break
+            if _UNIT_LINE.match(cand.sentence.match):
                 extra.append(_segment(cand))
+                break
+            inline = _INLINE_UNITS.search(cand.sentence.text)
+            if inline:
+                extra.append(_segment(cand, inline.group(0)))
                 break
     if q.which_clause and best.hit.chunk.clause_lines:
         chunk = best.hit.chunk
@@ -211,6 +219,15 @@ def _companions(q: QuestionProfile, best: _Candidate, pool: list[_Candidate], do
                 extra.append(Segment(clean_line(doc.line(line)), best.passage, chunk.doc_id, line, line))
                 break
     return extra
+
+
+def _coverage_for(q: QuestionProfile, cand: _Candidate, place: str) -> float:
+    """`cand`'s coverage of the question as asked about `place` alone: the other places' words
+    and the years it does not hold are left out ("金华开发区2022年和东阳2023年各…")."""
+    left_out = {t for t in q.place_terms if place not in t and t not in place}
+    left_out |= {t for t in q.terms if t.isdigit() and int(t) in q.years and t not in cand.covered}
+    total = sum(w for t, w in q.terms.items() if t not in left_out) or 1.0
+    return sum(q.terms[t] for t in cand.covered if t not in left_out) / total
 
 
 def answer_extractive(q: QuestionProfile, hits: list[Hit], docs: dict[str, Document], refuse_below: float) -> Draft:
@@ -240,7 +257,7 @@ def answer_extractive(q: QuestionProfile, hits: list[Hit], docs: dict[str, Docum
             continue
         for cand in ranked[1:]:
             if place in cand.hit.chunk.context + cand.sentence.match:
-                if cand.slot_ok and cand.coverage >= refuse_below:
+                if cand.slot_ok and _coverage_for(q, cand, place) >= refuse_below:
                     text = _trim(cand.sentence.text, q, 160)
                     segments.append(_segment(cand, text))
                     covered |= cand.covered
