@@ -191,6 +191,16 @@ def _enumeration(q: QuestionProfile, best: _Candidate, pool: list[_Candidate]) -
     return Segment(text, best.passage, best.hit.chunk.doc_id, best.sentence.start_line, end)
 
 
+def _dash_lead(best: _Candidate, pool: list[_Candidate]) -> _Candidate | None:
+    """The lead sentence of the best sentence's paragraph when it is a dash-led goal
+    ("——努力打造…的文化强市。城市文明水平…"), which heads the paragraph like a heading."""
+    same_line = [c for c in pool if c.hit is best.hit and c.sentence.start_line == best.sentence.start_line]
+    first = same_line[0] if same_line else None
+    if first is None or first is best or not first.sentence.text.startswith("——"):
+        return None
+    return first
+
+
 def _companions(q: QuestionProfile, best: _Candidate, pool: list[_Candidate], docs: dict[str, Document]) -> list[Segment]:
     """The 责任单位 line of the best sentence's clause, or the heading that names its leader."""
     extra: list[Segment] = []
@@ -205,7 +215,10 @@ def _companions(q: QuestionProfile, best: _Candidate, pool: list[_Candidate], do
             if inline:
                 extra.append(_segment(cand, inline.group(0)))
                 break
-    if q.which_clause and best.hit.chunk.clause_lines:
+    lead = _dash_lead(best, pool) if q.which_clause else None
+    if lead is not None:
+        extra.insert(0, _segment(lead))
+    elif q.which_clause and best.hit.chunk.clause_lines:
         chunk = best.hit.chunk
         doc = docs.get(chunk.doc_id)
         line = chunk.clause_lines[-1]
