@@ -15,6 +15,7 @@ Everything in an answer is copied from the passages. When the best sentence hold
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from ragqa.index.search import Hit
@@ -234,11 +235,21 @@ def _companions(q: QuestionProfile, best: _Candidate, pool: list[_Candidate], do
     return extra
 
 
-def _coverage_for(q: QuestionProfile, cand: _Candidate, place: str) -> float:
-    """`cand`'s coverage of the question as asked about `place` alone: the other places' words
-    and the years it does not hold are left out ("金华开发区2022年和东阳2023年各…")."""
-    left_out = {t for t in q.place_terms if place not in t and t not in place}
-    left_out |= {t for t in q.terms if t.isdigit() and int(t) in q.years and t not in cand.covered}
+def _scopes(q: QuestionProfile) -> list[tuple[Callable[[_Candidate], bool], set[str]]]:
+    """For a question about several places: per place, a test of a candidate's scope and the
+    words that belong to the other places."""
+    if len(q.places) < 2:
+        return []
+    return [
+        (lambda c, p=place: p in c.hit.chunk.context + c.sentence.match, {t for t in q.place_terms if place not in t and t not in place})
+        for place in q.places
+    ]
+
+
+def _coverage_for(q: QuestionProfile, cand: _Candidate, left_out: set[str]) -> float:
+    """`cand`'s coverage of one part of the question: the words of the other parts (`left_out`)
+    and the years it does not hold are not counted ("金华开发区2022年和东阳2023年各…")."""
+    left_out = left_out | {t for t in q.terms if t.isdigit() and int(t) in q.years and t not in cand.covered}
     total = sum(w for t, w in q.terms.items() if t not in left_out) or 1.0
     return sum(q.terms[t] for t in cand.covered if t not in left_out) / total
 
@@ -265,12 +276,12 @@ def answer_extractive(q: QuestionProfile, hits: list[Hit], docs: dict[str, Docum
     covered = set(best.covered)
     used = {(best.hit.chunk.doc_id, best.sentence.start_line, best.sentence.text)}
     length = sum(len(s.text) for s in segments)
-    for place in q.places if len(q.places) > 1 else ():
-        if place in best.hit.chunk.context + best.sentence.match:
+    for in_scope, left_out in _scopes(q):
+        if in_scope(best):
             continue
         for cand in ranked[1:]:
-            if place in cand.hit.chunk.context + cand.sentence.match:
-                if cand.slot_ok and _coverage_for(q, cand, place) >= refuse_below:
+            if in_scope(cand):
+                if cand.slot_ok and _coverage_for(q, cand, left_out) >= refuse_below:
                     text = _trim(cand.sentence.text, q, 160)
                     segments.append(_segment(cand, text))
                     covered |= cand.covered

@@ -29,9 +29,9 @@ from ragqa.ingest.readers import read_document
 from ragqa.prompts import render
 
 from .citations import assemble, pieces_from_segments, segments_from_llm
-from .extractive import answer_extractive
+from .extractive import Segment, answer_extractive
 from .llm import LLM, OpenAIChat
-from .question import profile_question
+from .question import profile_question, split_question
 from .schemas import AskResponse, Citation, DocumentInfo, LLMInfo, Passage, Timings
 from .settings import Settings
 
@@ -124,11 +124,15 @@ class Pipeline:
         ]
 
     def _extractive(self, question: str, hits: list[Hit], state: _State) -> tuple[str, bool, list[Citation]]:
-        q = profile_question(question, state.index.keyword, [d.title for d in state.index.documents.values()])
-        draft = answer_extractive(q, hits, state.index.documents, self.settings.refuse_below)
-        if draft.refused:
+        titles = {doc: d.title for doc, d in state.index.documents.items()}
+        segments: list[Segment] = []
+        for part in split_question(question):
+            q = profile_question(part, state.index.keyword, titles)
+            draft = answer_extractive(q, hits, state.index.documents, self.settings.refuse_below)
+            segments += [s for s in draft.segments if s not in segments]
+        if not segments:
             return refusal_text(question), True, []
-        answer, citations = assemble(pieces_from_segments(draft.segments), hits, state.index.documents)
+        answer, citations = assemble(pieces_from_segments(tuple(segments)), hits, state.index.documents)
         return answer, False, citations
 
     def _grounded(self, text: str, question: str, hits: list[Hit], state: _State) -> tuple[str, bool, list[Citation]]:

@@ -7,6 +7,7 @@ that measure word after a number), a date, a responsible unit or leader, or a li
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import jieba.posseg
@@ -89,8 +90,16 @@ def question_places(text: str, titles: list[str]) -> tuple[tuple[str, ...], tupl
     return tuple(dict.fromkeys(places)), tuple(dict.fromkeys(words))
 
 
-def profile_question(question: str, keyword: KeywordIndex, titles: list[str] | None = None) -> QuestionProfile:
-    """Key terms (unique) with IDF weights, the answer kind, and the places it is about."""
+def split_question(question: str) -> list[str]:
+    """A question that asks two things in two sentences ("…哪家医院…？2023年又要…哪家医院…？"),
+    as its parts; otherwise [question]."""
+    parts = [p for p in re.split(r"(?<=[？?])", question.strip()) if p.strip()]
+    return parts if len(parts) > 1 and all(len(normalize_query(p)) >= 6 for p in parts) else [question]
+
+
+def profile_question(question: str, keyword: KeywordIndex, titles: Mapping[str, str] | None = None) -> QuestionProfile:
+    """Key terms (unique) with IDF weights, the answer kind, and the places it is about.
+    `titles`: document id -> title."""
     text = normalize_query(question)
     terms: dict[str, float] = {}
     for tok in tokenize(strip_frame(text)):
@@ -108,7 +117,9 @@ def profile_question(question: str, keyword: KeywordIndex, titles: list[str] | N
     else:
         kind = "fact"
     measures = tuple(dict.fromkeys(_MEASURE_AFTER.findall(text)))
-    places, place_words = question_places(text, [fold(t) for t in titles or []])
+    folded_titles = {doc: fold(title) for doc, title in (titles or {}).items()}
+    places, place_words = question_places(text, list(folded_titles.values()))
+    place_terms = frozenset(t for t in terms if any(t in w for w in place_words))
     return QuestionProfile(
         text,
         terms,
@@ -120,7 +131,7 @@ def profile_question(question: str, keyword: KeywordIndex, titles: list[str] | N
         bool(_YEAR_Q.search(text)),
         kind == "date" and bool(_ISSUED_Q.search(text)),
         years_in(text),
-        frozenset(t for t in terms if any(t in w for w in place_words)),
+        place_terms,
     )
 
 

@@ -99,6 +99,7 @@ def test_metadata_lines_are_not_glued_into_one_sentence(pipeline: Pipeline) -> N
         ("新增规上工业企业，义乌市2023年和磐安县2022年各是多少家？", ["50家", "30家"]),
         ("义乌市推行企业服务一站式办理由哪些部门负责？", ["市经信局、市商务局"]),
         ("义乌市成功创建国家卫生城市属于哪一项发展目标？", ["宜居宜业的美丽城市"]),
+        ("义乌市要新增多少家规上工业企业？到2025年要累计新增多少高技能人才？", ["50家", "1万人以上"]),
     ],
 )
 def test_answers(pipeline: Pipeline, question: str, expected: list[str]) -> None:
