@@ -101,7 +101,10 @@ def _candidates(q: QuestionProfile, hits: list[Hit]) -> list[_Candidate]:
     for passage, hit in enumerate(hits, start=1):
         context = hit.chunk.context
         lines = hit.chunk.text.split("\n")
+        header = context.rsplit("\n", 1)[-1] if "\n" in context else None
         for sentence in split_sentences(hit.chunk):
+            if sentence.table_cells and sentence.text == header:
+                continue  # a table's header row names columns; it answers nothing
             covered, coverage = _covered(q, sentence.match, context)
             before = ""
             if q.years:

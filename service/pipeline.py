@@ -124,7 +124,7 @@ class Pipeline:
         ]
 
     def _extractive(self, question: str, hits: list[Hit], state: _State) -> tuple[str, bool, list[Citation]]:
-        titles = {doc: d.title for doc, d in state.index.documents.items()}
+        titles = [d.title for d in state.index.documents.values()]
         segments: list[Segment] = []
         for part in split_question(question):
             q = profile_question(part, state.index.keyword, titles)

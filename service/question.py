@@ -7,7 +7,6 @@ that measure word after a number), a date, a responsible unit or leader, or a li
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass
 
 import jieba.posseg
@@ -18,7 +17,7 @@ from ragqa.ingest.normalize import fold, normalize_query
 _UNIT_Q = re.compile(r"(哪个|哪家|哪一|什么|哪些)(单位|部门|机构|机关|领导)|由谁|谁|哪位|牵头|负责|责任单位|组长")
 _LEADER_Q = re.compile(r"哪位|领导|谁")
 _DATE_Q = re.compile(r"什么时候|何时|哪天|哪一天|日期|时间节点|哪年|哪一年|几月|截止|期限|落款|什么时间")
-_NUMERIC_Q = re.compile(r"多少|(?<!哪)几[个家项所条万亿张套倍名人]|比重|比例|占比|增速|百分之|几成")
+_NUMERIC_Q = re.compile(r"多少(?!时间)|多大|多长(?!时间)|多高|多远|多重|(?<!哪)几[个家项所条万亿张套倍名人]|比重|比例|占比|增速|百分之|几成")
 _LIST_Q = re.compile(r"哪些|分别|哪几|哪[二三四五六七八九十两]")
 _ISSUED_Q = re.compile(r"印发|发布|落款|签发|出台|公布|成文|发文|下发")
 _YEAR_Q = re.compile(r"哪一?年|哪个年份|什么年份|哪年份")
@@ -97,9 +96,8 @@ def split_question(question: str) -> list[str]:
     return parts if len(parts) > 1 and all(len(normalize_query(p)) >= 6 for p in parts) else [question]
 
 
-def profile_question(question: str, keyword: KeywordIndex, titles: Mapping[str, str] | None = None) -> QuestionProfile:
-    """Key terms (unique) with IDF weights, the answer kind, and the places it is about.
-    `titles`: document id -> title."""
+def profile_question(question: str, keyword: KeywordIndex, titles: list[str] | None = None) -> QuestionProfile:
+    """Key terms (unique) with IDF weights, the answer kind, and the places it is about."""
     text = normalize_query(question)
     terms: dict[str, float] = {}
     for tok in tokenize(strip_frame(text)):
@@ -117,8 +115,7 @@ def profile_question(question: str, keyword: KeywordIndex, titles: Mapping[str, 
     else:
         kind = "fact"
     measures = tuple(dict.fromkeys(_MEASURE_AFTER.findall(text)))
-    folded_titles = {doc: fold(title) for doc, title in (titles or {}).items()}
-    places, place_words = question_places(text, list(folded_titles.values()))
+    places, place_words = question_places(text, [fold(t) for t in titles or []])
     place_terms = frozenset(t for t in terms if any(t in w for w in place_words))
     return QuestionProfile(
         text,
