@@ -4,9 +4,13 @@ Each sentence of the retrieved passages is scored by the share of the question's
 holds (IDF-weighted; a term found only in the passage's title or clause path counts 0.6), times
 a slot factor: a question asking 多少 needs a number (多少张 needs "<number>张"), 什么时候 a
 date. The best sentence answers; more sentences join while they add key terms it lacks (a
-question about two places gets one sentence from each). For a responsible-unit question the
-clause's 责任单位 line joins, and for "which leader" the heading that names the leader. A table
-row asked about by one of its column names answers with that cell.
+question about two places gets one sentence from each, scored without the other place's
+words). For a responsible-unit question the clause's 责任单位 line (or the task's inline
+"(责任单位:…)") joins, for "which leader" the heading that names the leader, for "which goal"
+the clause heading or the dash-led goal that opens the paragraph. A table row asked about by
+one of its column names answers with that cell; a repeated header row never answers. A list
+question takes the enumeration on to its 。; "when was it issued" also looks at the documents'
+date lines; a question naming a year is not answered from a sentence about another year.
 
 Everything in an answer is copied from the passages. When the best sentence holds less than
 `refuse_below` of the key terms, or lacks the slot the question asks for, the answerer refuses.
@@ -22,7 +26,7 @@ from ragqa.index.search import Hit
 from ragqa.ingest.model import Document
 from ragqa.ingest.normalize import clean_line, fold
 
-from .question import QuestionProfile, clause_has_number, has_date, year_fits
+from .question import ISSUE_VERB, QuestionProfile, clause_has_number, has_date, year_fits
 from .sentences import Sentence, split_sentences
 
 MAX_ANSWER_CHARS = 360
@@ -30,7 +34,6 @@ _UNIT_LINE = re.compile(r"^(?:责任单位|牵头单位)")
 # "…规范执法行为(责任单位:市委政法委、市司法局,协同单位:…)": the units named at a task's end.
 _INLINE_UNITS = re.compile(r"[(（](?:责任单位|責任單位|牵头单位|牽頭單位)[:：][^()（）]*[)）]")
 _LEADER_HEADING = re.compile(r"市长|书记|主任|主席|领导")
-_ISSUE_VERB = re.compile(r"印发|发布|落款|签发|出台|公布|成文|发文|下发")
 
 
 @dataclass(frozen=True)
@@ -139,7 +142,7 @@ def _date_lines(q: QuestionProfile, hits: list[Hit], docs: dict[str, Document]) 
             if len(line) > 40 or not _DATE_LINE.match(line):
                 continue
             match = fold(line)
-            covered, coverage = _covered(q, match + " ".join(t for t in q.terms if _ISSUE_VERB.fullmatch(t)), title)
+            covered, coverage = _covered(q, match + " ".join(t for t in q.terms if ISSUE_VERB.fullmatch(t)), title)
             sentence = Sentence(line, match, n, n)
             score = coverage + 0.04 / passage
             out.append(_Candidate(sentence, passage, hit, covered, coverage, True, score))
@@ -185,10 +188,8 @@ def _enumeration(q: QuestionProfile, best: _Candidate, pool: list[_Candidate]) -
     """The best sentence and, while it ends in ；, the sentences of its passage that continue the
     enumeration (既要…；又要…；更要…。), as one segment of at most MAX_ANSWER_CHARS."""
     text, end = _trim(best.sentence.text, q, MAX_ANSWER_CHARS), best.sentence.end_line
-    following = [c for c in pool if c.hit is best.hit and c.sentence.start_line >= best.sentence.start_line]
-    after = following[following.index(best) + 1 :]
-    for cand in after:
-        if text[-1] not in "；;" or len(text) + len(cand.sentence.text) > MAX_ANSWER_CHARS:
+    for cand in pool[pool.index(best) + 1 :]:
+        if cand.hit is not best.hit or text[-1] not in "；;" or len(text) + len(cand.sentence.text) > MAX_ANSWER_CHARS:
             break
         text += cand.sentence.text
         end = cand.sentence.end_line

@@ -19,7 +19,7 @@ _LEADER_Q = re.compile(r"哪位|领导|谁")
 _DATE_Q = re.compile(r"什么时候|何时|哪天|哪一天|日期|时间节点|哪年|哪一年|几月|截止|期限|落款|什么时间")
 _NUMERIC_Q = re.compile(r"多少(?!时间)|多大|多长(?!时间)|多高|多远|多重|(?<!哪)几[个家项所条万亿张套倍名人]|比重|比例|占比|增速|百分之|几成")
 _LIST_Q = re.compile(r"哪些|分别|哪几|哪[二三四五六七八九十两]")
-_ISSUED_Q = re.compile(r"印发|发布|落款|签发|出台|公布|成文|发文|下发")
+ISSUE_VERB = re.compile(r"印发|发布|落款|签发|出台|公布|成文|发文|下发")
 _YEAR_Q = re.compile(r"哪一?年|哪个年份|什么年份|哪年份")
 _MEASURES = (
     "平方公里 平方米 公里 千米 万美元 美元 亿元 万元 元 万吨 吨 万亩 亩 宗 万人 人次 人 名 户 家 个 项 所 套 张 "
@@ -81,7 +81,7 @@ def question_places(text: str, titles: list[str]) -> tuple[tuple[str, ...], tupl
     the words they were found in (缙云县 for 缙云)."""
     places, words = [], []
     for word in jieba.posseg.lcut(text):
-        if word.flag in ("ns", "nz") and len(word.word) >= 2 and not _ISSUED_Q.fullmatch(word.word):
+        if word.flag in ("ns", "nz") and len(word.word) >= 2 and not ISSUE_VERB.fullmatch(word.word):
             place = _PLACE_SUFFIX.sub("", word.word) if len(word.word) > 2 else word.word
             if any(place in t for t in titles):
                 places.append(place)
@@ -122,13 +122,13 @@ def profile_question(question: str, keyword: KeywordIndex, titles: list[str] | N
         terms,
         kind,
         measures,
-        bool(_LEADER_Q.search(text)),
-        places,
-        bool(_WHICH_CLAUSE_Q.search(text)),
-        bool(_YEAR_Q.search(text)),
-        kind == "date" and bool(_ISSUED_Q.search(text)),
-        years_in(text),
-        place_terms,
+        leader=bool(_LEADER_Q.search(text)),
+        places=places,
+        which_clause=bool(_WHICH_CLAUSE_Q.search(text)),
+        asks_year=bool(_YEAR_Q.search(text)),
+        issued=kind == "date" and bool(ISSUE_VERB.search(text)),
+        years=years_in(text),
+        place_terms=place_terms,
     )
 
 
