@@ -5,7 +5,6 @@ years, an enumeration across ；, and two places. Real chunker, BM25 and FAISS (
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 
