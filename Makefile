@@ -47,7 +47,7 @@ screenshots: $(VENV)/.installed browser-deps
 	RAGQA_SCREENSHOTS_DIR=docs/screenshots $(PY) -m pytest -q tests/browser -k "screenshot or source_viewer"
 
 bench: $(VENV)/.installed
-	$(PY) -m ragqa.service.bench
+	$(RAGQA) bench
 
 clean:
 	rm -rf $(VENV) .ragqa .pytest_cache

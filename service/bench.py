@@ -1,4 +1,4 @@
-"""`make bench`: ingest time, index load time, and /v1/ask latency over a gold set's questions.
+"""`ragqa bench` (`make bench`): ingest time, index load time, and /v1/ask latency over a gold set's questions.
 
 Latency is measured through the real HTTP stack in-process (FastAPI TestClient), each question
 asked `--rounds` times after one warm-up pass; memory is the process's peak RSS.
@@ -15,15 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from fastapi.testclient import TestClient
-
-from ragqa.index.build import ingest_paths
-from ragqa.index.embedders import make_embedder
-from ragqa.index.keyword import configure_jieba
-
-from .app import create_app
-from .pipeline import Pipeline
-from .settings import get_settings
+from ragqa.ingest.errors import ConfigError, ReadError
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -31,17 +23,35 @@ def _pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="ragqa-bench", description=__doc__)
-    parser.add_argument("--corpus", default="samples/corpus")
-    parser.add_argument("--gold", default="eval/gold/dev.jsonl")
-    parser.add_argument("--index", help="benchmark this index instead of building one")
-    parser.add_argument("--rounds", type=int, default=3)
-    args = parser.parse_args(argv)
+def configure_parser(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--corpus", default="samples/corpus", help="folder to ingest (default: samples/corpus)")
+    parser.add_argument("--gold", default="eval/gold/dev.jsonl", help="gold set whose questions are asked")
+    parser.add_argument("--index", help="benchmark this index instead of the one built from --corpus")
+    parser.add_argument("--rounds", type=int, default=3, help="times each question is asked after a warm-up (default 3)")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Print the benchmark as JSON on stdout; progress goes to stderr."""
+    from fastapi.testclient import TestClient
+
+    from ragqa.index.build import ingest_paths
+    from ragqa.index.embedders import make_embedder
+    from ragqa.index.keyword import configure_jieba
+
+    from .app import create_app
+    from .pipeline import Pipeline
+    from .settings import get_settings
+
+    for path in (Path(args.corpus), Path(args.gold)):
+        if not path.exists():
+            raise ReadError(f"{path} does not exist; give --corpus FOLDER and --gold FILE.jsonl")
+    if args.rounds < 1:
+        raise ConfigError("--rounds must be at least 1")
     settings = get_settings(**({"index_dir": Path(args.index)} if args.index else {}))
     configure_jieba(settings.cache_dir / "jieba")
     report: dict[str, object] = {}
     with tempfile.TemporaryDirectory() as tmp:
+        print(f"bench: ingesting {args.corpus} …", file=sys.stderr)
         started = time.perf_counter()
         built = ingest_paths([Path(args.corpus)], Path(tmp) / "index", make_embedder(settings.embedder))
         report["ingest_s"] = round(time.perf_counter() - started, 2)
@@ -52,6 +62,7 @@ def main(argv: list[str] | None = None) -> int:
         pipeline = Pipeline.from_settings(settings)
         report["load_s"] = round(time.perf_counter() - started, 2)
         questions = [json.loads(line)["question"] for line in Path(args.gold).open(encoding="utf-8") if line.strip()]
+        print(f"bench: asking {len(questions)} questions × {args.rounds} rounds …", file=sys.stderr)
         with TestClient(create_app(settings, pipeline)) as client:
             for q in questions:
                 client.post("/v1/ask", json={"question": q})
@@ -76,6 +87,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(json.dumps(report, indent=2))
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="ragqa-bench", description=__doc__)
+    configure_parser(parser)
+    return run(parser.parse_args(argv))
 
 
 if __name__ == "__main__":

@@ -107,6 +107,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    from . import bench
+
+    return bench.run(args)
+
+
 def cmd_eval(args: argparse.Namespace) -> int:
     from ragqa.eval import command
 
@@ -158,6 +164,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host")
     p.add_argument("--port", type=int)
     p.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
+
+    p = add("bench", cmd_bench, "time ingest, index load and /v1/ask, /v1/search latency; print JSON",
+            "ragqa bench --corpus samples/corpus --gold eval/gold/dev.jsonl --rounds 3")
+    from . import bench
+
+    bench.configure_parser(p)
 
     p = sub.add_parser("eval", help="score answers and retrieval against a gold set",
                        formatter_class=argparse.RawDescriptionHelpFormatter)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -42,3 +43,20 @@ def test_errors_are_one_line_and_nonzero(tmp_path: Path) -> None:
     assert out.stderr.strip().count("\n") == 0 and "ragqa ingest" in out.stderr and "Traceback" not in out.stderr
     bad = ragqa("ingest", str(tmp_path / "missing"), "--index", str(tmp_path / "i"))
     assert bad.returncode == 1 and "no such file" in bad.stderr
+
+
+def test_bench_prints_json_timings_and_refuses_missing_inputs(tmp_path: Path, tiny_corpus: Path) -> None:
+    gold = tmp_path / "gold.jsonl"
+    gold.write_text(
+        json.dumps({"id": "t1", "question": "县发改局负责什么", "answers": [], "refs": [], "type": "unanswerable"}) + "\n",
+        encoding="utf-8",
+    )
+    env = {**os.environ, "RAGQA_EMBEDDER": "hash:32", "RAGQA_CACHE_DIR": str(ROOT / ".ragqa" / "cache")}
+    out = ragqa("bench", "--corpus", str(tiny_corpus), "--gold", str(gold), "--rounds", "2", env=env)
+    assert out.returncode == 0, out.stderr
+    report = json.loads(out.stdout)
+    assert report["chunks"] > 0 and report["ask_requests"] == 2 and report["ask_p50_ms"] > 0
+    assert "asking 1 questions" in out.stderr
+    missing = ragqa("bench", "--gold", str(tmp_path / "none.jsonl"), env=env)
+    assert missing.returncode == 1 and "none.jsonl does not exist" in missing.stderr
+    assert len(missing.stderr.strip().splitlines()) == 1
