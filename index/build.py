@@ -14,6 +14,7 @@ from ragqa.ingest.errors import RagqaError
 from ragqa.ingest.model import Chunk, Document
 from ragqa.ingest.readers import Skipped, read_tree
 
+from .dense import HNSW_ABOVE
 from .embedders import Embedder
 from .store import embed_text, write_index
 
@@ -43,6 +44,7 @@ def build_index(
     budget: int = 350,
     progress: Progress = _quiet,
     batch: int = 64,
+    hnsw_above: int = HNSW_ABOVE,
 ) -> tuple[list[Chunk], Path]:
     """Chunk and embed `documents`, write the index to `target` (atomic swap)."""
     chunks: list[Chunk] = []
@@ -55,12 +57,17 @@ def build_index(
         parts.append(embedder.encode(texts[start : start + batch]))
         progress("embed", min(start + batch, len(texts)), len(texts))
     vectors = np.vstack(parts) if parts else np.zeros((0, embedder.dim), dtype=np.float32)
-    build = write_index(target, documents, chunks, vectors, embedder, {"token_budget": budget})
+    build = write_index(target, documents, chunks, vectors, embedder, {"token_budget": budget}, hnsw_above)
     return chunks, build
 
 
 def ingest_paths(
-    paths: list[Path], target: Path, embedder: Embedder, budget: int = 350, progress: Progress = _quiet
+    paths: list[Path],
+    target: Path,
+    embedder: Embedder,
+    budget: int = 350,
+    progress: Progress = _quiet,
+    hnsw_above: int = HNSW_ABOVE,
 ) -> BuildReport:
     """Read every supported file under `paths` and build an index of them at `target`."""
     started = time.perf_counter()
@@ -68,7 +75,7 @@ def ingest_paths(
     if not documents:
         reasons = "; ".join(f"{s.path}: {s.reason}" for s in skipped[:3]) or "no files found"
         raise RagqaError(f"nothing to index under {', '.join(map(str, paths))} ({reasons})")
-    chunks, build = build_index(documents, target, embedder, budget, progress)
+    chunks, build = build_index(documents, target, embedder, budget, progress, hnsw_above=hnsw_above)
     return BuildReport(
         files=len(documents) + len(skipped),
         documents=len(documents),

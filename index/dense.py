@@ -1,6 +1,6 @@
 """Dense search with FAISS inner product over unit vectors (so scores are cosines).
 
-Exact `IndexFlatIP` up to `hnsw_threshold` vectors: exact, no training, and at this size a
+Exact `IndexFlatIP` up to `HNSW_ABOVE` vectors (setting `RAGQA_HNSW_ABOVE`): exact, no training, and at this size a
 batched exact search takes well under a millisecond. Past the threshold, HNSW (M=32) keeps
 search sub-linear without a training step; the choice is recorded in the manifest.
 """
@@ -15,12 +15,13 @@ import numpy as np
 from .embedders import Matrix
 
 faiss.cvar.distance_compute_blas_threshold = 4
+HNSW_ABOVE = 50_000
 
 
-def build_dense(vectors: Matrix, hnsw_threshold: int = 50_000) -> tuple[faiss.Index, str]:
-    """A FAISS index over `vectors` and the name of its type."""
+def build_dense(vectors: Matrix, hnsw_above: int = HNSW_ABOVE) -> tuple[faiss.Index, str]:
+    """A FAISS index over `vectors` (HNSW when there are more than `hnsw_above`) and its type."""
     dim = vectors.shape[1]
-    if len(vectors) > hnsw_threshold:
+    if len(vectors) > hnsw_above:
         index: faiss.Index = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)
         index.hnsw.efSearch = 128
         kind = "hnsw32"

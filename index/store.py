@@ -31,7 +31,7 @@ from ragqa.ingest.clauses import CHUNKER_VERSION
 from ragqa.ingest.errors import IndexError_
 from ragqa.ingest.model import Chunk, Document
 
-from .dense import build_dense, load_dense, save_dense
+from .dense import HNSW_ABOVE, build_dense, load_dense, save_dense
 from .embedders import Embedder, Matrix
 from .keyword import KeywordIndex
 
@@ -73,6 +73,7 @@ def write_index(
     vectors: Matrix,
     embedder: Embedder,
     settings: dict[str, object],
+    hnsw_above: int = HNSW_ABOVE,
 ) -> Path:
     """Write a complete index folder and atomically make `target` point at it."""
     if len(vectors) != len(chunks):
@@ -82,7 +83,7 @@ def write_index(
     builds.mkdir(parents=True, exist_ok=True)
     build = builds / f"{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     build.mkdir()
-    dense, dense_kind = build_dense(vectors)
+    dense, dense_kind = build_dense(vectors, hnsw_above)
     save_dense(dense, build / "dense.faiss")
     KeywordIndex.build([embed_text(c) for c in chunks]).save(build / "keyword")
     with (build / "chunks.jsonl").open("w", encoding="utf-8") as f:

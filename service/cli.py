@@ -43,7 +43,9 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     configure_jieba(settings.cache_dir / "jieba")
     progress = ProgressLine()
     embedder = make_embedder(settings.embedder, settings.embed_threads)
-    report = ingest_paths([Path(p) for p in args.paths], settings.index_dir, embedder, settings.token_budget, progress)
+    report = ingest_paths(
+        [Path(p) for p in args.paths], settings.index_dir, embedder, settings.token_budget, progress, settings.hnsw_above
+    )
     for skipped in report.skipped:
         print(f"skipped {skipped.path}: {skipped.reason}", file=sys.stderr)
     print(

