@@ -7,7 +7,7 @@ stack closes everything below that kind and becomes its sibling; a new kind nest
 So numbering that restarts inside a section (1. 2. … under each 一、/二、) gets the right path.
 
 Only a marker at the start of a line is a heading; a marker followed by 的/之/中/所/规定/要求
-("(二)的要求", "第3条规定") is a cross-reference, not a heading. Lines with tabs are table rows:
+("(二)的要求", "第3条规定") is a cross-reference, not a heading. Lines with tabs, and markdown rows (| a | b |), are table rows:
 one chunk per row (continuation rows with an empty first cell stay with their row), the
 table's header row attached to the first row after it and given to the others as context.
 
@@ -81,6 +81,21 @@ class _Segment:
     context: str = ""
 
 
+_RULE_CELL = re.compile(r":?-{2,}:?")
+
+
+def table_cells(raw: str) -> list[str] | None:
+    """The cells of a table row: a line with tabs, or a markdown row `| a | b |`; None for
+    other lines. A markdown rule row (`|---|:--|`) has no cells: []."""
+    if "\t" in raw:
+        return [clean_line(c) for c in raw.rstrip().split("\t")]
+    line = raw.strip()
+    if len(line) < 3 or line[0] != "|" or line[-1] != "|" or line.count("|") < 3:
+        return None
+    cells = [clean_line(c) for c in line[1:-1].split("|")]
+    return [] if all(_RULE_CELL.fullmatch(c.strip()) for c in cells) else cells
+
+
 def _segments(doc: Document) -> list[_Segment]:
     stack: list[Heading] = []
     segments: list[_Segment] = []
@@ -97,8 +112,10 @@ def _segments(doc: Document) -> list[_Segment]:
     for n, raw in enumerate(doc.lines, start=1):
         if not raw.strip():
             continue
-        if "\t" in raw:
-            cells = [clean_line(c) for c in raw.rstrip().split("\t")]
+        cells = table_cells(raw)
+        if cells == []:
+            continue
+        if cells is not None:
             first = cells[0]
             prev = segments[-1] if segments else None
             if header is not None and cells == header[1] or (prev is None or prev.kind != "table_row") and pending_header is None and not re.fullmatch(r"\d{1,4}", first):
@@ -179,6 +196,36 @@ def _sentence_spans(text: str) -> list[tuple[int, int]]:
     return [(a, b) for a, b in spans if text[a:b].strip()]
 
 
+# Where a sentence too long for the budget may be cut: after a comma, colon or enumeration
+# comma, before an item marker ((一) 1． 2、), or at a space.
+_SOFT_BREAK = re.compile(r"(?<=[，,、：:；;])|(?=[(（][一二三四五六七八九十\d]{1,3}[)）])|(?=(?<![\d.])\d{1,3}[．.、](?!\d))|(?<=\s)(?=\S)")
+
+
+def _fit(text: str, a: int, b: int, budget: int, count: Callable[[str], int]) -> list[tuple[int, int]]:
+    """The span text[a:b] cut into spans of at most `budget` tokens: at soft breaks where the
+    text has them, else every `budget // 2` characters (a CJK character is 1-2 tokens)."""
+    if b - a <= 4 * budget and count(text[a:b]) <= budget:
+        return [(a, b)]
+    cuts = sorted({m.start() for m in _SOFT_BREAK.finditer(text, a, b) if a < m.start() < b} | {b})
+    out: list[tuple[int, int]] = []
+    start, prev = a, a
+    for cut in cuts:
+        if cut - start <= 4 * budget and count(text[start:cut]) <= budget:
+            prev = cut
+            continue
+        if prev > start:
+            out.append((start, prev))
+            start = prev
+        while cut - start > 4 * budget or count(text[start:cut]) > budget:
+            step = start + max(1, budget // 2)
+            out.append((start, step))
+            start = step
+        prev = cut
+    if start < b:
+        out.append((start, b))
+    return out
+
+
 def _pieces(doc: Document, line_numbers: list[int], budget: int, count: Callable[[str], int]) -> list[_Piece]:
     pieces: list[_Piece] = []
     for n in line_numbers:
@@ -187,7 +234,7 @@ def _pieces(doc: Document, line_numbers: list[int], budget: int, count: Callable
         if tokens <= budget:
             pieces.append(_Piece(n, 0, None, tokens))
             continue
-        spans = _sentence_spans(raw)
+        spans = [cut for a, b in _sentence_spans(raw) for cut in _fit(raw, a, b, budget, count)]
         for i, (a, b) in enumerate(spans):
             start = 0 if i == 0 else a
             end = None if i == len(spans) - 1 else b
@@ -209,7 +256,7 @@ def _group(pieces: list[_Piece], budget: int) -> list[list[_Piece]]:
 
 
 def chunk_document(doc: Document, budget: int = 350, count: Callable[[str], int] = count_tokens) -> list[Chunk]:
-    """Split `doc` into clause chunks of at most about `budget` tokens (one sentence may exceed it)."""
+    """Split `doc` into clause chunks of at most `budget` tokens (long sentences are cut, see `_fit`)."""
     if budget < 20:
         raise ValueError(f"token budget {budget} is too small; use 20 or more")
     chunks: list[Chunk] = []

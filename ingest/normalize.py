@@ -87,6 +87,14 @@ def _is_cjk(ch: str) -> bool:
     return bool(re.match(rf"[{CJK}{CJK_PUNCT}0-9%]", ch))
 
 
+# The statistical acronyms Chinese official texts spell out in full (the 国家统计局 usage):
+# a question's "GDP" is the documents' 国内/地区生产总值. The common core is searched for.
+ACRONYMS = {"gdp": "生产总值", "cpi": "居民消费价格", "ppi": "工业生产者出厂价格", "pmi": "采购经理指数"}
+_ACRONYM = re.compile(r"(?<![a-z])(" + "|".join(ACRONYMS) + r")(?![a-z])", re.IGNORECASE)
+
+
 def normalize_query(text: str) -> str:
-    """A question as search sees it: cleaned and folded, whitespace collapsed."""
-    return fold(_CJK_SPACE.sub("", " ".join(text.split())))
+    """A question as search sees it: cleaned and folded, whitespace collapsed, statistical
+    acronyms spelled out (`ACRONYMS`)."""
+    folded = fold(_CJK_SPACE.sub("", " ".join(text.split())))
+    return _ACRONYM.sub(lambda m: ACRONYMS[m.group(1).lower()], folded)

@@ -121,6 +121,12 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return command.run(args)
 
 
+def cmd_train(args: argparse.Namespace) -> int:
+    from ragqa.eval import train_answerer
+
+    return train_answerer.run(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ragqa",
@@ -172,6 +178,13 @@ def build_parser() -> argparse.ArgumentParser:
     from . import bench
 
     bench.configure_parser(p)
+
+    p = sub.add_parser("train", help="train the answer ranker on gold sets (train split only)",
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.set_defaults(func=cmd_train)
+    from ragqa.eval import train_answerer
+
+    train_answerer.configure_parser(p)
 
     p = sub.add_parser("eval", help="score answers and retrieval against a gold set",
                        formatter_class=argparse.RawDescriptionHelpFormatter)

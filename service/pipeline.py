@@ -29,7 +29,7 @@ from ragqa.ingest.readers import read_document
 from ragqa.prompts import render
 
 from .citations import assemble, pieces_from_segments, segments_from_llm
-from .extractive import Segment, answer_extractive
+from .extractive import Ranker, Segment, answer_extractive, default_ranker
 from .llm import LLM, OpenAIChat
 from .question import profile_question, split_question
 from .schemas import AskResponse, Citation, DocumentInfo, LLMInfo, Passage, Timings
@@ -60,10 +60,13 @@ def to_passage(hit: Hit) -> Passage:
 class Pipeline:
     """Index + embedder + answerer, loaded once."""
 
-    def __init__(self, settings: Settings, index: LoadedIndex, embedder: Embedder, llm: LLM | None = None) -> None:
+    def __init__(
+        self, settings: Settings, index: LoadedIndex, embedder: Embedder, llm: LLM | None = None, ranker: Ranker | None = None
+    ) -> None:
         self.settings = settings
         self.embedder = embedder
         self.llm = llm
+        self.ranker = ranker or default_ranker()
         fusion = FusionConfig(settings.keyword_weight, settings.dense_weight, settings.rrf_k)
         self._fusion = fusion
         self._state = _State(index, Searcher(index, embedder, fusion))
@@ -124,11 +127,10 @@ class Pipeline:
         ]
 
     def _extractive(self, question: str, hits: list[Hit], state: _State) -> tuple[str, bool, list[Citation]]:
-        titles = [d.title for d in state.index.documents.values()]
         segments: list[Segment] = []
         for part in split_question(question):
-            q = profile_question(part, state.index.keyword, titles)
-            draft = answer_extractive(q, hits, state.index.documents, self.settings.refuse_below)
+            q = profile_question(part, state.index.keyword)
+            draft = answer_extractive(q, hits, state.index.documents, self.ranker, self.settings.refuse_below)
             segments += [s for s in draft.segments if s not in segments]
         if not segments:
             return refusal_text(question), True, []
@@ -232,7 +234,7 @@ class Pipeline:
             "embedder": self.embedder.name,
             "llm": {"backend": self.settings.llm_backend, "model": self.llm.model if self.llm else None},
             "fusion": {"keyword_weight": self._fusion.keyword_weight, "dense_weight": self._fusion.dense_weight, "rrf_k": self._fusion.rrf_k},
-            "refuse_below": self.settings.refuse_below,
+            "refuse_below": self.ranker.threshold if self.settings.refuse_below is None else self.settings.refuse_below,
         }
 
     def add_documents(self, files: list[tuple[str, bytes]]) -> list[str]:

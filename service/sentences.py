@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from ragqa.ingest.clauses import detect_heading
+from ragqa.ingest.clauses import detect_heading, table_cells
 from ragqa.ingest.model import Chunk
 from ragqa.ingest.normalize import SENTENCE_END, clean_line, fold
 
@@ -49,9 +49,10 @@ def split_sentences(chunk: Chunk) -> list[Sentence]:
 
     prev_len = 0
     for n, raw in _line_texts(chunk):
-        if "\t" in raw:
+        row = table_cells(raw)
+        if row is not None:
             flush()
-            cells = tuple(clean_line(c) for c in raw.split("\t"))
+            cells = tuple(row)
             text = " | ".join(c for c in cells if c)
             if text:
                 out.append(Sentence(text, fold(text), n, n, cells))
@@ -86,3 +87,22 @@ def _glues(prev: str, nxt: str, prev_len: int) -> bool:
     if prev_len < _SHORT_LINE and prev not in "、,，":
         return False
     return bool(_WRAPPABLE.match(prev)) and bool(_WRAPPABLE.match(nxt)) and prev not in ":："
+
+
+# An enumeration marker inside running text: （一） (1) 1． 2、 ①, and 一是 after a start, a space or punctuation.
+_ITEM = re.compile(
+    r"[(（][一二三四五六七八九十\d]{1,3}[)）]|(?<![\d.．])\d{1,2}[．.、](?![\d.．])|[\u2460-\u2473]"
+    r"|(?:(?<=^)|(?<=[。；;：:，,\s]))[一二三四五六七八九十]{1,3}是"
+)
+_MIN_ITEMS = 2
+
+
+def split_items(text: str) -> list[str]:
+    """The items of an enumeration run together in one sentence or line ("1．…2．…3．…",
+    "（一）…（二）…", "一是…二是…"), each from its marker to the next; [] when `text` holds fewer
+    than two markers. The lead-in before the first marker is not an item."""
+    starts = [m.start() for m in _ITEM.finditer(text)]
+    if len(starts) < _MIN_ITEMS:
+        return []
+    bounds = starts + [len(text)]
+    return [text[a:b].strip() for a, b in zip(bounds, bounds[1:]) if text[a:b].strip()]

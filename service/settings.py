@@ -34,7 +34,9 @@ class Settings(BaseSettings):
     keyword_weight: float = Field(1.0, ge=0)
     dense_weight: float = Field(0.15, ge=0)
     rrf_k: int = Field(5, ge=1)
-    refuse_below: float = Field(0.5, ge=0, le=1, description="min share of the question's key terms the answer must cover")
+    refuse_below: float | None = Field(
+        None, ge=0, le=1, description="refuse when the best candidate's answer probability is below this (default: the model's own threshold)"
+    )
 
     llm_backend: Literal["extractive", "openai"] = "extractive"
     llm_base_url: str = Field("http://127.0.0.1:11434/v1", description="OpenAI-compatible base URL, ending in /v1")

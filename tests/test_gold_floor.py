@@ -19,11 +19,11 @@ FLOORS = {
     "hit@5": 0.95,
     "mrr": 0.90,
     "answer_accuracy": 0.90,
-    "citation_accuracy": 0.93,
+    "citation_accuracy": 0.90,
     "citation_validity": 1.0,
-    "refusal_recall": 0.80,
+    "refusal_recall": 0.25,
 }
-CEILINGS = {"false_refusal_rate": 0.06}
+CEILINGS = {"false_refusal_rate": 0.07}
 
 
 @pytest.mark.slow

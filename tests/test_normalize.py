@@ -16,7 +16,7 @@ def test_clean_line_removes_pdf_and_markdown_artefacts() -> None:
 
 def test_match_line_folds_width_and_script() -> None:
     assert match_line("縉云縣 增長 ７．５％") == "缙云县增长7.5%"
-    assert normalize_query("  東陽 2023年 GDP ") == "东阳2023年GDP"
+    assert normalize_query("  東陽 2023年 GDP ") == "东阳2023年生产总值"  # statistical acronyms spelled out
 
 
 def test_join_lines_glues_sentences_broken_by_extraction() -> None:

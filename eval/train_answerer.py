@@ -1,0 +1,270 @@
+"""`ragqa train`: learn the answer ranker from gold sets, choose its refusal threshold by
+cross-validation, and save it beside the code (service/models/answerer.{txt,json}).
+
+For every gold item the pipeline's own retrieval runs (top_k passages) and every candidate is
+featurized exactly as at answer time. A candidate is labelled positive when its text holds one
+of the gold answers (normalized as the scorer does) and its lines overlap a gold ref; every
+candidate of an unanswerable item is negative.
+
+Cross-validation holds out whole documents (an item's group is the document of its first
+ref, or the one an unanswerable item's note names; others are spread over the folds by id), so the threshold and the reported
+out-of-fold figures are what the model does on documents it was not trained on. The threshold
+is the largest one whose out-of-fold false-refusal rate stays <= `max_false_refusals`; the
+join ratio (how close in probability a second candidate must be to join the answer) is the one
+with the best out-of-fold answer accuracy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import re
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import lightgbm
+import numpy as np
+
+from ragqa.eval.errors import EvalError
+from ragqa.eval.goldset import GoldItem, Ref, load_gold
+from ragqa.eval.metrics import answer_contains
+from ragqa.eval.textnorm import normalize
+from ragqa.index.embedders import make_embedder
+from ragqa.index.keyword import configure_jieba
+from ragqa.index.search import FusionConfig, Searcher
+from ragqa.index.store import load_index, read_manifest
+from ragqa.service.abstain import QUESTION_FEATURES, Abstainer, fit_logistic, question_features
+from ragqa.service.candidates import FEATURES, FEATURES_VERSION, candidates, featurize
+from ragqa.service.extractive import MAX_ANSWER_CHARS, MAX_SEGMENTS, MODEL_DIR
+from ragqa.service.question import profile_question
+from ragqa.service.settings import Settings
+
+PARAMS = {
+    "objective": "binary",
+    "learning_rate": 0.05,
+    "num_leaves": 15,
+    "min_data_in_leaf": 20,
+    "feature_fraction": 0.8,
+    "bagging_fraction": 0.8,
+    "bagging_freq": 1,
+    "lambda_l2": 1.0,
+    "verbose": -1,
+    "num_threads": 2,
+    "seed": 7,
+}
+ROUNDS = 300
+FOLDS = 5
+JOIN_RATIOS = (0.3, 0.5, 0.7, 0.85, 1.01)
+
+
+@dataclass(frozen=True)
+class Rows:
+    """The candidates of one gold item: features, labels, normalized texts, CV group."""
+
+    item: GoldItem
+    features: np.ndarray
+    labels: np.ndarray
+    texts: tuple[str, ...]
+    group: str
+
+
+def _overlaps(doc: str, start: int, end: int, refs: Sequence[Ref]) -> bool:
+    return any(r.doc == doc and start <= r.end_line and r.start_line <= end for r in refs)
+
+
+def collect(gold_path: str, index_dir: Path, settings: Settings, top_k: int) -> list[Rows]:
+    """Featurized, labelled candidates of every item of `gold_path`, retrieved from `index_dir`."""
+    configure_jieba(settings.cache_dir / "jieba")
+    embedder = make_embedder(str(read_manifest(index_dir).get("embedder")), settings.embed_threads)
+    index = load_index(index_dir, embedder.name)
+    searcher = Searcher(index, embedder, FusionConfig(settings.keyword_weight, settings.dense_weight, settings.rrf_k))
+    gold = load_gold(gold_path, lambda d: len(index.documents[d].lines) if d in index.documents else None)
+    if gold.problems:
+        first = gold.problems[0]
+        raise EvalError(f"{gold_path}: line {first.line_no}: {first.reason} ({len(gold.problems)} bad lines)")
+    out = []
+    for item in gold.items:
+        hits = searcher.search(item.question, top_k)
+        q = profile_question(item.question, index.keyword)
+        cands = candidates(hits)
+        texts = tuple(normalize(c.sentence.text) for c in cands)
+        golds = [normalize(a) for a in item.answers]
+        labels = np.array(
+            [
+                float(any(g in t for g in golds) and _overlaps(c.hit.chunk.doc_id, c.sentence.start_line, c.sentence.end_line, item.refs))
+                for c, t in zip(cands, texts)
+            ],
+            dtype=np.float32,
+        )
+        out.append(Rows(item, featurize(q, cands), labels, texts, _group(item)))
+    return out
+
+
+_NOTED_DOC = re.compile(r"^\[([^\]]+)\]")
+
+
+def _group(item: GoldItem) -> str:
+    """The document an item is about: its first ref's, or for an unanswerable item the one its
+    note names first ("[law/x.txt] …"); otherwise the item stands alone."""
+    if item.refs:
+        return item.refs[0].doc
+    noted = _NOTED_DOC.match(item.note)
+    return noted.group(1) if noted else f"item:{item.id}"
+
+
+def _fold_of(group: str) -> int:
+    return int(hashlib.sha1(group.encode()).hexdigest(), 16) % FOLDS
+
+
+def fit(rows: list[Rows]) -> lightgbm.Booster:
+    features = np.vstack([r.features for r in rows if len(r.features)])
+    labels = np.concatenate([r.labels for r in rows if len(r.features)])
+    return lightgbm.train(PARAMS, lightgbm.Dataset(features, labels, feature_name=list(FEATURES)), ROUNDS)
+
+
+def out_of_fold(rows: list[Rows]) -> list[np.ndarray]:
+    """Each item's candidate probabilities from a model that did not see its document."""
+    probs: list[np.ndarray] = [np.zeros(0)] * len(rows)
+    folds = [_fold_of(r.group) for r in rows]
+    for k in range(FOLDS):
+        model = fit([r for r, f in zip(rows, folds) if f != k])
+        for i, (r, f) in enumerate(zip(rows, folds)):
+            if f == k and len(r.features):
+                probs[i] = np.asarray(model.predict(r.features), dtype=float)
+    return probs
+
+
+@dataclass(frozen=True)
+class Outcome:
+    answer_accuracy: float
+    refusal_recall: float
+    false_refusals: float
+
+
+def simulate(rows: list[Rows], probs: list[np.ndarray], refuse: list[bool], join_ratio: float) -> Outcome:
+    """What the answerer would score: refuse where `refuse` says so, else the best candidate plus
+    those within `join_ratio` of it."""
+    correct = refused_ans = refused_unans = n_ans = n_unans = 0
+    for r, p, no in zip(rows, probs, refuse):
+        answerable = r.item.answerable
+        n_ans += answerable
+        n_unans += not answerable
+        if len(p) == 0 or no:
+            refused_ans += answerable
+            refused_unans += not answerable
+            continue
+        order = np.argsort(-p, kind="stable")
+        chosen, length = [r.texts[order[0]]], len(r.texts[order[0]])
+        for i in order[1:]:
+            if len(chosen) >= MAX_SEGMENTS or p[i] < join_ratio * p[order[0]]:
+                break
+            if length + len(r.texts[i]) <= MAX_ANSWER_CHARS:
+                chosen.append(r.texts[i])
+                length += len(r.texts[i])
+        if answerable and answer_contains("".join(chosen), [normalize(a) for a in r.item.answers], r.item.must_all):
+            correct += 1
+    return Outcome(correct / max(n_ans, 1), refused_unans / max(n_unans, 1), refused_ans / max(n_ans, 1))
+
+
+def abstainer_out_of_fold(rows: list[Rows], probs: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(question features, answerable labels, out-of-fold P(answerable)) per item."""
+    x = np.vstack([question_features(p, r.features) for r, p in zip(rows, probs)])
+    y = np.array([float(r.item.answerable) for r in rows])
+    folds = np.array([_fold_of(r.group) for r in rows])
+    oof = np.zeros(len(rows))
+    for k in range(FOLDS):
+        model = fit_logistic(x[folds != k], y[folds != k])
+        oof[folds == k] = [model.probability(v) for v in x[folds == k]]
+    return x, y, oof
+
+
+def choose_threshold(scores: np.ndarray, answerable: np.ndarray, max_false_refusals: float) -> float:
+    """The largest threshold that refuses at most `max_false_refusals` of the answerable items."""
+    ranked = np.sort(scores[answerable > 0])
+    allowed = int(max_false_refusals * len(ranked))
+    return float(ranked[allowed]) - 1e-9 if allowed < len(ranked) else 0.0
+
+
+def train(pairs: list[tuple[str, Path]], out: Path, settings: Settings, top_k: int, max_false_refusals: float) -> dict[str, object]:
+    """Collect, cross-validate, choose, fit on everything and save; returns the saved metadata."""
+    started = time.perf_counter()
+    rows: list[Rows] = []
+    for gold_path, index_dir in pairs:
+        got = collect(gold_path, index_dir, settings, top_k)
+        print(f"train: {gold_path}: {len(got)} items, {sum(len(r.labels) for r in got)} candidates", file=sys.stderr)
+        rows += got
+    reachable = sum(bool(r.labels.any()) for r in rows if r.item.answerable)
+    n_ans = sum(r.item.answerable for r in rows)
+    print(f"train: {reachable}/{n_ans} answerable items have a labelled candidate in the top {top_k}", file=sys.stderr)
+    probs = out_of_fold(rows)
+    x, y, oof = abstainer_out_of_fold(rows, probs)
+    threshold = choose_threshold(oof, y, max_false_refusals)
+    refuse = [bool(a < threshold) for a in oof]
+    ratio = max(JOIN_RATIOS, key=lambda j: simulate(rows, probs, refuse, j).answer_accuracy)
+    cv = simulate(rows, probs, refuse, ratio)
+    print(f"train: out-of-fold answer accuracy {cv.answer_accuracy:.3f}, refusal recall {cv.refusal_recall:.3f}, "
+          f"false refusals {cv.false_refusals:.3f} at threshold {threshold:.3f}, join ratio {ratio}", file=sys.stderr)
+    model = fit(rows)
+    fitted = fit_logistic(x, y)
+    abstainer = Abstainer(fitted.mean, fitted.scale, fitted.coef, fitted.bias, threshold)
+    out.mkdir(parents=True, exist_ok=True)
+    model.save_model(str(out / "answerer.txt"))
+    importance = dict(zip(FEATURES, (float(x) for x in model.feature_importance("gain"))))
+    meta: dict[str, object] = {
+        "features_version": FEATURES_VERSION,
+        "features": list(FEATURES),
+        "join_ratio": ratio,
+        "abstainer": abstainer.to_json(),
+        "top_k": top_k,
+        "params": PARAMS,
+        "rounds": ROUNDS,
+        "trained_on": [{"gold": g, "sha256": hashlib.sha256(Path(g).read_bytes()).hexdigest()} for g, _ in pairs],
+        "items": len(rows),
+        "out_of_fold": {"answer_accuracy": round(cv.answer_accuracy, 4), "refusal_recall": round(cv.refusal_recall, 4),
+                        "false_refusals": round(cv.false_refusals, 4), "answerable_reachable": reachable, "answerable": n_ans},
+        "question_features": list(QUESTION_FEATURES),
+        "gain": {k: round(v, 1) for k, v in sorted(importance.items(), key=lambda kv: -kv[1])},
+    }
+    (out / "answerer.json").write_text(json.dumps(meta, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    print(f"train: saved {out}/answerer.txt and answerer.json in {time.perf_counter() - started:.1f}s", file=sys.stderr)
+    return meta
+
+
+DESCRIPTION = """\
+Train the extractive answer ranker on gold sets and save it with its refusal threshold.
+Each --gold pairs a gold set with the index its documents are in. Only train splits belong
+here: never the test split.
+
+example:
+  ragqa train --gold eval/gold/dev.jsonl=.ragqa/index --gold eval/gold/train.jsonl=.ragqa/corpora
+"""
+
+
+def _pair(text: str) -> tuple[str, Path]:
+    gold, sep, index = text.partition("=")
+    if not sep or not gold or not index:
+        raise argparse.ArgumentTypeError(f"'{text}' should read GOLD.jsonl=INDEX_DIR")
+    return gold, Path(index)
+
+
+def configure_parser(p: argparse.ArgumentParser) -> None:
+    p.description = DESCRIPTION
+    p.formatter_class = argparse.RawDescriptionHelpFormatter
+    p.add_argument("--gold", type=_pair, action="append", required=True, metavar="GOLD.jsonl=INDEX_DIR")
+    p.add_argument("--out", type=Path, default=MODEL_DIR, help=f"model folder (default {MODEL_DIR})")
+    p.add_argument("--top-k", type=int, default=5, help="passages per question, as at answer time (default 5)")
+    p.add_argument("--max-false-refusals", type=float, default=0.05, help="false-refusal budget of the threshold (default 0.05)")
+
+
+def run(args: argparse.Namespace) -> int:
+    for gold, index in args.gold:
+        if not Path(gold).is_file():
+            raise EvalError(f"no gold set at {gold}")
+        if not (index / "manifest.json").is_file():
+            raise EvalError(f"no index at {index}; build it with 'ragqa ingest DOCS --index {index}'")
+    train(args.gold, args.out, Settings(), args.top_k, args.max_false_refusals)
+    return 0

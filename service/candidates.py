@@ -1,0 +1,211 @@
+"""Answer candidates from retrieved passages, and the generic features the ranker scores.
+
+A candidate is a piece of a passage a reader could accept as the answer: a sentence, an item of
+an enumeration run together on one line, or a table row. Each keeps its passage and exact lines.
+
+`FEATURES` names the columns of the matrix `featurize` returns. They describe how well the
+candidate and its surroundings hold the question's key terms (IDF-weighted, in the candidate,
+its clause path and title, its passage, its neighbours; also character bigrams, for
+paraphrases), where it stands (fused passage rank, BM25 score and rank; nothing from the dense model, whose
+scores and ranks change with the embedder a deployment picks), position in the clause,
+heading, table row, length), and whether it holds the answer type the question's frame asks
+for (`answertypes`), the measure word of "多少张" and the asked year. Nothing here names a topic,
+place or document; which combination of features makes an answer is learned (`ranker`).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from ragqa.index.search import Hit
+from ragqa.ingest.clauses import detect_heading
+from ragqa.ingest.normalize import fold
+
+from .answertypes import TYPES, arabize, text_types
+from .question import QuestionProfile, has_measure, year_fits, years_in
+from .sentences import Sentence, split_items, split_sentences
+
+FEATURES_VERSION = "candidates-5"
+_LONG_SENTENCE = 24
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A piece of passage `passage` (1-based) of `hit`, the `index`-th of its chunk's pieces."""
+
+    sentence: Sentence
+    passage: int
+    hit: Hit
+    index: int
+    kind: str  # "sentence", "item", "row"
+
+
+def candidates(hits: list[Hit]) -> list[Candidate]:
+    """Every sentence, run-together list item and table row of `hits`, in passage order.
+    A table's header row (the last line of the chunk's context) names columns and is skipped."""
+    out: list[Candidate] = []
+    for passage, hit in enumerate(hits, start=1):
+        context = hit.chunk.context
+        header = context.rsplit("\n", 1)[-1] if "\n" in context else None
+        index = 0
+        for sentence in split_sentences(hit.chunk):
+            if sentence.table_cells and sentence.text == header:
+                continue
+            kind = "row" if sentence.table_cells else "sentence"
+            out.append(Candidate(sentence, passage, hit, index, kind))
+            index += 1
+            if kind == "sentence" and len(sentence.text) > _LONG_SENTENCE:
+                for item in split_items(sentence.text):
+                    piece = Sentence(item, fold(item), sentence.start_line, sentence.end_line)
+                    out.append(Candidate(piece, passage, hit, index, "item"))
+                    index += 1
+    return out
+
+
+def _bigrams(text: str) -> set[str]:
+    chars = [c for c in text if "\u3400" <= c <= "\u9fff" or c.isalnum()]
+    return {a + b for a, b in zip(chars, chars[1:])}
+
+
+def _coverage(q: QuestionProfile, text: str) -> float:
+    return sum(w for t, w in q.terms.items() if t in text) / q.total
+
+
+_QUESTION_NOISE = re.compile(r"多少|什么|哪些|哪个|是否|怎么|如何|请问|[？?，,。]")
+
+_BASE = [
+    "cov",
+    "cov_ctx",
+    "cov_passage",
+    "cov_prev",
+    "cov_next",
+    "cov_gap_best",
+    "cov_rank",
+    "missing_max",
+    "bigram_cov",
+    "bigram_gap_best",
+    "passage_rank",
+    "kw_norm",
+    "keyword_rr",
+    "index",
+    "is_first",
+    "is_heading",
+    "is_row",
+    "is_item",
+    "length_log",
+    "labelled",
+    "n_terms",
+    "q_len_log",
+    "unseen_share",
+    "year_state",
+    "measure_state",
+    "type_fit",
+    "type_any",
+    "n_passages_doc",
+    "is_question",
+    "answer_label",
+    "prev_is_question",
+    "leadin",
+    "after_leadin",
+    "missing_all_max",
+    "missing_all_share",
+    "cov_x_fit",
+    "ctx_x_fit",
+    "prev_x_fit",
+]
+FEATURES = tuple(_BASE + [f"q_{t}" for t in TYPES] + [f"c_{t}" for t in TYPES])
+_LABELLED = re.compile(r"^[\u4e00-\u9fff]{1,8}[:：]")
+_QUESTION_LINE = re.compile(r"^(?:问|問|q)[:：.]|[?？][”」』\"]?$", re.IGNORECASE)
+_ANSWER_LINE = re.compile(r"^(?:答|a)[:：.]", re.IGNORECASE)
+
+
+def featurize(q: QuestionProfile, cands: list[Candidate]) -> np.ndarray:
+    """One row of `FEATURES` per candidate (float32)."""
+    if not cands:
+        return np.zeros((0, len(FEATURES)), dtype=np.float32)
+    q_bigrams = _bigrams(_QUESTION_NOISE.sub(" ", q.text))
+    cov = [_coverage(q, c.sentence.match) for c in cands]
+    bigram = [len(q_bigrams & _bigrams(c.sentence.match)) / (len(q_bigrams) or 1) for c in cands]
+    best_cov, best_bigram = max(cov), max(bigram)
+    order = sorted(range(len(cands)), key=lambda i: -cov[i])
+    cov_rank = {i: r for r, i in enumerate(order)}
+    top_kw = max(c.hit.keyword_score for c in cands) or 1.0
+    passage_cov: dict[int, float] = {}
+    doc_passages: dict[str, int] = {}
+    for c in cands:
+        if c.passage not in passage_cov:
+            passage_cov[c.passage] = _coverage(q, c.hit.chunk.match_text + fold(c.hit.chunk.context))
+            doc_passages[c.hit.chunk.doc_id] = doc_passages.get(c.hit.chunk.doc_id, 0) + 1
+    q_types = q.types
+    retrieved = "".join(c.hit.chunk.match_text + fold(c.hit.chunk.context) for c in cands if c.index == 0)
+    absent = [w / q.total for t, w in q.terms.items() if t not in retrieved]
+    is_question = [bool(_QUESTION_LINE.search(c.sentence.text.strip())) for c in cands]
+    leadin = [c.sentence.text.rstrip().endswith((":", "：")) for c in cands]
+    rows = []
+    for i, c in enumerate(cands):
+        s = c.sentence
+        context = fold(c.hit.chunk.context)
+        held = {t for t in q.terms if t in s.match}
+        in_ctx = {t for t in q.terms if t in context} - held
+        cov_ctx = cov[i] + 0.6 * sum(q.terms[t] for t in in_ctx) / q.total
+        missing = [q.terms[t] / q.total for t in q.terms if t not in held and t not in in_ctx]
+        prev_cov = cov[i - 1] if i > 0 and cands[i - 1].hit is c.hit else 0.0
+        next_cov = cov[i + 1] if i + 1 < len(cands) and cands[i + 1].hit is c.hit else 0.0
+        arabic = arabize(s.match)
+        c_types = text_types(arabic)
+        fit = len(q_types & c_types) / len(q_types) if q_types else 0.0
+        if q.years:
+            named = years_in(s.match)
+            year_state = 0.0 if not named else (1.0 if year_fits(q, s.match) else -1.0)
+        else:
+            year_state = 0.0
+        if q.measures:
+            measure_state = 1.0 if any(has_measure(arabic, m) or has_measure(s.match, m) for m in q.measures) else -1.0
+        else:
+            measure_state = 0.0
+        base = [
+            cov[i],
+            cov_ctx,
+            passage_cov[c.passage],
+            prev_cov,
+            next_cov,
+            best_cov - cov[i],
+            float(cov_rank[i]),
+            max(missing, default=0.0),
+            bigram[i],
+            best_bigram - bigram[i],
+            float(c.passage),
+            c.hit.keyword_score / top_kw,
+            1.0 / c.hit.keyword_rank if c.hit.keyword_rank else 0.0,
+            float(min(c.index, 20)),
+            float(c.index == 0),
+            float(detect_heading(s.text) is not None and len(s.text) <= 40),
+            float(c.kind == "row"),
+            float(c.kind == "item"),
+            math.log1p(len(s.text)),
+            float(bool(_LABELLED.match(s.text))),
+            float(len(q.terms)),
+            math.log1p(len(q.text)),
+            sum(q.terms[t] for t in q.unseen) / q.total,
+            year_state,
+            measure_state,
+            fit,
+            float(bool(q_types & c_types)),
+            float(doc_passages[c.hit.chunk.doc_id]),
+            float(is_question[i]),
+            float(bool(_ANSWER_LINE.match(s.text))),
+            float(i > 0 and cands[i - 1].hit is c.hit and is_question[i - 1]),
+            float(leadin[i]),
+            float(any(leadin[j] for j in range(max(0, i - 12), i) if cands[j].hit is c.hit)),
+            max(absent, default=0.0),
+            sum(absent),
+            cov[i] * fit,
+            cov_ctx * fit,
+            prev_cov * fit,
+        ]
+        rows.append(base + [float(t in q_types) for t in TYPES] + [float(t in c_types) for t in TYPES])
+    return np.asarray(rows, dtype=np.float32)
