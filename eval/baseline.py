@@ -15,7 +15,6 @@ from pathlib import Path
 
 import bm25s
 import numpy as np
-
 from ragqa.eval.goldset import load_gold
 from ragqa.index.keyword import configure_jieba, tokenize
 from ragqa.ingest.normalize import match_line, normalize_query

@@ -28,7 +28,6 @@ from pathlib import Path
 
 import lightgbm
 import numpy as np
-
 from ragqa.eval.errors import EvalError
 from ragqa.eval.goldset import GoldItem, Ref, load_gold
 from ragqa.eval.metrics import answer_contains
@@ -46,8 +45,8 @@ from ragqa.service.settings import Settings
 PARAMS = {
     "objective": "binary",
     "learning_rate": 0.05,
-    "num_leaves": 15,
-    "min_data_in_leaf": 20,
+    "num_leaves": 7,
+    "min_data_in_leaf": 40,
     "feature_fraction": 0.8,
     "bagging_fraction": 0.8,
     "bagging_freq": 1,
@@ -56,7 +55,7 @@ PARAMS = {
     "num_threads": 2,
     "seed": 7,
 }
-ROUNDS = 300
+ROUNDS = 200
 FOLDS = 5
 JOIN_RATIOS = (0.3, 0.5, 0.7, 0.85, 1.01)
 
@@ -111,7 +110,7 @@ def _group(item: GoldItem) -> str:
     """The document an item is about: its first ref's, or for an unanswerable item the one its
     note names first ("[law/x.txt] …"); otherwise the item stands alone."""
     if item.refs:
-        return item.refs[0].doc
+        return str(item.refs[0].doc)
     noted = _NOTED_DOC.match(item.note)
     return noted.group(1) if noted else f"item:{item.id}"
 

@@ -52,7 +52,7 @@ _QUESTION: dict[str, re.Pattern[str]] = {
 
 # What a text offers.
 _NUMBER = re.compile(r"(?<![0-9])(?![12][0-9]{3}年)[0-9]+(?:\.[0-9]+)?")
-_MONEY = re.compile(rf"[0-9][0-9.,]*\s*(?:万|亿|千)?(?:元|美元|港元|新台币|新臺幣)|罚款|罰款|罚金")
+_MONEY = re.compile(r"[0-9][0-9.,]*\s*(?:万|亿|千)?(?:元|美元|港元|新台币|新臺幣)|罚款|罰款|罚金")
 _PERCENT = re.compile(r"[0-9.]+\s*%|百分之|[0-9.]+\s*个百分点|[0-9]\s*成|[0-9.]+‰")
 _DURATION = re.compile(r"[0-9]+\s*(?:个)?(?:工作日|日|天|个月|月|年|周|小时|分钟)(?:内|以内|之内|后|前|起)?")
 _DATE = re.compile(

@@ -20,16 +20,15 @@ import re
 from dataclasses import dataclass
 
 import numpy as np
-
 from ragqa.index.search import Hit
 from ragqa.ingest.clauses import detect_heading
 from ragqa.ingest.normalize import fold
 
 from .answertypes import TYPES, arabize, text_types
-from .question import QuestionProfile, has_measure, year_fits, years_in
+from .question import QuestionProfile, has_measure, years_in
 from .sentences import Sentence, split_items, split_sentences
 
-FEATURES_VERSION = "candidates-5"
+FEATURES_VERSION = "candidates-6"
 _LONG_SENTENCE = 24
 
 
@@ -116,11 +115,38 @@ _BASE = [
     "cov_x_fit",
     "ctx_x_fit",
     "prev_x_fit",
+    "year_ctx_state",
+    "title_cov",
+    "starts_marker",
+    "bare_line",
+    "type_near",
 ]
 FEATURES = tuple(_BASE + [f"q_{t}" for t in TYPES] + [f"c_{t}" for t in TYPES])
 _LABELLED = re.compile(r"^[\u4e00-\u9fff]{1,8}[:：]")
+_MARKER = re.compile(r"^\s*(?:[(（]?[0-9一二三四五六七八九十a-z]{1,3}[)）.．、]|[\u2460-\u2473]|[一二三四五六七八九十]{1,3}是)")
+_CLAUSE = re.compile(r"[,，;；。:：]")
+_SENTENCE_MARK = re.compile(r"[,，;；。:：!！?？]")
 _QUESTION_LINE = re.compile(r"^(?:问|問|q)[:：.]|[?？][”」』\"]?$", re.IGNORECASE)
 _ANSWER_LINE = re.compile(r"^(?:答|a)[:：.]", re.IGNORECASE)
+
+
+def _year_state(q: QuestionProfile, text: str) -> float:
+    """1 when `text` names one of the question's years, -1 when it names only others, 0 otherwise."""
+    if not q.years:
+        return 0.0
+    named = years_in(text)
+    return 0.0 if not named else (1.0 if named & q.years else -1.0)
+
+
+def _type_near(q: QuestionProfile, arabic: str, wanted: frozenset[str]) -> float:
+    """Whether one clause of the candidate holds both a key term and the asked-for answer type
+    (the number next to the thing asked about, not elsewhere in the sentence)."""
+    if not wanted:
+        return 0.0
+    for clause in _CLAUSE.split(arabic):
+        if clause and any(t in clause for t in q.terms if len(t) >= 2) and wanted & text_types(clause):
+            return 1.0
+    return 0.0
 
 
 def featurize(q: QuestionProfile, cands: list[Candidate]) -> np.ndarray:
@@ -158,11 +184,7 @@ def featurize(q: QuestionProfile, cands: list[Candidate]) -> np.ndarray:
         arabic = arabize(s.match)
         c_types = text_types(arabic)
         fit = len(q_types & c_types) / len(q_types) if q_types else 0.0
-        if q.years:
-            named = years_in(s.match)
-            year_state = 0.0 if not named else (1.0 if year_fits(q, s.match) else -1.0)
-        else:
-            year_state = 0.0
+        year_state = _year_state(q, s.match)
         if q.measures:
             measure_state = 1.0 if any(has_measure(arabic, m) or has_measure(s.match, m) for m in q.measures) else -1.0
         else:
@@ -206,6 +228,11 @@ def featurize(q: QuestionProfile, cands: list[Candidate]) -> np.ndarray:
             cov[i] * fit,
             cov_ctx * fit,
             prev_cov * fit,
+            _year_state(q, context),
+            _coverage(q, context.split("\n", 1)[0].split(" › ", 1)[0]),
+            float(bool(_MARKER.match(s.text))),
+            float(len(s.text) <= 20 and not _SENTENCE_MARK.search(s.text)),
+            _type_near(q, arabic, q_types),
         ]
         rows.append(base + [float(t in q_types) for t in TYPES] + [float(t in c_types) for t in TYPES])
     return np.asarray(rows, dtype=np.float32)

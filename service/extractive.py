@@ -6,7 +6,8 @@ sets (`ragqa train`, see eval/train_answerer.py) turns them into the probability
 candidate holds the answer. Whether to answer at all is a second, question-level model
 (`abstain`): the best candidate answers when the probability that the documents answer the
 question reaches the threshold stored with the model (chosen by cross-validation on train for
-false refusals <= 0.05); otherwise the answerer refuses. Candidates nearly as likely as the best join it
+false refusals <= 0.05), and some passage holds at least MIN_EVIDENCE of the question's
+key terms; otherwise the answerer refuses. Candidates nearly as likely as the best join it
 (a list spread over sentences, a unit named in the next line), up to MAX_ANSWER_CHARS. A
 question asking for an article or chapter number also gets the heading of the clause that
 holds the answer. Everything in an answer is copied from the passages.
@@ -23,7 +24,6 @@ from typing import Any
 
 import lightgbm
 import numpy as np
-
 from ragqa.index.search import Hit
 from ragqa.ingest.model import Document
 from ragqa.ingest.normalize import clean_line, fold
@@ -33,6 +33,10 @@ from .candidates import FEATURES, FEATURES_VERSION, Candidate, candidates, featu
 from .question import QuestionProfile
 
 MAX_ANSWER_CHARS = 360
+# No retrieved passage (with its title and clause path) holds this share of the question's
+# key-term weight: the documents are not about the question at all. On the train split 0.2% of
+# answerable questions fall below it (every gold unanswerable question there is on topic).
+MIN_EVIDENCE = 0.3
 MAX_SEGMENTS = 4
 MODEL_DIR = Path(__file__).parent / "models"
 _ARTICLE = re.compile(r"第[0-9一二三四五六七八九十百零〇两]{1,6}\s*[条章节條]")
@@ -171,7 +175,8 @@ def answer_extractive(
     best = pool[int(order[0])]
     confidence = float(probs[order[0]])
     answerable = ranker.abstainer.probability(question_features(probs, features))
-    if answerable < (ranker.threshold if threshold is None else threshold):
+    evidence = float(features[:, FEATURES.index("cov_passage")].max())
+    if evidence < MIN_EVIDENCE or answerable < (ranker.threshold if threshold is None else threshold):
         return Draft((), True, answerable)
     if "list" in q.types and best.kind == "sentence":
         first = _enumeration(q, best, pool)

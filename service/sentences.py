@@ -91,7 +91,7 @@ def _glues(prev: str, nxt: str, prev_len: int) -> bool:
 
 # An enumeration marker inside running text: （一） (1) 1． 2、 ①, and 一是 after a start, a space or punctuation.
 _ITEM = re.compile(
-    r"[(（][一二三四五六七八九十\d]{1,3}[)）]|(?<![\d.．])\d{1,2}[．.、](?![\d.．])|[\u2460-\u2473]"
+    r"(?<![A-Za-z0-9_])[(（][一二三四五六七八九十\d]{1,3}[)）]|(?<![A-Za-z0-9_.．])\d{1,2}[．.、](?![\d.．])|[\u2460-\u2473]"
     r"|(?:(?<=^)|(?<=[。；;：:，,\s]))[一二三四五六七八九十]{1,3}是"
 )
 _MIN_ITEMS = 2
