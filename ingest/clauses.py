@@ -102,6 +102,7 @@ def _segments(doc: Document) -> list[_Segment]:
     header: tuple[int, list[str]] | None = None
     pending_header: int | None = None
     table_title = ""
+    above: list[str] = []
 
     def path() -> tuple[str, ...]:
         return tuple(h.label for h in stack)
@@ -138,7 +139,9 @@ def _segments(doc: Document) -> list[_Segment]:
             segments.append(_Segment("table_row", path(), [pending_header], path_lines()))
             pending_header = None
         cleaned = clean_line(raw)
-        table_title = cleaned if len(cleaned) <= 60 else ""
+        # A table's title: the last two short lines above it ("…计划表" then "单位:人").
+        above = (above + [cleaned])[-2:] if len(cleaned) <= 60 else []
+        table_title = " ".join(above)
         heading = detect_heading(cleaned)
         if heading is not None:
             heading = Heading(heading.kind, heading.label, n)

@@ -136,8 +136,8 @@ def _segment(cand: Candidate, text: str) -> Segment:
 
 
 def _enumeration(q: QuestionProfile, best: Candidate, pool: list[Candidate]) -> Segment:
-    """For a list question: the best sentence and, while it ends in ； or ：, the sentences of its
-    passage that continue the enumeration (既要…；又要…；更要…。 or "下列情形：(一)…；(二)…"),
+    """For a list question, or a best sentence that does not end its thought (ends in ； or ：):
+    the best sentence and, while it ends in ； or ：, the sentences of its passage that continue it (既要…；又要…；更要…。 or "下列情形：(一)…；(二)…"),
     within MAX_ANSWER_CHARS."""
     text, end = _trim(best.sentence.text, q, MAX_ANSWER_CHARS), best.sentence.end_line
     for cand in pool[pool.index(best) + 1 :]:
@@ -178,7 +178,7 @@ def answer_extractive(
     evidence = float(features[:, FEATURES.index("cov_passage")].max())
     if evidence < MIN_EVIDENCE or answerable < (ranker.threshold if threshold is None else threshold):
         return Draft((), True, answerable)
-    if "list" in q.types and best.kind == "sentence":
+    if best.kind == "sentence" and ("list" in q.types or best.sentence.text.rstrip()[-1:] in ":：；;"):
         first = _enumeration(q, best, pool)
     else:
         first = _segment(best, _trim(best.sentence.text, q, 240))
