@@ -8,7 +8,8 @@ print its message (which names the thing and the fix) and exit non-zero::
      ├── IndexError_        an index folder is missing, damaged or built by another version
      ├── ConfigError        a setting is invalid (names the RAGQA_* variable)
      ├── LLMError           the configured LLM endpoint failed (timeout, HTTP status, bad body)
-     └── NotFound           a document or line range asked for does not exist
+     ├── NotFound           a document or line range asked for does not exist
+     └── LastDocument       deleting would leave the index without documents
 """
 
 from __future__ import annotations
@@ -40,3 +41,7 @@ class LLMError(RagqaError):
 
 class NotFound(RagqaError):
     """A document, or a line range within it, does not exist."""
+
+
+class LastDocument(RagqaError):
+    """Deleting this document would leave the index empty; an index needs one document."""

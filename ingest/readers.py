@@ -36,10 +36,13 @@ def supported_suffixes() -> list[str]:
 
 def decode_text(data: bytes) -> str:
     """Decode bytes of a text file; raises ReadError when no encoding gives sensible text."""
-    if data.startswith(b"\xef\xbb\xbf"):
-        return data[3:].decode("utf-8", errors="strict")
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return data.decode("utf-16")
+    try:
+        if data.startswith(b"\xef\xbb\xbf"):
+            return data[3:].decode("utf-8", errors="strict")
+        if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+            return data.decode("utf-16")
+    except UnicodeDecodeError as exc:
+        raise ReadError(f"starts with a byte-order mark but is not valid {exc.encoding} after it (byte {exc.start})") from None
     if b"\x00" in data[:4096]:
         raise ReadError("binary content (NUL bytes), not a text file")
     for encoding in ("utf-8", "gb18030"):

@@ -8,6 +8,7 @@ input; an unexpected fault is a 500 with the same shape and no traceback.
 
 from __future__ import annotations
 
+import hmac
 import json
 import logging
 import time
@@ -21,7 +22,7 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ragqa.ingest.errors import ConfigError, IndexError_, NotFound, RagqaError, ReadError
+from ragqa.ingest.errors import ConfigError, IndexError_, LastDocument, NotFound, RagqaError, ReadError
 
 from .metrics import Metrics
 from .pipeline import Pipeline
@@ -55,6 +56,10 @@ def _explain_validation(exc: RequestValidationError) -> str:
     return "; ".join(parts) or "invalid request"
 
 
+# Metric labels come from fixed sets: route templates, and these methods (others count as OTHER).
+KNOWN_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
+
+
 def get_pipeline(request: Request) -> Pipeline:
     pipeline: Pipeline | None = getattr(request.app.state, "pipeline", None)
     if pipeline is None:
@@ -65,11 +70,16 @@ def get_pipeline(request: Request) -> Pipeline:
 Pipe = Annotated[Pipeline, Depends(get_pipeline)]
 
 
-def require_admin(settings: Annotated[Settings, Depends(cached_settings)], authorization: Annotated[str | None, Header()] = None) -> None:
+def is_admin(settings: Settings, authorization: str | None) -> bool:
+    """Whether `authorization` is 'Bearer <admin key>' (compared in constant time); never without a key."""
     key = settings.admin_key.get_secret_value()
-    if not key:
+    return bool(key) and hmac.compare_digest((authorization or "").encode(), f"Bearer {key}".encode())
+
+
+def require_admin(settings: Annotated[Settings, Depends(cached_settings)], authorization: Annotated[str | None, Header()] = None) -> None:
+    if not settings.admin_key.get_secret_value():
         raise ApiError(403, "admin_disabled", "document changes are disabled; set RAGQA_ADMIN_KEY on the server to enable them")
-    if authorization != f"Bearer {key}":
+    if not is_admin(settings, authorization):
         raise ApiError(401, "unauthorized", "send the admin key as 'Authorization: Bearer <key>'")
 
 
@@ -117,6 +127,8 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
     async def _ragqa(request: Request, exc: RagqaError) -> JSONResponse:
         if isinstance(exc, NotFound):
             return error_response(404, "not_found", str(exc))
+        if isinstance(exc, LastDocument):
+            return error_response(409, "last_document", str(exc))
         if isinstance(exc, ReadError):
             return error_response(400, "unreadable_document", str(exc))
         if isinstance(exc, (IndexError_, ConfigError)):
@@ -139,9 +151,10 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
         finally:
             route = request.scope.get("route")
             path = getattr(route, "path", "unmatched")
+            method = request.method if request.method in KNOWN_METHODS else "OTHER"
             outcome = "ok" if status < 400 else "client_error" if status < 500 else "server_error"
-            metrics.requests.labels(path, request.method, outcome).inc()
-            metrics.latency.labels(path, request.method).observe(time.perf_counter() - started)
+            metrics.requests.labels(path, method, outcome).inc()
+            metrics.latency.labels(path, method).observe(time.perf_counter() - started)
 
     @app.post("/v1/ask", response_model=AskResponse, responses={**ERRORS, 200: {"content": {"text/event-stream": {}}}}, tags=["answer"])
     def ask(body: AskRequest, pipe: Pipe) -> Any:
@@ -215,18 +228,21 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
         return {"deleted": doc, "documents": len(pipe.index.documents)}
 
     @app.get("/healthz", tags=["ops"])
-    def healthz(request: Request) -> Any:
+    def healthz(request: Request, authorization: Annotated[str | None, Header()] = None) -> Any:
+        """Liveness and what is loaded; the index folder's path only for the admin key."""
         pipe: Pipeline | None = getattr(request.app.state, "pipeline", None)
         if pipe is None:
             return JSONResponse({"status": "loading"}, status_code=503)
-        return {
+        body: dict[str, Any] = {
             "status": "ok",
             "documents": len(pipe.index.documents),
             "chunks": len(pipe.index.chunks),
             "embedder": pipe.embedder.name,
             "llm": {"backend": pipe.settings.llm_backend, "model": pipe.llm.model if pipe.llm else None},
-            "index": str(pipe.settings.index_dir),
         }
+        if is_admin(pipe.settings, authorization):
+            body["index"] = str(pipe.settings.index_dir)
+        return body
 
     @app.get("/metrics", tags=["ops"], include_in_schema=False)
     def prometheus() -> Response:

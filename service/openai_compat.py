@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from ragqa.ingest.tokens import count_tokens
 
 from .pipeline import Pipeline
-from .schemas import ApiError, Citation
+from .schemas import ApiError, Citation, check_question, clean_text
 
 MODEL = "ragqa"
 
@@ -62,8 +62,11 @@ def footnotes(citations: list[Citation]) -> str:
 
 def _question(body: ChatRequest) -> str:
     for message in reversed(body.messages):
-        if message.role == "user" and message.text().strip():
-            return message.text().strip()[:2000]
+        if message.role == "user" and clean_text(message.text()):
+            try:
+                return check_question(message.text())
+            except ValueError as exc:
+                raise ApiError(422, "invalid_request", f"messages: the last user message: {exc}") from None
     raise ApiError(422, "invalid_request", "messages: no user message with text; send {'role': 'user', 'content': '问题'}")
 
 

@@ -22,7 +22,7 @@ from ragqa.index.embedders import Embedder, make_embedder
 from ragqa.index.keyword import configure_jieba
 from ragqa.index.search import FusionConfig, Hit, Searcher
 from ragqa.index.store import LoadedIndex, load_index, read_manifest
-from ragqa.ingest.errors import IndexError_, LLMError, NotFound, ReadError
+from ragqa.ingest.errors import IndexError_, LastDocument, LLMError, NotFound, ReadError
 from ragqa.ingest.model import Document
 from ragqa.ingest.normalize import fold
 from ragqa.ingest.readers import read_document
@@ -245,8 +245,8 @@ class Pipeline:
         with tempfile.TemporaryDirectory() as tmp:
             for name, data in files:
                 safe = Path(name).name
-                if not safe or safe.startswith("."):
-                    raise ReadError(f"{name!r} is not a usable file name")
+                if not safe or safe.startswith(".") or "\x00" in safe or len(safe.encode("utf-8", "replace")) > 255:
+                    raise ReadError(f"{name[:80]!r} is not a usable file name (empty, hidden, a NUL byte, or over 255 bytes)")
                 path = Path(tmp) / safe
                 path.write_bytes(data)
                 try:
@@ -266,7 +266,7 @@ class Pipeline:
                 raise NotFound(f"no document {doc!r}; GET /v1/documents lists them")
             del docs[doc]
             if not docs:
-                raise ReadError("cannot delete the last document; an index needs at least one")
+                raise LastDocument("cannot delete the last document; an index needs at least one (upload another first)")
             self._rebuild(list(docs.values()))
 
     def _rebuild(self, documents: list[Document]) -> None:

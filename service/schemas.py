@@ -2,7 +2,30 @@
 
 from __future__ import annotations
 
+import re
+import unicodedata
+
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+MAX_QUESTION_CHARS = 2000
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
+def clean_text(value: str) -> str:
+    """User text as the service handles it: lone surrogates (which no encoder accepts) become
+    U+FFFD, control characters are dropped, NFC applied, outer whitespace trimmed."""
+    return unicodedata.normalize("NFC", _CONTROL.sub("", _SURROGATE.sub("\ufffd", value))).strip()
+
+
+def check_question(value: str, name: str = "question") -> str:
+    """`value` cleaned (`clean_text`); ValueError when empty or over MAX_QUESTION_CHARS."""
+    value = clean_text(value)
+    if not value:
+        raise ValueError(f"{name} is empty; ask something, e.g. 东阳2023年GDP目标增长多少?")
+    if len(value) > MAX_QUESTION_CHARS:
+        raise ValueError(f"{name} has {len(value)} characters; the limit is {MAX_QUESTION_CHARS}")
+    return value
 
 
 class AskRequest(BaseModel):
@@ -15,12 +38,7 @@ class AskRequest(BaseModel):
     @field_validator("question")
     @classmethod
     def _question(cls, value: str) -> str:
-        value = value.strip()
-        if not value:
-            raise ValueError("question is empty; ask something, e.g. 东阳2023年GDP目标增长多少?")
-        if len(value) > 2000:
-            raise ValueError(f"question has {len(value)} characters; the limit is 2000")
-        return value
+        return check_question(value)
 
 
 class SearchRequest(BaseModel):
@@ -32,12 +50,7 @@ class SearchRequest(BaseModel):
     @field_validator("query")
     @classmethod
     def _query(cls, value: str) -> str:
-        value = value.strip()
-        if not value:
-            raise ValueError("query is empty")
-        if len(value) > 2000:
-            raise ValueError(f"query has {len(value)} characters; the limit is 2000")
-        return value
+        return check_question(value, "query")
 
 
 class Passage(BaseModel):

@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from ragqa.index.build import ingest_paths
+from ragqa.index.embedders import HashEmbedder
 from ragqa.service.app import create_app
 from ragqa.service.pipeline import Pipeline
 
@@ -150,3 +152,49 @@ def test_odd_questions_get_an_answer_or_a_refusal_not_an_error(client: TestClien
     assert body["refused"] == (body["citations"] == []), body
     if question.strip("？！😀🎉") == "":
         assert body["refused"], body
+
+
+def test_lone_surrogates_and_control_characters_are_cleaned_not_a_500(client: TestClient) -> None:
+    raw = b'{"question": "\\ud800\\u0007\xe4\xb8\x9c\xe9\x98\xb32023\xe5\xb9\xb4GDP\xe7\x9b\xae\xe6\xa0\x87\xe5\xa2\x9e\xe9\x95\xbf\xe5\xa4\x9a\xe5\xb0\x91?"}'
+    for path in ("/v1/ask", "/v1/search"):
+        body = raw if path == "/v1/ask" else raw.replace(b'"question"', b'"query"')
+        response = client.post(path, content=body, headers={"content-type": "application/json"})
+        assert response.status_code == 200, (path, response.text)
+    chat = b'{"messages": [{"role": "user", "content": "\\udfff\xe4\xb8\x9c\xe9\x98\xb3GDP?"}]}'
+    response = client.post("/v1/chat/completions", content=chat, headers={"content-type": "application/json"})
+    assert response.status_code == 200, response.text
+
+
+def test_chat_rejects_an_over_long_question_like_ask(client: TestClient) -> None:
+    long = {"messages": [{"role": "user", "content": "问" * 2001}]}
+    message = _error(client.post("/v1/chat/completions", json=long), 422, "invalid_request")
+    assert "2000" in message
+
+
+def test_metric_labels_stay_bounded_under_made_up_methods(client: TestClient) -> None:
+    for i in range(5):
+        client.request(f"BREW{i}", "/v1/ask")
+    metrics = client.get("/metrics").text
+    assert "BREW" not in metrics and 'method="OTHER"' in metrics
+
+
+def test_healthz_shows_the_index_path_only_to_the_admin(client: TestClient) -> None:
+    assert "index" not in client.get("/healthz").json()
+    assert "index" not in client.get("/healthz", headers={"Authorization": "Bearer wrong"}).json()
+    assert client.get("/healthz", headers={"Authorization": "Bearer s3cret"}).json()["index"]
+
+
+def test_deleting_the_last_document_is_a_conflict(tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "唯一.txt").write_text("第一条 本办法自公布之日起施行。\n", encoding="utf-8")
+    ingest_paths([corpus], tmp_path / "index", HashEmbedder(16))
+    settings = settings_for(tmp_path / "index", admin_key="k")
+    with TestClient(create_app(settings, Pipeline.from_settings(settings))) as one:
+        message = _error(one.delete("/v1/documents/唯一.txt", headers={"Authorization": "Bearer k"}), 409, "last_document")
+        assert "upload another" in message
+
+
+def test_an_upload_name_over_255_bytes_is_a_400(client: TestClient) -> None:
+    files = {"files": ("长" * 100 + ".txt", "第一条 内容。\n".encode(), "text/plain")}
+    _error(client.post("/v1/documents", files=files, headers={"Authorization": "Bearer s3cret"}), 400, "unreadable_document")

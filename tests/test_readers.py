@@ -43,3 +43,12 @@ def test_read_document_titles_and_hashes(tiny_corpus: Path) -> None:
 def test_missing_path_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(ReadError, match="no such file"):
         read_tree([tmp_path / "nope"])
+
+
+@pytest.mark.parametrize("data", [b"\xef\xbb\xbf\xff\xfe broken", b"\xff\xfe\x41"], ids=["utf8-bom", "utf16-bom"])
+def test_a_broken_byte_order_mark_skips_that_file_only(tmp_path: Path, data: bytes) -> None:
+    (tmp_path / "good.txt").write_text("第一条 正常的文件。\n", encoding="utf-8")
+    (tmp_path / "bad.txt").write_bytes(data)
+    docs, skipped = read_tree([tmp_path])
+    assert [d.doc_id for d in docs] == ["good.txt"]
+    assert len(skipped) == 1 and "byte-order mark" in skipped[0].reason
