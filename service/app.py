@@ -24,6 +24,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ragqa.ingest.errors import ConfigError, IndexError_, LastDocument, NotFound, RagqaError, ReadError
 
+from .limits import BodyLimit
 from .metrics import Metrics
 from .pipeline import Pipeline
 from .schemas import (
@@ -83,6 +84,24 @@ def require_admin(settings: Annotated[Settings, Depends(cached_settings)], autho
         raise ApiError(401, "unauthorized", "send the admin key as 'Authorization: Bearer <key>'")
 
 
+def _limit_bodies(app: FastAPI, settings: Settings) -> None:
+    """Body limits and the upload admin check, before any body is read (service/limits.py)."""
+
+    def authorize_upload(authorization: str | None) -> tuple[int, str, str] | None:
+        if not settings.admin_key.get_secret_value():
+            return 403, "admin_disabled", "document changes are disabled; set RAGQA_ADMIN_KEY on the server to enable them"
+        if not is_admin(settings, authorization):
+            return 401, "unauthorized", "send the admin key as 'Authorization: Bearer <key>'"
+        return None
+
+    app.add_middleware(
+        BodyLimit,
+        body_bytes=settings.max_body_kb * 1024,
+        upload_bytes=settings.max_upload_request_mb * 1024 * 1024,
+        authorize_upload=authorize_upload,
+    )
+
+
 def _sse(event: str, data: dict[str, Any]) -> str:
     return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
 
@@ -107,6 +126,7 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
     )
     app.state.pipeline = pipeline
     app.state.metrics = metrics
+    _limit_bodies(app, settings or cached_settings())
     if settings is not None:
         app.dependency_overrides[cached_settings] = lambda: settings
 
@@ -120,7 +140,7 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        code = {404: "not_found", 405: "method_not_allowed", 413: "request_too_large"}.get(exc.status_code, "http_error")
         return error_response(exc.status_code, code, str(exc.detail))
 
     @app.exception_handler(RagqaError)

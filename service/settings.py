@@ -52,7 +52,9 @@ class Settings(BaseSettings):
     port: int = Field(8000, ge=1, le=65535)
     cors_origins: list[str] = Field(default_factory=list, description='JSON list, e.g. ["https://intranet.example"]')
     admin_key: SecretStr = SecretStr("")
-    max_upload_mb: int = Field(20, ge=1)
+    max_upload_mb: int = Field(20, ge=1, description="largest uploaded file, MB")
+    max_upload_request_mb: int = Field(60, ge=1, description="largest upload request (all its files), MB")
+    max_body_kb: int = Field(64, ge=4, description="largest JSON request body, KB (a 2,000-character question is ~6 KB)")
 
     @field_validator("cors_origins")
     @classmethod

@@ -198,3 +198,31 @@ def test_deleting_the_last_document_is_a_conflict(tmp_path: Path) -> None:
 def test_an_upload_name_over_255_bytes_is_a_400(client: TestClient) -> None:
     files = {"files": ("长" * 100 + ".txt", "第一条 内容。\n".encode(), "text/plain")}
     _error(client.post("/v1/documents", files=files, headers={"Authorization": "Bearer s3cret"}), 400, "unreadable_document")
+
+
+def test_an_over_large_body_is_a_413_before_it_is_read(client: TestClient) -> None:
+    big = b'{"question": "' + "问".encode() * 40_000 + b'"}'
+    _error(client.post("/v1/ask", content=big, headers={"content-type": "application/json"}), 413, "request_too_large")
+
+    def chunks() -> Iterator[bytes]:
+        yield b'{"question": "'
+        for _ in range(100):
+            yield "问".encode() * 1000
+        yield b'"}'
+
+    streamed = client.post("/v1/ask", content=chunks(), headers={"content-type": "application/json"})
+    _error(streamed, 413, "request_too_large")
+
+
+def test_an_unauthenticated_upload_is_refused_without_reading_its_body(client: TestClient) -> None:
+    read = 0
+
+    def body() -> Iterator[bytes]:
+        nonlocal read
+        for _ in range(50):
+            read += 1
+            yield b"x" * 1024
+
+    response = client.post("/v1/documents", content=body(), headers={"content-type": "multipart/form-data; boundary=b"})
+    _error(response, 401, "unauthorized")
+    assert read <= 1
