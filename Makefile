@@ -54,12 +54,12 @@ test: $(VENV)/.installed browser-deps index corpora
 eval: $(VENV)/.installed index corpora
 	@for set in train test; do \
 	  echo "== $$set split (eval/corpora)"; \
-	  $(RAGQA) eval eval/gold/$$set.jsonl --index $(CORPORA) | sed -n '/^ *n /,/^overall/p'; \
+	  $(RAGQA) eval eval/gold/$$set.jsonl --index $(CORPORA) 2>/dev/null | sed -n '/^ *n /,/^overall/p'; \
 	  $(PY) -m ragqa.eval.baseline eval/corpora eval/gold/$$set.jsonl; \
 	done
 	@for set in dev holdout blind; do \
 	  echo "== sample $$set (samples/corpus; trained on)"; \
-	  $(RAGQA) eval eval/gold/$$set.jsonl --index $(INDEX) | sed -n '/^ *n /,/^overall/p'; \
+	  $(RAGQA) eval eval/gold/$$set.jsonl --index $(INDEX) 2>/dev/null | sed -n '/^ *n /,/^overall/p'; \
 	done
 	@$(PY) -m ragqa.eval.baseline samples/corpus eval/gold/dev.jsonl
 
