@@ -160,3 +160,12 @@ def test_table_rows_are_chunks_with_their_header(tiny_corpus: Path) -> None:
     assert [(c.start_line, c.end_line) for c in rows] == [(2, 4), (5, 5)]
     assert rows[1].clause == "序号 2"
     assert "牵头单位" in rows[1].context and "市人社局" in rows[1].text
+
+
+def test_a_line_without_punctuation_is_cut_to_the_token_budget() -> None:
+    doc = Document("run.txt", "t", ("无标点长行" * 20_000, "1．放火罪 2．决水罪 3．爆炸罪 " * 200))
+    chunks = chunk_document(doc, 100)
+    assert max(count_tokens(c.text) for c in chunks) <= 100
+    assert "".join(c.text for c in chunks if c.start_line == 1) == doc.lines[0]
+    second = [c.text for c in chunks if c.start_line == 2]
+    assert len(second) > 1 and all(t[0].isdigit() for t in second), second[:3]  # cut at item markers
