@@ -79,6 +79,7 @@ def _cn_number(run: str) -> str:
         return run
 
 
+@lru_cache(maxsize=65536)
 def arabize(text: str) -> str:
     """`text` with Chinese numerals that count something (九十日, 五万元, 第二十三条) in Arabic
     digits, so one set of detectors reads both. A lone 一 inside a word (统一, 一是) stays."""
@@ -101,6 +102,7 @@ def question_types(question: str) -> frozenset[str]:
     return frozenset(t for t, p in _QUESTION.items() if p.search(question))
 
 
+@lru_cache(maxsize=65536)
 def text_types(arabic: str) -> frozenset[str]:
     """The answer types a (folded, `arabize`d) text offers."""
     found = set()

@@ -18,10 +18,12 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 from ragqa.index.search import Hit
 from ragqa.ingest.clauses import detect_heading
+from ragqa.ingest.model import Chunk
 from ragqa.ingest.normalize import fold
 
 from .answertypes import TYPES, arabize, text_types
@@ -43,26 +45,30 @@ class Candidate:
     kind: str  # "sentence", "item", "row"
 
 
+@lru_cache(maxsize=8192)
+def _pieces(chunk: Chunk) -> tuple[tuple[Sentence, str], ...]:
+    """A chunk's candidate pieces and their kinds, in order (cached: popular chunks recur)."""
+    context = chunk.context
+    header = context.rsplit("\n", 1)[-1] if "\n" in context else None
+    out: list[tuple[Sentence, str]] = []
+    for sentence in split_sentences(chunk):
+        if sentence.table_cells and sentence.text == header:
+            continue
+        kind = "row" if sentence.table_cells else "sentence"
+        out.append((sentence, kind))
+        if kind == "sentence" and len(sentence.text) > _LONG_SENTENCE:
+            out.extend((Sentence(item, fold(item), sentence.start_line, sentence.end_line), "item") for item in split_items(sentence.text))
+    return tuple(out)
+
+
 def candidates(hits: list[Hit]) -> list[Candidate]:
     """Every sentence, run-together list item and table row of `hits`, in passage order.
     A table's header row (the last line of the chunk's context) names columns and is skipped."""
-    out: list[Candidate] = []
-    for passage, hit in enumerate(hits, start=1):
-        context = hit.chunk.context
-        header = context.rsplit("\n", 1)[-1] if "\n" in context else None
-        index = 0
-        for sentence in split_sentences(hit.chunk):
-            if sentence.table_cells and sentence.text == header:
-                continue
-            kind = "row" if sentence.table_cells else "sentence"
-            out.append(Candidate(sentence, passage, hit, index, kind))
-            index += 1
-            if kind == "sentence" and len(sentence.text) > _LONG_SENTENCE:
-                for item in split_items(sentence.text):
-                    piece = Sentence(item, fold(item), sentence.start_line, sentence.end_line)
-                    out.append(Candidate(piece, passage, hit, index, "item"))
-                    index += 1
-    return out
+    return [
+        Candidate(sentence, passage, hit, index, kind)
+        for passage, hit in enumerate(hits, start=1)
+        for index, (sentence, kind) in enumerate(_pieces(hit.chunk))
+    ]
 
 
 def _bigrams(text: str) -> set[str]:
