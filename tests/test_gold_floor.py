@@ -21,7 +21,6 @@ FLOORS = {
     "answer_accuracy": 0.90,
     "citation_accuracy": 0.90,
     "citation_validity": 1.0,
-    "refusal_recall": 0.14,
 }
 CEILINGS = {"false_refusal_rate": 0.07}
 
