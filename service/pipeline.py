@@ -245,6 +245,8 @@ class Pipeline:
         with tempfile.TemporaryDirectory() as tmp:
             for name, data in files:
                 safe = Path(name).name
+                if "/" in name or "\\" in name:
+                    raise ReadError(f"{name[:80]!r} has a folder in it; upload files by their plain names (a document is replaced by name)")
                 if not safe or safe.startswith(".") or "\x00" in safe or len(safe.encode("utf-8", "replace")) > 255:
                     raise ReadError(f"{name[:80]!r} is not a usable file name (empty, hidden, a NUL byte, or over 255 bytes)")
                 path = Path(tmp) / safe

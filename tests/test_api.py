@@ -226,3 +226,11 @@ def test_an_unauthenticated_upload_is_refused_without_reading_its_body(client: T
     response = client.post("/v1/documents", content=body(), headers={"content-type": "multipart/form-data; boundary=b"})
     _error(response, 401, "unauthorized")
     assert read <= 1
+
+
+def test_an_upload_name_with_a_folder_is_refused_not_rewritten(client: TestClient) -> None:
+    files = {"files": ("etc/cron.d/003_9350541e24857315.txt", "第一条 覆盖。\n".encode(), "text/plain")}
+    message = _error(client.post("/v1/documents", files=files, headers={"Authorization": "Bearer s3cret"}), 400, "unreadable_document")
+    assert "folder" in message
+    assert len(client.get("/v1/documents/003_9350541e24857315.txt/lines", params={"start": 1, "end": 1}).json()["lines"]) == 1
+    assert len(client.get("/v1/documents").json()["documents"]) == 5
