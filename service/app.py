@@ -77,28 +77,28 @@ def is_admin(settings: Settings, authorization: str | None) -> bool:
     return bool(key) and hmac.compare_digest((authorization or "").encode(), f"Bearer {key}".encode())
 
 
-def require_admin(settings: Annotated[Settings, Depends(cached_settings)], authorization: Annotated[str | None, Header()] = None) -> None:
+def admin_refusal(settings: Settings, authorization: str | None) -> tuple[int, str, str] | None:
+    """(status, code, message) when `authorization` may not change documents; None when it may."""
     if not settings.admin_key.get_secret_value():
-        raise ApiError(403, "admin_disabled", "document changes are disabled; set RAGQA_ADMIN_KEY on the server to enable them")
+        return 403, "admin_disabled", "document changes are disabled; set RAGQA_ADMIN_KEY on the server to enable them"
     if not is_admin(settings, authorization):
-        raise ApiError(401, "unauthorized", "send the admin key as 'Authorization: Bearer <key>'")
+        return 401, "unauthorized", "send the admin key as 'Authorization: Bearer <key>'"
+    return None
+
+
+def require_admin(settings: Annotated[Settings, Depends(cached_settings)], authorization: Annotated[str | None, Header()] = None) -> None:
+    refusal = admin_refusal(settings, authorization)
+    if refusal is not None:
+        raise ApiError(*refusal)
 
 
 def _limit_bodies(app: FastAPI, settings: Settings) -> None:
     """Body limits and the upload admin check, before any body is read (service/limits.py)."""
-
-    def authorize_upload(authorization: str | None) -> tuple[int, str, str] | None:
-        if not settings.admin_key.get_secret_value():
-            return 403, "admin_disabled", "document changes are disabled; set RAGQA_ADMIN_KEY on the server to enable them"
-        if not is_admin(settings, authorization):
-            return 401, "unauthorized", "send the admin key as 'Authorization: Bearer <key>'"
-        return None
-
     app.add_middleware(
         BodyLimit,
         body_bytes=settings.max_body_kb * 1024,
         upload_bytes=settings.max_upload_request_mb * 1024 * 1024,
-        authorize_upload=authorize_upload,
+        authorize_upload=lambda authorization: admin_refusal(settings, authorization),
     )
 
 

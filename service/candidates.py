@@ -155,6 +155,14 @@ def _type_near(q: QuestionProfile, arabic: str, wanted: frozenset[str]) -> float
     return 0.0
 
 
+@dataclass(frozen=True)
+class _Passage:
+    cov: float
+    in_context: frozenset[str]
+    year_state: float
+    title_cov: float
+
+
 def featurize(q: QuestionProfile, cands: list[Candidate]) -> np.ndarray:
     """One row of `FEATURES` per candidate (float32)."""
     if not cands:
@@ -166,23 +174,31 @@ def featurize(q: QuestionProfile, cands: list[Candidate]) -> np.ndarray:
     order = sorted(range(len(cands)), key=lambda i: -cov[i])
     cov_rank = {i: r for r, i in enumerate(order)}
     top_kw = max(c.hit.keyword_score for c in cands) or 1.0
-    passage_cov: dict[int, float] = {}
+    # Per passage (a chunk's context is already folded at ingest): what its title, clause path
+    # and table header hold of the question.
+    passage: dict[int, _Passage] = {}
     doc_passages: dict[str, int] = {}
     for c in cands:
-        if c.passage not in passage_cov:
-            passage_cov[c.passage] = _coverage(q, c.hit.chunk.match_text + fold(c.hit.chunk.context))
+        if c.passage not in passage:
+            context = c.hit.chunk.context
+            passage[c.passage] = _Passage(
+                cov=_coverage(q, c.hit.chunk.match_text + context),
+                in_context=frozenset(t for t in q.terms if t in context),
+                year_state=_year_state(q, context),
+                title_cov=_coverage(q, context.split("\n", 1)[0].split(" › ", 1)[0]),
+            )
             doc_passages[c.hit.chunk.doc_id] = doc_passages.get(c.hit.chunk.doc_id, 0) + 1
     q_types = q.types
-    retrieved = "".join(c.hit.chunk.match_text + fold(c.hit.chunk.context) for c in cands if c.index == 0)
+    retrieved = "".join(c.hit.chunk.match_text + c.hit.chunk.context for c in cands if c.index == 0)
     absent = [w / q.total for t, w in q.terms.items() if t not in retrieved]
     is_question = [bool(_QUESTION_LINE.search(c.sentence.text.strip())) for c in cands]
     leadin = [c.sentence.text.rstrip().endswith((":", "：")) for c in cands]
     rows = []
     for i, c in enumerate(cands):
         s = c.sentence
-        context = fold(c.hit.chunk.context)
+        around = passage[c.passage]
         held = {t for t in q.terms if t in s.match}
-        in_ctx = {t for t in q.terms if t in context} - held
+        in_ctx = around.in_context - held
         cov_ctx = cov[i] + 0.6 * sum(q.terms[t] for t in in_ctx) / q.total
         missing = [q.terms[t] / q.total for t in q.terms if t not in held and t not in in_ctx]
         prev_cov = cov[i - 1] if i > 0 and cands[i - 1].hit is c.hit else 0.0
@@ -198,7 +214,7 @@ def featurize(q: QuestionProfile, cands: list[Candidate]) -> np.ndarray:
         base = [
             cov[i],
             cov_ctx,
-            passage_cov[c.passage],
+            around.cov,
             prev_cov,
             next_cov,
             best_cov - cov[i],
@@ -234,8 +250,8 @@ def featurize(q: QuestionProfile, cands: list[Candidate]) -> np.ndarray:
             cov[i] * fit,
             cov_ctx * fit,
             prev_cov * fit,
-            _year_state(q, context),
-            _coverage(q, context.split("\n", 1)[0].split(" › ", 1)[0]),
+            around.year_state,
+            around.title_cov,
             float(bool(_MARKER.match(s.text))),
             float(len(s.text) <= 20 and not _SENTENCE_MARK.search(s.text)),
             _type_near(q, arabic, q_types),

@@ -42,7 +42,7 @@ async def _reply(send: Send, status: int, code: str, message: str) -> None:
 
 class BodyLimit:
     """Caps request bodies at `body_bytes` (uploads: `upload_bytes`) and checks the upload
-    admin key (`authorized(header) -> None | (status, code, message)`) before reading."""
+    admin key (`authorize_upload(header) -> None | (status, code, message)`) before reading."""
 
     def __init__(
         self,
