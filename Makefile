@@ -3,6 +3,7 @@ VENV    ?= .venv
 PY      := $(VENV)/bin/python
 RAGQA   := $(VENV)/bin/ragqa
 INDEX   ?= .ragqa/index
+LIVE    ?= .ragqa/live
 CORPORA ?= .ragqa/corpora
 HOST    ?= 127.0.0.1
 PORT    ?= 8000
@@ -29,10 +30,12 @@ $(CORPORA)/manifest.json: $(VENV)/.installed $(wildcard eval/corpora/*/*.txt)
 
 corpora: $(CORPORA)/manifest.json
 
-run: index
+# The served index has its own document store ($(LIVE).data): the sample corpus seeds it on the
+# first start only, so uploaded and deleted documents stay as they are across runs and upgrades.
+run: $(VENV)/.installed
 	@echo "ragqa: chat page on http://$(HOST):$(PORT)/  (Ctrl-C stops)"
 	@echo '  try: curl -s $(HOST):$(PORT)/v1/ask -H "content-type: application/json" -d '"'"'{"question":"东阳2023年GDP目标增长多少?"}'"'"
-	$(RAGQA) serve --index $(INDEX) --host $(HOST) --port $(PORT)
+	$(RAGQA) serve --index $(LIVE) --seed samples/corpus --host $(HOST) --port $(PORT)
 
 # Browser tests drive Debian's chromium; install it when missing and we may (root).
 browser-deps:

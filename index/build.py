@@ -10,13 +10,15 @@ from pathlib import Path
 import numpy as np
 
 from ragqa.ingest.clauses import chunk_document
-from ragqa.ingest.errors import RagqaError
+from ragqa.ingest.durable import crash_point
+from ragqa.ingest.docstore import Addition, DocumentStore
+from ragqa.ingest.errors import IndexError_, RagqaError
 from ragqa.ingest.model import Chunk, Document
-from ragqa.ingest.readers import Skipped, read_tree
+from ragqa.ingest.readers import Skipped, read_files
 
 from .dense import HNSW_ABOVE
 from .embedders import Embedder
-from .store import embed_text, write_index
+from .store import embed_text, read_manifest, write_index
 
 Progress = Callable[[str, int, int], None]
 
@@ -31,6 +33,7 @@ class BuildReport:
     skipped: list[Skipped] = field(default_factory=list)
     seconds: float = 0.0
     path: str = ""
+    kept: list[str] = field(default_factory=list)
 
 
 def _quiet(stage: str, done: int, total: int) -> None:
@@ -55,6 +58,7 @@ def build_index(
     parts = []
     for start in range(0, len(texts), batch):
         parts.append(embedder.encode(texts[start : start + batch]))
+        crash_point("embed")
         progress("embed", min(start + batch, len(texts)), len(texts))
     vectors = np.vstack(parts) if parts else np.zeros((0, embedder.dim), dtype=np.float32)
     build = write_index(target, documents, chunks, vectors, embedder, {"token_budget": budget}, hnsw_above)
@@ -68,19 +72,56 @@ def ingest_paths(
     budget: int = 350,
     progress: Progress = _quiet,
     hnsw_above: int = HNSW_ABOVE,
+    store: DocumentStore | None = None,
+    drop_uploads: bool = False,
 ) -> BuildReport:
-    """Read every supported file under `paths` and build an index of them at `target`."""
+    """Read every supported file under `paths` and build an index of them at `target`.
+
+    With a document store, the files are committed to it first and the index is built from the
+    store: documents uploaded through the API stay (listed in `kept`) unless `drop_uploads`."""
     started = time.perf_counter()
-    documents, skipped = read_tree(paths)
-    if not documents:
+    read, skipped = read_files(paths)
+    if not read:
         reasons = "; ".join(f"{s.path}: {s.reason}" for s in skipped[:3]) or "no files found"
         raise RagqaError(f"nothing to index under {', '.join(map(str, paths))} ({reasons})")
+    documents = [doc for doc, _ in read]
+    kept: list[str] = []
+    if store is not None:
+        new = {doc.doc_id for doc in documents}
+        entries = store.entries()
+        kept = sorted(d for d, e in entries.items() if e.origin == "upload" and d not in new and not drop_uploads)
+        gone = [d for d in entries if d not in new and d not in kept]
+        store.commit([Addition(doc, path, "ingest") for doc, path in read], gone)
+        documents, unreadable = store.read_all()
+        skipped += unreadable
     chunks, build = build_index(documents, target, embedder, budget, progress, hnsw_above=hnsw_above)
     return BuildReport(
-        files=len(documents) + len(skipped),
+        files=len(read) + len(skipped),
         documents=len(documents),
         chunks=len(chunks),
         skipped=skipped,
         seconds=time.perf_counter() - started,
         path=str(build),
+        kept=kept,
     )
+
+
+def index_behind(store: DocumentStore, target: Path) -> bool:
+    """Whether the index at `target` is missing or holds other documents than the store."""
+    try:
+        manifest = read_manifest(target)
+    except IndexError_:
+        return True
+    return manifest.get("corpus") != store.identities()
+
+
+def rebuild_from_store(
+    store: DocumentStore, target: Path, embedder: Embedder, budget: int = 350, progress: Progress = _quiet, hnsw_above: int = HNSW_ABOVE
+) -> BuildReport:
+    """Build the index at `target` from exactly the documents in the store."""
+    started = time.perf_counter()
+    documents, skipped = store.read_all()
+    if not documents:
+        raise IndexError_(f"the document store {store.root} holds no readable document; ingest some with 'ragqa ingest PATH'")
+    chunks, build = build_index(documents, target, embedder, budget, progress, hnsw_above=hnsw_above)
+    return BuildReport(len(documents) + len(skipped), len(documents), len(chunks), skipped, time.perf_counter() - started, str(build))

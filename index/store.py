@@ -9,7 +9,9 @@
 
 `write_index` builds into a fresh folder beside the target and swaps it in atomically: the
 target path is a symlink to the newest build, replaced with one `rename`, so a reader sees the
-old index or the new one, never half of one. `load_index` refuses a folder built by another
+old index or the new one, never half of one. Every file of the build and the folders are
+fsynced before the rename, and the parent folder after it, so a power cut cannot leave the link
+pointing at a half-written build. `remove_stale_builds` deletes what a killed build left. `load_index` refuses a folder built by another
 embedder or chunker version, with a message that says to re-ingest.
 """
 
@@ -28,6 +30,7 @@ import faiss
 import numpy as np
 
 from ragqa.ingest.clauses import CHUNKER_VERSION
+from ragqa.ingest.durable import crash_point, fsync_dir, fsync_file
 from ragqa.ingest.errors import IndexError_
 from ragqa.ingest.model import Chunk, Document
 
@@ -89,6 +92,7 @@ def write_index(
     with (build / "chunks.jsonl").open("w", encoding="utf-8") as f:
         for chunk in chunks:
             f.write(json.dumps(chunk.to_json(), ensure_ascii=False) + "\n")
+    crash_point("write")
     with (build / "documents.jsonl").open("w", encoding="utf-8") as f:
         for doc in documents:
             row = {"doc": doc.doc_id, "title": doc.title, "sha256": doc.sha256, "lines": list(doc.lines)}
@@ -107,8 +111,20 @@ def write_index(
         "created_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
     (build / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2))
+    _fsync_tree(build)
+    fsync_dir(builds)
     _swap(target, build)
+    crash_point("after_swap")
     return build
+
+
+def _fsync_tree(folder: Path) -> None:
+    for path in sorted(folder.rglob("*"), key=lambda p: len(p.parts), reverse=True):
+        if path.is_file():
+            fsync_file(path)
+        elif path.is_dir():
+            fsync_dir(path)
+    fsync_dir(folder)
 
 
 def _swap(target: Path, build: Path) -> None:
@@ -120,9 +136,43 @@ def _swap(target: Path, build: Path) -> None:
     link.unlink(missing_ok=True)
     link.symlink_to(os.path.relpath(build, target.parent))
     old = target.resolve() if target.is_symlink() else None
+    crash_point("swap")
     os.replace(link, target)
+    fsync_dir(target.parent)
     if old is not None and old != build.resolve() and old.parent == build.parent:
         shutil.rmtree(old, ignore_errors=True)
+
+
+def remove_stale_builds(target: Path) -> list[str]:
+    """Delete build folders and link files that a killed build left beside `target`; a build
+    another live process is still writing (its pid is in the folder name) is left alone."""
+    target = target.absolute()
+    builds = target.parent / f".{target.name}.builds"
+    live = target.resolve() if target.is_symlink() else None
+    removed = []
+    for link in target.parent.glob(f".{target.name}.link-*"):
+        if not _pid_alive(link.name.rsplit("-", 1)[-1]):
+            link.unlink(missing_ok=True)
+            removed.append(link.name)
+    for build in sorted(builds.iterdir()) if builds.exists() else []:
+        parts = build.name.split("-")
+        if build.resolve() == live or (len(parts) > 1 and _pid_alive(parts[1])):
+            continue
+        shutil.rmtree(build, ignore_errors=True)
+        removed.append(build.name)
+    return removed
+
+
+def _pid_alive(pid: str) -> bool:
+    if not pid.isdigit() or int(pid) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def read_manifest(path: Path) -> dict[str, object]:

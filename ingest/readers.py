@@ -173,9 +173,10 @@ def iter_files(paths: list[Path]) -> Iterator[tuple[Path, str]]:
             yield path, path.relative_to(root).as_posix()
 
 
-def read_tree(paths: list[Path]) -> tuple[list[Document], list[Skipped]]:
-    """Read every file under `paths`; unreadable or unsupported files are returned as skipped."""
-    docs: list[Document] = []
+def read_files(paths: list[Path]) -> tuple[list[tuple[Document, Path]], list[Skipped]]:
+    """Every file under `paths` read, with the file it came from; unreadable or unsupported
+    files are returned as skipped."""
+    docs: list[tuple[Document, Path]] = []
     skipped: list[Skipped] = []
     seen: set[str] = set()
     for path, doc_id in iter_files(paths):
@@ -183,8 +184,14 @@ def read_tree(paths: list[Path]) -> tuple[list[Document], list[Skipped]]:
             skipped.append(Skipped(str(path), f"duplicate document name {doc_id}"))
             continue
         try:
-            docs.append(read_document(path, doc_id))
+            docs.append((read_document(path, doc_id), path))
             seen.add(doc_id)
         except ReadError as exc:
             skipped.append(Skipped(str(path), str(exc)))
     return docs, skipped
+
+
+def read_tree(paths: list[Path]) -> tuple[list[Document], list[Skipped]]:
+    """Every file under `paths` read; unreadable or unsupported files are returned as skipped."""
+    docs, skipped = read_files(paths)
+    return [doc for doc, _ in docs], skipped

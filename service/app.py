@@ -8,12 +8,14 @@ input; an unexpected fault is a 500 with the same shape and no traceback.
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
 import logging
-import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
+from dataclasses import asdict
+from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, File, Header, Query, Request, UploadFile
@@ -22,11 +24,15 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from ragqa.ingest.durable import crash_point
 from ragqa.ingest.errors import ConfigError, IndexError_, LastDocument, NotFound, RagqaError, ReadError
 
+from .jobs import Jobs
 from .limits import BodyLimit
-from .metrics import Metrics
+from .logs import RequestIds
+from .metrics import Metrics, Observe
 from .pipeline import Pipeline
+from .relay import relay
 from .schemas import (
     ApiError,
     AskRequest,
@@ -34,9 +40,12 @@ from .schemas import (
     DocumentLines,
     DocumentList,
     ErrorResponse,
+    JobInfo,
+    JobList,
     SearchRequest,
     SearchResponse,
     SourceLine,
+    UploadResponse,
 )
 from .settings import Settings, cached_settings
 
@@ -48,6 +57,37 @@ def error_response(status: int, code: str, message: str) -> JSONResponse:
     return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
 
 
+def error_status(exc: Exception) -> tuple[int, str]:
+    """The HTTP status and error code of a ragqa error (500 internal_error for anything else)."""
+    if isinstance(exc, ApiError):
+        return exc.status, exc.code
+    if isinstance(exc, NotFound):
+        return 404, "not_found"
+    if isinstance(exc, LastDocument):
+        return 409, "last_document"
+    if isinstance(exc, ReadError):
+        return 400, "unreadable_document"
+    if isinstance(exc, (IndexError_, ConfigError)):
+        return 503, "index_unavailable"
+    if isinstance(exc, RagqaError):
+        return 400, "bad_request"
+    return 500, "internal_error"
+
+
+def describe_error(exc: Exception) -> dict[str, str]:
+    """A job's error as an error response body would give it (no internals for unexpected ones)."""
+    status, code = error_status(exc)
+    if status == 500:
+        log.error("job failed", exc_info=exc)
+        return {"code": code, "message": "the job failed unexpectedly; the fault is logged"}
+    return {"code": code, "message": str(exc)}
+
+
+def _discard(staged: list[tuple[str, Path]]) -> None:
+    for _, path in staged:
+        path.unlink(missing_ok=True)
+
+
 def _explain_validation(exc: RequestValidationError) -> str:
     parts = []
     for err in exc.errors():
@@ -55,10 +95,6 @@ def _explain_validation(exc: RequestValidationError) -> str:
         msg = str(err.get("msg", "invalid")).removeprefix("Value error, ")
         parts.append(f"{where}: {msg}")
     return "; ".join(parts) or "invalid request"
-
-
-# Metric labels come from fixed sets: route templates, and these methods (others count as OTHER).
-KNOWN_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
 
 
 def get_pipeline(request: Request) -> Pipeline:
@@ -114,19 +150,24 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if getattr(app.state, "pipeline", None) is None:
             app.state.pipeline = Pipeline.from_settings(settings or cached_settings())
+        app.state.jobs = Jobs(app.state.pipeline.store.root / "jobs.jsonl")
         metrics.documents.set(len(app.state.pipeline.index.documents))
         metrics.chunks.set(len(app.state.pipeline.index.chunks))
         yield
+        app.state.jobs.shutdown()
 
     app = FastAPI(
         title="ragqa",
         version="1.0",
         description="Answers questions from your documents and cites the exact source lines. 问答服务：回答附带可核对的原文行号。",
         lifespan=lifespan,
+        docs_url=None,  # served by install_web from local files, under its own CSP
+        redoc_url=None,
     )
     app.state.pipeline = pipeline
     app.state.metrics = metrics
     _limit_bodies(app, settings or cached_settings())
+    app.add_middleware(Observe, metrics=metrics)
     if settings is not None:
         app.dependency_overrides[cached_settings] = lambda: settings
 
@@ -145,42 +186,21 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
 
     @app.exception_handler(RagqaError)
     async def _ragqa(request: Request, exc: RagqaError) -> JSONResponse:
-        if isinstance(exc, NotFound):
-            return error_response(404, "not_found", str(exc))
-        if isinstance(exc, LastDocument):
-            return error_response(409, "last_document", str(exc))
-        if isinstance(exc, ReadError):
-            return error_response(400, "unreadable_document", str(exc))
-        if isinstance(exc, (IndexError_, ConfigError)):
-            return error_response(503, "index_unavailable", str(exc))
-        return error_response(400, "bad_request", str(exc))
+        status, code = error_status(exc)
+        return error_response(status, code, str(exc))
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unexpected error on %s", request.url.path)
         return error_response(500, "internal_error", "the server failed unexpectedly; the fault is logged")
 
-    @app.middleware("http")
-    async def _observe(request: Request, call_next: Any) -> Response:
-        started = time.perf_counter()
-        status = 500
-        try:
-            response: Response = await call_next(request)
-            status = response.status_code
-            return response
-        finally:
-            route = request.scope.get("route")
-            path = getattr(route, "path", "unmatched")
-            method = request.method if request.method in KNOWN_METHODS else "OTHER"
-            outcome = "ok" if status < 400 else "client_error" if status < 500 else "server_error"
-            metrics.requests.labels(path, method, outcome).inc()
-            metrics.latency.labels(path, method).observe(time.perf_counter() - started)
-
     @app.post("/v1/ask", response_model=AskResponse, responses={**ERRORS, 200: {"content": {"text/event-stream": {}}}}, tags=["answer"])
     def ask(body: AskRequest, pipe: Pipe) -> Any:
         """Answer a question with citations of exact source lines. 例：{"question": "东阳2023年GDP目标增长多少?"}"""
         if body.stream:
-            return StreamingResponse(_stream(pipe, body), media_type="text/event-stream", headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+            return StreamingResponse(
+                relay(_stream(pipe, body)), media_type="text/event-stream", headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+            )
         result = pipe.ask(body.question, body.top_k)
         metrics.record_answer(result.llm.backend, result.refused, result.llm.reason, result.timings_ms.retrieve, result.timings_ms.generate)
         return result
@@ -222,23 +242,67 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
         lines = [SourceLine(n=n, text=document.lines[n - 1]) for n in range(start, last + 1)]
         return DocumentLines(doc=doc, title=document.title, total_lines=total, start=start, end=last, lines=lines)
 
-    @app.post("/v1/documents", responses=ERRORS, tags=["documents"], dependencies=[Depends(require_admin)])
-    async def upload(files: Annotated[list[UploadFile], File(description="one or more .txt/.md/.html files")], request: Request) -> dict[str, Any]:
-        """Add or replace documents (admin key) and rebuild the index; the old index serves until the swap."""
+    @app.post("/v1/documents", response_model=UploadResponse, responses={**ERRORS, 202: {"model": UploadResponse}}, tags=["documents"],
+              dependencies=[Depends(require_admin)])
+    async def upload(
+        files: Annotated[list[UploadFile], File(description="one or more .txt/.md/.html files")],
+        request: Request,
+        wait: Annotated[bool, Query(description="false: answer 202 at once with the job; poll GET /v1/jobs/{id}")] = True,
+    ) -> Any:
+        """Add or replace documents (admin key): stored durably, then the index is rebuilt; the old
+        index serves until the swap. The job finishes even if the client leaves."""
         pipe = get_pipeline(request)
-        limit = (settings or cached_settings()).max_upload_mb * 1024 * 1024
-        payload = []
-        for f in files:
-            data = await f.read(limit + 1)
-            if len(data) > limit:
-                raise ApiError(413, "file_too_large", f"{f.filename} is over {limit // 1048576} MB")
-            payload.append((f.filename or "", data))
-        from starlette.concurrency import run_in_threadpool
+        jobs: Jobs = request.app.state.jobs
+        staged = await _stage(files, pipe, (settings or cached_settings()).max_upload_mb * 1024 * 1024)
+        job = jobs.start("upload", [name for name, _ in staged])
+        future = jobs.submit(job, lambda: _apply_upload(pipe, staged), describe_error)
+        if not wait:
+            return JSONResponse(UploadResponse(job=JobInfo(**asdict(job))).model_dump(), status_code=202)
+        result = await asyncio.shield(asyncio.wrap_future(future))
+        finished = jobs.get(job.id) or job
+        return UploadResponse(**result, job=JobInfo(**asdict(finished)))
 
-        added = await run_in_threadpool(pipe.add_documents, payload)
+    async def _stage(files: list[UploadFile], pipe: Pipeline, limit: int) -> list[tuple[str, Path]]:
+        """Each upload copied into the store's incoming/ folder in 1 MB pieces, within `limit`."""
+        staged: list[tuple[str, Path]] = []
+        try:
+            for f in files:
+                path = pipe.store.new_incoming(f.filename or "")
+                staged.append((f.filename or "", path))
+                size = 0
+                with path.open("wb") as out:
+                    while piece := await f.read(1 << 20):
+                        size += len(piece)
+                        if size > limit:
+                            raise ApiError(413, "file_too_large", f"{f.filename} is over {limit // 1048576} MB")
+                        out.write(piece)
+                        crash_point("read")
+        except BaseException:
+            _discard(staged)
+            raise
+        return staged
+
+    def _apply_upload(pipe: Pipeline, staged: list[tuple[str, Path]]) -> dict[str, Any]:
+        try:
+            added = pipe.add_documents(staged)
+        finally:
+            _discard(staged)
         metrics.documents.set(len(pipe.index.documents))
         metrics.chunks.set(len(pipe.index.chunks))
         return {"added": added, "documents": len(pipe.index.documents), "chunks": len(pipe.index.chunks)}
+
+    @app.get("/v1/jobs", response_model=JobList, tags=["documents"], dependencies=[Depends(require_admin)])
+    def job_list(request: Request, limit: Annotated[int, Query(ge=1, le=500)] = 50) -> JobList:
+        """The most recent document jobs, newest first (admin key)."""
+        return JobList(jobs=[JobInfo(**asdict(j)) for j in request.app.state.jobs.recent(limit)])
+
+    @app.get("/v1/jobs/{job_id}", response_model=JobInfo, responses=ERRORS, tags=["documents"], dependencies=[Depends(require_admin)])
+    def job_status(job_id: str, request: Request) -> JobInfo:
+        """One job: running, done (with its result), failed (with the error) or interrupted (admin key)."""
+        job = request.app.state.jobs.get(job_id)
+        if job is None:
+            raise ApiError(404, "not_found", f"no job {job_id[:64]!r}; GET /v1/jobs lists the recent ones")
+        return JobInfo(**asdict(job))
 
     @app.delete("/v1/documents/{doc:path}", responses=ERRORS, tags=["documents"], dependencies=[Depends(require_admin)])
     def delete(doc: str, pipe: Pipe) -> dict[str, Any]:
@@ -262,6 +326,7 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
         }
         if is_admin(pipe.settings, authorization):
             body["index"] = str(pipe.settings.index_dir)
+            body["data"] = str(pipe.store.root)
         return body
 
     @app.get("/metrics", tags=["ops"], include_in_schema=False)
@@ -273,4 +338,5 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
 
     install_openai_compat(app, get_pipeline)
     install_web(app, (settings or cached_settings()).cors_origins)
+    app.add_middleware(RequestIds)  # outermost: every response, errors and 413s included, carries its id
     return app

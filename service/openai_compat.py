@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from ragqa.ingest.tokens import count_tokens
 
 from .pipeline import Pipeline
+from .relay import relay
 from .schemas import ApiError, Citation, check_question, clean_text
 
 MODEL = "ragqa"
@@ -84,7 +85,7 @@ def install_openai_compat(app: FastAPI, get_pipeline: Callable[..., Pipeline]) -
         ident = f"chatcmpl-{uuid.uuid4().hex[:24]}"
         created = int(time.time())
         if body.stream:
-            return StreamingResponse(_stream(pipe, question, ident, created), media_type="text/event-stream")
+            return StreamingResponse(relay(_stream(pipe, question, ident, created)), media_type="text/event-stream")
         result = pipe.ask(question, pipe.settings.top_k)
         content = result.answer + footnotes(result.citations)
         prompt_tokens = sum(count_tokens(m.text()) for m in body.messages)

@@ -7,21 +7,25 @@ and swaps it in, so requests in flight finish on the old one.
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 import threading
 import time
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from ragqa.index.build import build_index
+from ragqa.index.build import build_index, index_behind, ingest_paths, rebuild_from_store
 from ragqa.index.embedders import Embedder, make_embedder
 from ragqa.index.keyword import configure_jieba
 from ragqa.index.search import FusionConfig, Hit, Searcher
-from ragqa.index.store import LoadedIndex, load_index, read_manifest
+from ragqa.index.store import LoadedIndex, load_index, read_manifest, remove_stale_builds
+from ragqa.ingest.docstore import Addition, DocumentStore
+from ragqa.ingest.durable import crash_point
 from ragqa.ingest.errors import IndexError_, LastDocument, LLMError, NotFound, ReadError
 from ragqa.ingest.model import Document
 from ragqa.ingest.normalize import fold
@@ -71,6 +75,7 @@ class Pipeline:
         self._fusion = fusion
         self._state = _State(index, Searcher(index, embedder, fusion))
         self._write_lock = threading.Lock()
+        self.store = DocumentStore(settings.data_path)
 
     @classmethod
     def from_settings(cls, settings: Settings, http_client: httpx.Client | None = None) -> Pipeline:
@@ -107,8 +112,8 @@ class Pipeline:
     def search(self, query: str, top_k: int = 5) -> list[Passage]:
         return [to_passage(h) for h in self._state.searcher.search(query, top_k)]
 
-    def _messages(self, question: str, hits: list[Hit]) -> list[dict[str, str]]:
-        docs = self._state.index.documents
+    def _messages(self, question: str, hits: list[Hit], state: _State) -> list[dict[str, str]]:
+        docs = state.index.documents
         passages = "\n\n".join(
             render(
                 "passage",
@@ -155,7 +160,7 @@ class Pipeline:
         llm = LLMInfo(backend="extractive")
         if self.llm is not None and hits:
             try:
-                text = self.llm.complete(self._messages(question, hits))
+                text = self.llm.complete(self._messages(question, hits, state))
                 answer, refused, citations = self._grounded(text, question, hits, state)
                 llm = LLMInfo(backend="openai", model=self.llm.model)
             except LLMError as exc:
@@ -183,7 +188,7 @@ class Pipeline:
         if self.llm is not None and hits:
             streamed = ""
             try:
-                for delta in self.llm.stream(self._messages(question, hits)):
+                for delta in self.llm.stream(self._messages(question, hits, state)):
                     streamed += delta
                     yield "delta", {"text": delta}
                 result = self._grounded(streamed, question, hits, state)
@@ -237,29 +242,27 @@ class Pipeline:
             "refuse_below": self.ranker.threshold if self.settings.refuse_below is None else self.settings.refuse_below,
         }
 
-    def add_documents(self, files: list[tuple[str, bytes]]) -> list[str]:
-        """Add (or replace) uploaded files and rebuild the index; ReadError if any is unreadable."""
-        import tempfile
+    def add_documents(self, files: list[tuple[str, Path]]) -> list[str]:
+        """Add (or replace) documents from received files and rebuild the index.
 
-        new: list[Document] = []
-        with tempfile.TemporaryDirectory() as tmp:
-            for name, data in files:
-                safe = Path(name).name
-                if "/" in name or "\\" in name:
-                    raise ReadError(f"{name[:80]!r} has a folder in it; upload files by their plain names (a document is replaced by name)")
-                if not safe or safe.startswith(".") or "\x00" in safe or len(safe.encode("utf-8", "replace")) > 255:
-                    raise ReadError(f"{name[:80]!r} is not a usable file name (empty, hidden, a NUL byte, or over 255 bytes)")
-                path = Path(tmp) / safe
-                path.write_bytes(data)
-                try:
-                    new.append(read_document(path, safe))
-                except ReadError as exc:
-                    raise ReadError(f"{safe}: {exc}") from None
+        Each file is parsed first (ReadError names the first that fails; nothing is committed
+        then). The originals are committed to the document store before the index is rebuilt,
+        so a crash during the rebuild loses nothing: the next start rebuilds from the store."""
+        new: list[Addition] = []
+        for name, path in files:
+            check_upload_name(name)
+            try:
+                new.append(Addition(read_document(path, name), path, "upload"))
+            except ReadError as exc:
+                raise ReadError(f"{name}: {exc}") from None
         with self._write_lock:
+            self._adopt_index_if_new()
+            self.store.commit(new)
+            crash_point("stored")
             docs = dict(self._state.index.documents)
-            docs.update({d.doc_id: d for d in new})
+            docs.update({a.document.doc_id: a.document for a in new})
             self._rebuild(list(docs.values()))
-        return [d.doc_id for d in new]
+        return [a.document.doc_id for a in new]
 
     def delete_document(self, doc: str) -> None:
         with self._write_lock:
@@ -269,7 +272,15 @@ class Pipeline:
             del docs[doc]
             if not docs:
                 raise LastDocument("cannot delete the last document; an index needs at least one (upload another first)")
+            self._adopt_index_if_new()
+            self.store.commit(deletions=[doc])
             self._rebuild(list(docs.values()))
+
+    def _adopt_index_if_new(self) -> None:
+        """An index built before the store existed: its documents become the store's first content."""
+        if not self.store.exists():
+            self.store.adopt(self._state.index.documents.values(), self.store.root / "adopting")
+            shutil.rmtree(self.store.root / "adopting", ignore_errors=True)
 
     def _rebuild(self, documents: list[Document]) -> None:
         target = self.settings.index_dir
@@ -282,6 +293,47 @@ class Pipeline:
         )
         index = load_index(target, self.embedder.name)
         self._state = _State(index, Searcher(index, self.embedder, self._fusion))
+
+
+def check_upload_name(name: str) -> None:
+    """ReadError unless `name` can be a document name: no folder, NUL, hidden name or over 255 bytes."""
+    if "/" in name or "\\" in name:
+        raise ReadError(f"{name[:80]!r} has a folder in it; upload files by their plain names (a document is replaced by name)")
+    if not name or name.startswith(".") or "\x00" in name or len(name.encode("utf-8", "replace")) > 255:
+        raise ReadError(f"{name[:80]!r} is not a usable file name (empty, hidden, a NUL byte, or over 255 bytes)")
+
+
+def prepare_index(settings: Settings, seed: list[Path] | None = None, say: Callable[[str], None] = print) -> None:
+    """Before serving: clear what a crash left, and make the index match the document store.
+
+    First start: an existing index is adopted into the store; without one, `seed` (e.g. the
+    sample corpus) is ingested. Later starts never re-seed: the store is the truth, and an index
+    that is missing or behind it (a crash between commit and swap) is rebuilt from it."""
+    store = DocumentStore(settings.data_path)
+    for note in store.recover() + [f"removed unfinished build {b}" for b in remove_stale_builds(settings.index_dir)]:
+        say(note)
+    has_index = (settings.index_dir / "manifest.json").exists()
+    if not store.exists():
+        if has_index:
+            say(f"document store {store.root}: starting it from the documents of {settings.index_dir}")
+            with tempfile.TemporaryDirectory(dir=store.root.parent) as scratch:
+                store.adopt(load_index(settings.index_dir).documents.values(), Path(scratch))
+        elif seed:
+            say(f"first start: ingesting {', '.join(map(str, seed))} into {store.root}")
+            report = ingest_paths(seed, settings.index_dir, make_embedder(settings.embedder, settings.embed_threads),
+                                  settings.token_budget, hnsw_above=settings.hnsw_above, store=store)
+            say(f"indexed {report.documents} documents into {report.chunks} chunks")
+            return
+        else:
+            return
+    if index_behind(store, settings.index_dir):
+        built_with = read_manifest(settings.index_dir).get("embedder") if has_index else settings.embedder
+        say(f"the index at {settings.index_dir} does not match the document store {store.root}; rebuilding it from the store")
+        report = rebuild_from_store(store, settings.index_dir, make_embedder(str(built_with), settings.embed_threads),
+                                    settings.token_budget, hnsw_above=settings.hnsw_above)
+        for skipped in report.skipped:
+            say(f"skipped {skipped.path}: {skipped.reason}")
+        say(f"rebuilt: {report.documents} documents, {report.chunks} chunks in {report.seconds:.1f}s")
 
 
 def _timings(started: float, retrieved: float, done: float) -> Timings:

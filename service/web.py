@@ -7,6 +7,9 @@
 - `GET /widget.js`    one self-contained script for other intranet pages: the chat stylesheet as a
                       string, the chat core (`chat.js`) and the widget bootstrap (`widget.js`),
                       wrapped in one function scope so nothing but `window.ragqa` leaks to the host;
+- `GET /docs`         the interactive API reference (Swagger UI), served from the
+                      `fastapi-offline` package's copy rather than a CDN, so it works on an intranet
+                      without internet and under a CSP that allows no inline script;
 - security headers on every response, and CORS for the listed origins only.
 
 Files are read once, at import, through `importlib.resources`, so they work from a wheel as
@@ -23,6 +26,7 @@ import re
 from dataclasses import dataclass
 from importlib import resources
 from importlib.resources.abc import Traversable
+from pathlib import Path
 
 from fastapi import FastAPI, Request, Response
 from fastapi.middleware.cors import CORSMiddleware
@@ -34,6 +38,19 @@ PAGE_CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "connect-src 'self'; frame-ancestors 'self'"
 )
+
+# Swagger UI sets inline styles on its elements; its scripts are all files, like the page's.
+DOCS_CSP = PAGE_CSP.replace("style-src 'self'", "style-src 'self' 'unsafe-inline'")
+DOCS_HTML = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>ragqa API</title>
+<link rel="stylesheet" href="/docs/assets/swagger-ui.css"></head>
+<body><div id="swagger-ui"></div>
+<script src="/docs/assets/swagger-ui-bundle.js"></script>
+<script src="/docs/assets/init.js"></script></body></html>
+"""
+DOCS_INIT = b"""window.ui = SwaggerUIBundle({url: "/openapi.json", dom_id: "#swagger-ui", deepLinking: true,
+  presets: [SwaggerUIBundle.presets.apis], layout: "BaseLayout"});
+"""
 
 _MEDIA_TYPES = {
     ".html": "text/html; charset=utf-8",
@@ -125,6 +142,19 @@ def _load_assets() -> tuple[Asset, Asset, dict[str, Asset]]:
 PAGE, WIDGET, STATIC = _load_assets()
 
 
+def _docs_assets() -> dict[str, Asset]:
+    """Swagger UI 5's bundle and stylesheet from the fastapi-offline wheel (MIT; we use its files
+    only), plus our initializer."""
+    import fastapi_offline
+
+    vendor = Path(fastapi_offline.__file__).parent / "static"
+    return {
+        "swagger-ui-bundle.js": Asset.of((vendor / "swagger-ui-bundle.js").read_bytes(), _MEDIA_TYPES[".js"], "public, max-age=86400"),
+        "swagger-ui.css": Asset.of((vendor / "swagger-ui.css").read_bytes(), _MEDIA_TYPES[".css"], "public, max-age=86400"),
+        "init.js": Asset.of(DOCS_INIT, _MEDIA_TYPES[".js"], "no-cache"),
+    }
+
+
 class SecurityHeaders:
     """ASGI middleware adding nosniff and no-referrer to every response, and the page CSP to
     HTML responses. Pure ASGI, so streamed answers pass through unbuffered."""
@@ -185,6 +215,17 @@ def install_web(app: FastAPI, cors_origins: list[str]) -> None:
         asset = STATIC.get(name)
         return asset.response(request) if asset else _not_found(name)
 
+    docs_assets = _docs_assets()
+
+    async def docs(request: Request) -> Response:
+        return Response(DOCS_HTML, media_type="text/html; charset=utf-8", headers={"Content-Security-Policy": DOCS_CSP})
+
+    async def docs_asset(name: str, request: Request) -> Response:
+        asset = docs_assets.get(name)
+        return asset.response(request) if asset else _not_found(name)
+
+    app.add_api_route("/docs", docs, methods=["GET", "HEAD"], include_in_schema=False)
+    app.add_api_route("/docs/assets/{name}", docs_asset, methods=["GET", "HEAD"], include_in_schema=False)
     app.add_api_route("/", page, methods=["GET", "HEAD"], include_in_schema=False)
     app.add_api_route("/widget.js", widget, methods=["GET", "HEAD"], include_in_schema=False)
     app.add_api_route("/static/{name}", static, methods=["GET", "HEAD"], include_in_schema=False)
