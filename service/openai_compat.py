@@ -25,6 +25,7 @@ from .relay import relay
 from .schemas import ApiError, Citation, check_question, clean_text
 
 MODEL = "ragqa"
+MAX_MESSAGES = 64  # a conversation's turns; the body limit (RAGQA_MAX_BODY_KB) bounds their size
 
 
 class ChatMessage(BaseModel):
@@ -45,7 +46,7 @@ class ChatRequest(BaseModel):
     model_config = ConfigDict(extra="allow", json_schema_extra={"examples": [{"model": "ragqa", "messages": [{"role": "user", "content": "东阳2023年GDP目标增长多少?"}]}]})
 
     model: str = MODEL
-    messages: list[ChatMessage] = Field(min_length=1)
+    messages: list[ChatMessage] = Field(min_length=1, max_length=MAX_MESSAGES)
     stream: bool = False
 
 

@@ -169,6 +169,8 @@ def test_chat_rejects_an_over_long_question_like_ask(client: TestClient) -> None
     long = {"messages": [{"role": "user", "content": "问" * 2001}]}
     message = _error(client.post("/v1/chat/completions", json=long), 422, "invalid_request")
     assert "2000" in message
+    many = {"messages": [{"role": "user", "content": "问"}] * 65}
+    assert "64" in _error(client.post("/v1/chat/completions", json=many), 422, "invalid_request")
 
 
 def test_metric_labels_stay_bounded_under_made_up_methods(client: TestClient) -> None:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -130,3 +132,24 @@ def test_400_is_not_retried_and_config_is_checked() -> None:
     assert len(calls) == 1
     with pytest.raises(LLMError, match="RAGQA_LLM_MODEL"):
         OpenAIChat("http://x/v1", "")
+
+
+def test_a_delete_between_retrieval_and_prompting_does_not_break_the_answer(hash_index: Path, fake: FakeOpenAI, tmp_path: Path) -> None:
+    """One index snapshot serves the whole request: the prompt is built from the state the
+    passages came from, even when a delete swaps in a new index right after retrieval."""
+    index = tmp_path / "index"
+    shutil.copytree(hash_index.resolve(), tmp_path / "build")
+    index.symlink_to(tmp_path / "build")
+    pipe = _pipeline(index, fake.url)
+    state = pipe._state
+    search = state.searcher.search
+
+    def search_then_delete(query: str, top_k: int) -> list[Any]:
+        hits = search(query, top_k)
+        pipe.delete_document(hits[0].chunk.doc_id)  # lands between retrieval and the prompt
+        return hits
+
+    state.searcher.search = search_then_delete  # type: ignore[method-assign]
+    result = pipe.ask(QUESTION, 3)
+    assert result.llm.backend == "openai" and not result.llm.fallback and result.citations
+    assert result.citations[0].doc not in pipe.index.documents  # cited from the snapshot it was retrieved from
