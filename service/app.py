@@ -284,12 +284,17 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
 
     def _apply_upload(pipe: Pipeline, staged: list[tuple[str, Path]]) -> dict[str, Any]:
         try:
-            added = pipe.add_documents(staged)
+            added, skipped = pipe.add_documents(staged)
         finally:
             _discard(staged)
         metrics.documents.set(len(pipe.index.documents))
         metrics.chunks.set(len(pipe.index.chunks))
-        return {"added": added, "documents": len(pipe.index.documents), "chunks": len(pipe.index.chunks)}
+        return {
+            "added": added,
+            "skipped": [{"name": s.path, "reason": s.reason} for s in skipped],
+            "documents": len(pipe.index.documents),
+            "chunks": len(pipe.index.chunks),
+        }
 
     @app.get("/v1/jobs", response_model=JobList, tags=["documents"], dependencies=[Depends(require_admin)])
     def job_list(request: Request, limit: Annotated[int, Query(ge=1, le=500)] = 50) -> JobList:

@@ -29,7 +29,7 @@ from ragqa.ingest.durable import crash_point
 from ragqa.ingest.errors import IndexError_, LastDocument, LLMError, NotFound, ReadError
 from ragqa.ingest.model import Document
 from ragqa.ingest.normalize import fold
-from ragqa.ingest.readers import read_document
+from ragqa.ingest.readers import Skipped, read_document
 from ragqa.prompts import render
 
 from .citations import assemble, pieces_from_segments, segments_from_llm
@@ -242,19 +242,22 @@ class Pipeline:
             "refuse_below": self.ranker.threshold if self.settings.refuse_below is None else self.settings.refuse_below,
         }
 
-    def add_documents(self, files: list[tuple[str, Path]]) -> list[str]:
-        """Add (or replace) documents from received files and rebuild the index.
+    def add_documents(self, files: list[tuple[str, Path]]) -> tuple[list[str], list[Skipped]]:
+        """Add (or replace) documents from received files and rebuild the index; returns the
+        names added and the files skipped, each with its reason (ReadError when none is usable).
 
-        Each file is parsed first (ReadError names the first that fails; nothing is committed
-        then). The originals are committed to the document store before the index is rebuilt,
-        so a crash during the rebuild loses nothing: the next start rebuilds from the store."""
+        The originals are committed to the document store before the index is rebuilt, so a
+        crash during the rebuild loses nothing: the next start rebuilds from the store."""
         new: list[Addition] = []
+        skipped: list[Skipped] = []
         for name, path in files:
-            check_upload_name(name)
             try:
+                check_upload_name(name)
                 new.append(Addition(read_document(path, name), path, "upload"))
             except ReadError as exc:
-                raise ReadError(f"{name}: {exc}") from None
+                skipped.append(Skipped(name[:255], str(exc)))
+        if not new:
+            raise ReadError("; ".join(f"{s.path[:80]}: {s.reason}" for s in skipped) or "no files in the upload")
         with self._write_lock:
             self._adopt_index_if_new()
             self.store.commit(new)
@@ -262,7 +265,7 @@ class Pipeline:
             docs = dict(self._state.index.documents)
             docs.update({a.document.doc_id: a.document for a in new})
             self._rebuild(list(docs.values()))
-        return [a.document.doc_id for a in new]
+        return [a.document.doc_id for a in new], skipped
 
     def delete_document(self, doc: str) -> None:
         with self._write_lock:

@@ -142,6 +142,7 @@ class JobList(BaseModel):
 
 class UploadResponse(BaseModel):
     added: list[str] = Field(default_factory=list, description="documents added or replaced (empty while the job runs)")
+    skipped: list[dict[str, str]] = Field(default_factory=list, description="files not added, each {name, reason}; the others were")
     documents: int | None = Field(None, description="documents in the index after the change")
     chunks: int | None = None
     job: JobInfo

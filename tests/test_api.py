@@ -236,3 +236,18 @@ def test_an_upload_name_with_a_folder_is_refused_not_rewritten(client: TestClien
     assert "folder" in message
     assert len(client.get("/v1/documents/003_9350541e24857315.txt/lines", params={"start": 1, "end": 1}).json()["lines"]) == 1
     assert len(client.get("/v1/documents").json()["documents"]) == 5
+
+
+def test_an_unreadable_file_in_an_upload_is_skipped_with_its_reason_and_the_rest_added(client: TestClient) -> None:
+    files = [
+        ("files", ("好文件.txt", "第一条 本市设立夜航管理所。\n".encode(), "text/plain")),
+        ("files", ("坏文件.txt", b"\x00\x01\x02\x03", "text/plain")),
+        ("files", ("图片.png", b"\x89PNG", "image/png")),
+    ]
+    response = client.post("/v1/documents", files=files, headers={"Authorization": "Bearer s3cret"})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["added"] == ["好文件.txt"] and body["job"]["state"] == "done"
+    reasons = {s["name"]: s["reason"] for s in body["skipped"]}
+    assert set(reasons) == {"坏文件.txt", "图片.png"} and "NUL" in reasons["坏文件.txt"] and "unsupported" in reasons["图片.png"]
+    assert client.delete("/v1/documents/好文件.txt", headers={"Authorization": "Bearer s3cret"}).status_code == 200
