@@ -14,7 +14,6 @@ from typing import Any, Protocol
 from urllib.parse import quote
 
 import httpx
-
 from ragqa.eval.errors import AskerError, DocumentNotFound
 
 

@@ -24,7 +24,7 @@ from ragqa.eval.errors import GoldError
 
 ANSWERABLE_TYPES = ("numeric", "unit", "date", "list", "fact", "table", "crossdoc")
 UNANSWERABLE = "unanswerable"
-TYPES = ANSWERABLE_TYPES + (UNANSWERABLE,)
+TYPES = (*ANSWERABLE_TYPES, UNANSWERABLE)
 
 DocLines = Mapping[str, int] | Callable[[str], int | None]
 

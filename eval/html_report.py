@@ -12,7 +12,6 @@ from collections.abc import Sequence
 from html import escape
 
 import numpy as np
-
 from ragqa.eval.compare import Comparison, fmt, places_for
 from ragqa.eval.contract import Passage
 from ragqa.eval.goldset import GoldItem
@@ -152,10 +151,7 @@ def _failure(r: ItemRun) -> str:
         + "</li>"
         for ref, text in zip(it.refs, r.ref_texts, strict=True)
     )
-    if ask is None:
-        answer = "<i>no answer (call failed)</i>"
-    else:
-        answer = ("<b>refused:</b> " if ask.refused else "") + _e(ask.answer)
+    answer = "<i>no answer (call failed)</i>" if ask is None else ("<b>refused:</b> " if ask.refused else "") + _e(ask.answer)
     cites = "".join(
         f"<li>[{c.id}] {_lines(c.doc, c.start_line, c.end_line)} · {_e(c.clause)}"
         + (

@@ -10,7 +10,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-
 from ragqa.eval.goldset import TYPES
 from ragqa.eval.metrics import MRR_DEPTH, Verdict
 

@@ -4,6 +4,7 @@ before any answer was looked at. Run: python eval/split_gold.py"""
 import glob
 import json
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).parent
 TEST = {"law/internet_cafe_regulation.txt", "rule/samr_complaint_report_measures.txt",
@@ -11,10 +12,11 @@ TEST = {"law/internet_cafe_regulation.txt", "rule/samr_complaint_report_measures
         "faq/chengdu_hpf_withdrawal_faq.txt", "report/zhejiang_gwr_2025.txt", "stats/qiandongnan_bulletin_2016.txt",
         "list/spp_crime_names_opinion_1997.txt"}
 SEEN = {"c1-035", "c1-036"}  # test items whose notes were printed once by mistake: moved to train
-train, test = [], []
+train: list[dict[str, Any]] = []
+test: list[dict[str, Any]] = []
 for f in sorted(glob.glob(str(HERE / "gold" / "raw" / "*.jsonl"))):
     doc = None
-    for line in open(f, encoding="utf-8"):
+    for line in Path(f).read_text(encoding="utf-8").splitlines():
         if not line.strip():
             continue
         it = json.loads(line)

@@ -95,7 +95,7 @@ def collect(gold_path: str, index_dir: Path, settings: Settings, top_k: int) -> 
         labels = np.array(
             [
                 float(any(g in t for g in golds) and _overlaps(c.hit.chunk.doc_id, c.sentence.start_line, c.sentence.end_line, item.refs))
-                for c, t in zip(cands, texts)
+                for c, t in zip(cands, texts, strict=False)
             ],
             dtype=np.float32,
         )
@@ -130,8 +130,8 @@ def out_of_fold(rows: list[Rows]) -> list[np.ndarray]:
     probs: list[np.ndarray] = [np.zeros(0)] * len(rows)
     folds = [_fold_of(r.group) for r in rows]
     for k in range(FOLDS):
-        model = fit([r for r, f in zip(rows, folds) if f != k])
-        for i, (r, f) in enumerate(zip(rows, folds)):
+        model = fit([r for r, f in zip(rows, folds, strict=False) if f != k])
+        for i, (r, f) in enumerate(zip(rows, folds, strict=False)):
             if f == k and len(r.features):
                 probs[i] = np.asarray(model.predict(r.features), dtype=float)
     return probs
@@ -148,7 +148,7 @@ def simulate(rows: list[Rows], probs: list[np.ndarray], refuse: list[bool], join
     """What the answerer would score: refuse where `refuse` says so, else the best candidate plus
     those within `join_ratio` of it."""
     correct = refused_ans = refused_unans = n_ans = n_unans = 0
-    for r, p, no in zip(rows, probs, refuse):
+    for r, p, no in zip(rows, probs, refuse, strict=False):
         answerable = r.item.answerable
         n_ans += answerable
         n_unans += not answerable
@@ -171,7 +171,7 @@ def simulate(rows: list[Rows], probs: list[np.ndarray], refuse: list[bool], join
 
 def abstainer_out_of_fold(rows: list[Rows], probs: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(question features, answerable labels, out-of-fold P(answerable)) per item."""
-    x = np.vstack([question_features(p, r.features) for r, p in zip(rows, probs)])
+    x = np.vstack([question_features(p, r.features) for r, p in zip(rows, probs, strict=False)])
     y = np.array([float(r.item.answerable) for r in rows])
     folds = np.array([_fold_of(r.group) for r in rows])
     oof = np.zeros(len(rows))
@@ -212,7 +212,7 @@ def train(pairs: list[tuple[str, Path]], out: Path, settings: Settings, top_k: i
     abstainer = Abstainer(fitted.mean, fitted.scale, fitted.coef, fitted.bias, threshold)
     out.mkdir(parents=True, exist_ok=True)
     model.save_model(str(out / "answerer.txt"))
-    importance = dict(zip(FEATURES, (float(x) for x in model.feature_importance("gain"))))
+    importance = dict(zip(FEATURES, (float(x) for x in model.feature_importance("gain")), strict=False))
     meta: dict[str, object] = {
         "features_version": FEATURES_VERSION,
         "features": list(FEATURES),

@@ -8,10 +8,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-
 from ragqa.ingest.clauses import chunk_document
-from ragqa.ingest.durable import crash_point
 from ragqa.ingest.docstore import Addition, DocumentStore
+from ragqa.ingest.durable import crash_point
 from ragqa.ingest.errors import IndexError_, RagqaError
 from ragqa.ingest.model import Chunk, Document
 from ragqa.ingest.readers import Skipped, read_files

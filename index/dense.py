@@ -22,8 +22,9 @@ def build_dense(vectors: Matrix, hnsw_above: int = HNSW_ABOVE) -> tuple[faiss.In
     """A FAISS index over `vectors` (HNSW when there are more than `hnsw_above`) and its type."""
     dim = vectors.shape[1]
     if len(vectors) > hnsw_above:
-        index: faiss.Index = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)
-        index.hnsw.efSearch = 128
+        hnsw = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)
+        hnsw.hnsw.efSearch = 128
+        index: faiss.Index = hnsw
         kind = "hnsw32"
     else:
         index = faiss.IndexFlatIP(dim)

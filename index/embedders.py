@@ -16,11 +16,11 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
-
 from ragqa.ingest.errors import ConfigError
 
 Matrix = npt.NDArray[np.float32]
@@ -96,10 +96,11 @@ def hash_vector(text: str, dim: int) -> Matrix:
     """Bag of character unigrams and bigrams, each added at index md5(gram) % dim, normalised."""
     v = np.zeros(dim, dtype=np.float32)
     chars = [c for c in text if not c.isspace()]
-    grams = chars + [a + b for a, b in zip(chars, chars[1:])]
+    grams = chars + [a + b for a, b in itertools.pairwise(chars)]
     for gram in grams:
         v[int(hashlib.md5(gram.encode()).hexdigest(), 16) % dim] += 1.0
-    return _normalise(v[None, :])[0]
+    row: Matrix = _normalise(v[None, :])[0]
+    return row
 
 
 class HashEmbedder:

@@ -12,7 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-
 from ragqa.ingest.model import Chunk
 from ragqa.ingest.normalize import normalize_query
 
@@ -69,7 +68,7 @@ class Searcher:
         dense_order: list[int] = []
         if cfg.dense_weight > 0:
             scores, ids = dense_search(self.index.dense, self.embedder.encode([text]), cfg.candidates)
-            for s, i in zip(scores[0], ids[0]):
+            for s, i in zip(scores[0], ids[0], strict=False):
                 if i >= 0:
                     dense_scores[i] = s
                     dense_order.append(int(i))

@@ -28,7 +28,6 @@ from pathlib import Path
 
 import faiss
 import numpy as np
-
 from ragqa.ingest.clauses import CHUNKER_VERSION
 from ragqa.ingest.durable import crash_point, fsync_dir, fsync_file
 from ragqa.ingest.errors import IndexError_

@@ -119,7 +119,7 @@ def _segments(doc: Document) -> list[_Segment]:
         if cells is not None:
             first = cells[0]
             prev = segments[-1] if segments else None
-            if header is not None and cells == header[1] or (prev is None or prev.kind != "table_row") and pending_header is None and not re.fullmatch(r"\d{1,4}", first):
+            if (header is not None and cells == header[1]) or ((prev is None or prev.kind != "table_row") and pending_header is None and not re.fullmatch(r"\d{1,4}", first)):
                 header = (n, cells)
                 pending_header = n
                 continue
@@ -128,7 +128,7 @@ def _segments(doc: Document) -> list[_Segment]:
                 context = f"{table_title}\n{context}" if context else table_title
             if first or prev is None or prev.kind != "table_row" or pending_header is not None:
                 label = f"{header[1][0] if header and header[1][0] else '行'} {first}".strip()
-                seg = _Segment("table_row", path() + (label,), path_lines=path_lines(), context=context)
+                seg = _Segment("table_row", (*path(), label), path_lines=path_lines(), context=context)
                 if pending_header is not None:
                     seg.lines.append(pending_header)
                     pending_header = None
@@ -140,7 +140,7 @@ def _segments(doc: Document) -> list[_Segment]:
             pending_header = None
         cleaned = clean_line(raw)
         # A table's title: the last two short lines above it ("…计划表" then "单位:人").
-        above = (above + [cleaned])[-2:] if len(cleaned) <= 60 else []
+        above = ([*above, cleaned])[-2:] if len(cleaned) <= 60 else []
         table_title = " ".join(above)
         heading = detect_heading(cleaned)
         if heading is not None:
@@ -269,7 +269,7 @@ def chunk_document(doc: Document, budget: int = 350, count: Callable[[str], int]
             probe = Chunk(doc.doc_id, first.line, last.line, seg.path, "", "", seg.kind, first.start, last.end)
             text = chunk_source_text(doc, probe)
             match = join_lines([match_line(part) for part in text.split("\n")])
-            context = fold(" › ".join((doc.title,) + seg.path))
+            context = fold(" › ".join((doc.title, *seg.path)))
             if seg.context:
                 context += "\n" + fold(seg.context)
             chunks.append(

@@ -83,8 +83,12 @@ class Chunk:
             start_char=int(str(d.get("start_char", 0))),
             end_char=None if end_char is None else int(str(end_char)),
             context=str(d.get("context", "")),
-            clause_lines=tuple(int(str(n)) for n in d.get("clause_lines", []) or []),  # type: ignore[union-attr]
+            clause_lines=tuple(int(str(n)) for n in _as_list(d.get("clause_lines"))),
         )
+
+
+def _as_list(value: object) -> list[object]:
+    return list(value) if isinstance(value, (list, tuple)) else []
 
 
 def chunk_source_text(doc: Document, chunk: Chunk) -> str:

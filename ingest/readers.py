@@ -77,7 +77,7 @@ def read_plain(data: bytes) -> list[str]:
 class _HTMLLines(HTMLParser):
     """Collects visible text per physical source line; script/style/head content is dropped."""
 
-    _HIDDEN = {"script", "style", "head", "title", "noscript", "template"}
+    _HIDDEN = frozenset({"script", "style", "head", "title", "noscript", "template"})
 
     def __init__(self, n_lines: int) -> None:
         super().__init__(convert_charrefs=True)

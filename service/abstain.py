@@ -20,9 +20,7 @@ from .candidates import FEATURES
 
 _FROM_BEST = ("cov", "cov_ctx", "cov_passage", "missing_max", "bigram_cov", "type_fit", "year_state", "measure_state",
               "missing_all_max", "missing_all_share", "unseen_share", "n_terms", "is_question", "kw_norm", "keyword_rr")
-QUESTION_FEATURES = ("p1", "logit_p1", "p_gap", "p_sum_top5", "max_cov_any", "max_bigram_any") + _FROM_BEST + tuple(
-    f"q_{t}" for t in TYPES
-)
+QUESTION_FEATURES = ("p1", "logit_p1", "p_gap", "p_sum_top5", "max_cov_any", "max_bigram_any", *_FROM_BEST, *tuple(f"q_{t}" for t in TYPES))
 _COL = {name: i for i, name in enumerate(FEATURES)}
 
 

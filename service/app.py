@@ -22,10 +22,9 @@ from fastapi import Depends, FastAPI, File, Header, Query, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from starlette.exceptions import HTTPException as StarletteHTTPException
-
 from ragqa.ingest.durable import crash_point
 from ragqa.ingest.errors import ConfigError, IndexError_, LastDocument, NotFound, RagqaError, ReadError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .jobs import Jobs
 from .limits import BodyLimit

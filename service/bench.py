@@ -20,7 +20,7 @@ from ragqa.ingest.errors import ConfigError, ReadError
 
 def _pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
@@ -33,7 +33,6 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Print the benchmark as JSON on stdout; progress goes to stderr."""
     from fastapi.testclient import TestClient
-
     from ragqa.index.build import ingest_paths
     from ragqa.index.embedders import make_embedder
     from ragqa.index.keyword import configure_jieba
@@ -61,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
         started = time.perf_counter()
         pipeline = Pipeline.from_settings(settings)
         report["load_s"] = round(time.perf_counter() - started, 2)
-        questions = [json.loads(line)["question"] for line in Path(args.gold).open(encoding="utf-8") if line.strip()]
+        questions = [json.loads(line)["question"] for line in Path(args.gold).read_text(encoding="utf-8").splitlines() if line.strip()]
         print(f"bench: asking {len(questions)} questions × {args.rounds} rounds …", file=sys.stderr)
         with TestClient(create_app(settings, pipeline)) as client:
             for q in questions:

@@ -15,6 +15,7 @@ place or document; which combination of features makes an answer is learned (`ra
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from dataclasses import dataclass
@@ -73,7 +74,7 @@ def candidates(hits: list[Hit]) -> list[Candidate]:
 
 def _bigrams(text: str) -> set[str]:
     chars = [c for c in text if "\u3400" <= c <= "\u9fff" or c.isalnum()]
-    return {a + b for a, b in zip(chars, chars[1:])}
+    return {a + b for a, b in itertools.pairwise(chars)}
 
 
 def _coverage(q: QuestionProfile, text: str) -> float:
@@ -207,10 +208,7 @@ def featurize(q: QuestionProfile, cands: list[Candidate]) -> np.ndarray:
         c_types = text_types(arabic)
         fit = len(q_types & c_types) / len(q_types) if q_types else 0.0
         year_state = _year_state(q, s.match)
-        if q.measures:
-            measure_state = 1.0 if any(has_measure(arabic, m) or has_measure(s.match, m) for m in q.measures) else -1.0
-        else:
-            measure_state = 0.0
+        measure_state = (1.0 if any(has_measure(arabic, m) or has_measure(s.match, m) for m in q.measures) else -1.0) if q.measures else 0.0
         base = [
             cov[i],
             cov_ctx,

@@ -9,6 +9,7 @@ identical (doc, lines) share one number. `quote` is always the source lines verb
 
 from __future__ import annotations
 
+import itertools
 import re
 
 from ragqa.index.search import Hit
@@ -24,7 +25,7 @@ MARKER = re.compile(r"\[(\d{1,3})\]")
 
 def _bigrams(text: str) -> set[str]:
     chars = [c for c in fold(text) if not c.isspace()]
-    return {a + b for a, b in zip(chars, chars[1:])}
+    return {a + b for a, b in itertools.pairwise(chars)}
 
 
 def narrow(text: str, hit: Hit) -> tuple[int, int]:

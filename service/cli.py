@@ -111,7 +111,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from .app import create_app
-
     from .limits import timed_protocol
     from .logs import configure_logging, uvicorn_log_config
     from .pipeline import prepare_index

@@ -156,7 +156,7 @@ def _heading(best: Candidate, docs: dict[str, Document]) -> Segment | None:
     doc = docs.get(chunk.doc_id)
     if doc is None or _ARTICLE.search(best.sentence.text):
         return None
-    for label, line in reversed(list(zip(chunk.clause_path, chunk.clause_lines))):
+    for label, line in reversed(list(zip(chunk.clause_path, chunk.clause_lines, strict=False))):
         if line and _ARTICLE.search(label):
             return Segment(label, best.passage, chunk.doc_id, line, line)
     return None

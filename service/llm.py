@@ -16,7 +16,6 @@ from collections.abc import Iterator
 from typing import Any, Protocol
 
 import httpx
-
 from ragqa.ingest.errors import LLMError
 
 

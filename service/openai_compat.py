@@ -17,7 +17,6 @@ from typing import Any, Literal
 from fastapi import Depends, FastAPI
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
-
 from ragqa.ingest.tokens import count_tokens
 
 from .pipeline import Pipeline
@@ -80,7 +79,7 @@ def install_openai_compat(app: FastAPI, get_pipeline: Callable[..., Pipeline]) -
         return {"object": "list", "data": [{"id": MODEL, "object": "model", "created": 0, "owned_by": "ragqa"}]}
 
     @app.post("/v1/chat/completions", tags=["openai"])
-    def chat(body: ChatRequest, pipe: Pipeline = Depends(get_pipeline)) -> Any:
+    def chat(body: ChatRequest, pipe: Pipeline = Depends(get_pipeline)) -> Any:  # noqa: B008 (a closure's dependency: no Annotated alias at module level)
         """OpenAI chat completions; the answer cites its sources as footnotes."""
         question = _question(body)
         ident = f"chatcmpl-{uuid.uuid4().hex[:24]}"

@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-
 from ragqa.index.build import build_index, index_behind, ingest_paths, rebuild_from_store
 from ragqa.index.embedders import Embedder, make_embedder
 from ragqa.index.keyword import configure_jieba

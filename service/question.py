@@ -13,8 +13,7 @@ from ragqa.ingest.normalize import normalize_query
 from .answertypes import question_types
 
 _MEASURES = (
-    "平方公里 平方米 公里 千米 万美元 美元 亿元 万元 元 万吨 吨 万亩 亩 宗 万人 人次 人 名 户 家 个 项 所 套 张 "
-    "辆 座 条 台 件 千瓦 兆瓦 分钟 小时 周年 天 次 批 株 栋 间 床 倍 日 工作日".split()
+    ["平方公里", "平方米", "公里", "千米", "万美元", "美元", "亿元", "万元", "元", "万吨", "吨", "万亩", "亩", "宗", "万人", "人次", "人", "名", "户", "家", "个", "项", "所", "套", "张", "辆", "座", "条", "台", "件", "千瓦", "兆瓦", "分钟", "小时", "周年", "天", "次", "批", "株", "栋", "间", "床", "倍", "日", "工作日"]
 )
 _MEASURE_AFTER = re.compile(r"(?:多少|(?<!哪)几)(" + "|".join(_MEASURES) + ")")
 NUMBER = r"[0-9０-９一二三四五六七八九十百千万两〇零]"
@@ -89,10 +88,8 @@ def year_fits(q: QuestionProfile, text: str, before: str = "") -> bool:
         return True
     named = years_in(text)
     if not named and not _THIS_YEAR.search(text):
-        last = None
-        for last in _YEAR.finditer(before):
-            pass
-        named = years_in(last.group(0)) if last else frozenset()
+        mentions = list(_YEAR.finditer(before))
+        named = years_in(mentions[-1].group(0)) if mentions else frozenset()
     return not named or bool(named & q.years)
 
 

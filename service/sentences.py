@@ -8,6 +8,7 @@ sentence ends (。；！？ and their ASCII forms). Table rows stay whole, one p
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass
 
@@ -104,5 +105,5 @@ def split_items(text: str) -> list[str]:
     starts = [m.start() for m in _ITEM.finditer(text)]
     if len(starts) < _MIN_ITEMS:
         return []
-    bounds = starts + [len(text)]
-    return [text[a:b].strip() for a, b in zip(bounds, bounds[1:]) if text[a:b].strip()]
+    bounds = [*starts, len(text)]
+    return [text[a:b].strip() for a, b in itertools.pairwise(bounds) if text[a:b].strip()]

@@ -10,7 +10,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from ragqa.index.build import ingest_paths
 from ragqa.index.embedders import HashEmbedder, UseEmbedder
 from ragqa.index.keyword import configure_jieba

@@ -6,16 +6,13 @@ features are checked on their own, the model through answers whose wording it ne
 
 from __future__ import annotations
 
-import re
-
 import pytest
-
 from ragqa.index.build import ingest_paths
 from ragqa.index.embedders import HashEmbedder
 from ragqa.index.keyword import strip_frame, tokenize
-from ragqa.service.pipeline import Pipeline
 from ragqa.service.answertypes import arabize, question_types, text_types
 from ragqa.service.candidates import FEATURES, candidates, featurize
+from ragqa.service.pipeline import Pipeline
 from ragqa.service.question import profile_question, year_fits, years_in
 from ragqa.service.sentences import split_items, split_sentences
 

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-
 from ragqa.index.build import ingest_paths
 from ragqa.index.embedders import HashEmbedder
 from ragqa.service.app import create_app

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import pytest
-
 from ragqa.ingest.clauses import chunk_document, detect_heading
 from ragqa.ingest.model import Chunk, Document, chunk_source_text
 from ragqa.ingest.normalize import clean_line
@@ -51,7 +51,7 @@ def test_every_nonblank_line_is_in_exactly_one_chunk(chunked: dict[str, tuple[Do
 @pytest.mark.parametrize("name", SAMPLE_FILES)
 def test_chunk_text_is_its_source_and_chunks_are_in_order(chunked: dict[str, tuple[Document, list[Chunk]]], name: str) -> None:
     doc, chunks = chunked[name]
-    for prev, c in zip(chunks, chunks[1:]):
+    for prev, c in itertools.pairwise(chunks):
         assert (prev.end_line, prev.end_char if prev.end_char is not None else 10**9) <= (c.start_line, c.start_char if c.start_char else 10**9) or prev.end_line < c.start_line
     for c in chunks:
         assert c.text == chunk_source_text(doc, c)

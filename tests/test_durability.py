@@ -13,7 +13,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-
 from ragqa.index.build import ingest_paths
 from ragqa.index.embedders import HashEmbedder
 from ragqa.index.store import read_manifest
@@ -131,7 +130,7 @@ def test_the_seed_is_used_on_the_first_start_only_and_ingest_keeps_uploads(tmp_p
     done = subprocess.run(ingest, cwd=serving.REPO, env=env, capture_output=True, text=True, timeout=300, check=True)
     assert f"kept 1 document(s) uploaded through the API: {UPLOAD_A[0]}" in done.stderr
     assert set(read_manifest(index)["corpus"]) == set(DOCS) | {"规定戊.txt", UPLOAD_A[0]}  # type: ignore[arg-type]
-    subprocess.run(ingest + ["--drop-uploads"], cwd=serving.REPO, env=env, capture_output=True, timeout=300, check=True)
+    subprocess.run([*ingest, "--drop-uploads"], cwd=serving.REPO, env=env, capture_output=True, timeout=300, check=True)
     assert set(read_manifest(index)["corpus"]) == set(DOCS) | {"规定戊.txt"}  # type: ignore[arg-type]
 
 
@@ -185,7 +184,7 @@ def test_an_upload_whose_client_hangs_up_is_committed_and_shown_done(tmp_path: P
     try:
         request = httpx.Request("POST", f"{service.url}/v1/documents", headers=AUTH,
                                 files={"files": (UPLOAD_B[0], UPLOAD_B[1].encode(), "text/plain")})
-        head = [f"POST /v1/documents HTTP/1.1", f"Host: {request.url.host}"]
+        head = ["POST /v1/documents HTTP/1.1", f"Host: {request.url.host}"]
         head += [f"{k}: {v}" for k, v in request.headers.items() if k.lower() != "host"]
         with socket.create_connection((request.url.host, request.url.port or 80)) as sock:
             sock.sendall(("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + request.read())

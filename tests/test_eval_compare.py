@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
-
 from ragqa.eval.compare import Baseline, Flip, compare, fmt, format_comparison, load_baseline
 from ragqa.eval.errors import BaselineError
 
@@ -72,5 +72,5 @@ def test_load_baseline_errors(tmp_path: Path) -> None:
     (tmp_path / "y.json").write_text(
         json.dumps({"metrics": {"overall": {}}, "items": [{}]}), encoding="utf-8"
     )
-    with pytest.raises(BaselineError, match="not a ragqa eval run.json"):
+    with pytest.raises(BaselineError, match=re.escape("not a ragqa eval run.json")):
         load_baseline(tmp_path / "y.json")

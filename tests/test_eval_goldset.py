@@ -7,7 +7,6 @@ import json
 from pathlib import Path
 
 import pytest
-
 from ragqa.eval.errors import GoldError
 from ragqa.eval.goldset import GoldItem, Ref, load_gold, parse_gold
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from ragqa.eval.contract import AskResult, Citation, Passage
 from ragqa.eval.goldset import GoldItem, Ref
 from ragqa.eval.metrics import (

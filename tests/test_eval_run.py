@@ -11,7 +11,6 @@ from typing import Any
 
 import httpx
 import pytest
-
 from ragqa.eval import command
 from ragqa.eval.askers import Asker, HttpAsker
 from ragqa.eval.errors import AskerError, BaselineError, GoldError
@@ -258,7 +257,7 @@ def test_baseline_comparison(tmp_path: Path) -> None:
 def test_bad_baseline_fails_before_the_run(tmp_path: Path) -> None:
     (tmp_path / "x.json").write_text('{"items": []}', encoding="utf-8")
     asker = FakeAsker(GOOD)
-    with pytest.raises(BaselineError, match="not a ragqa eval run.json"):
+    with pytest.raises(BaselineError, match=re.escape("not a ragqa eval run.json")):
         invoke(parse(str(write_gold(tmp_path)), "--baseline", str(tmp_path / "x.json")), asker)
     assert asker.calls == []
 
@@ -320,7 +319,7 @@ class FailingAsker(FakeAsker):
 
 def test_a_failed_call_is_scored_wrong_and_reported(tmp_path: Path) -> None:
     args = parse(str(write_gold(tmp_path)), "--report", str(tmp_path / "r"))
-    code, out, err = invoke(args, FailingAsker(GOOD))
+    code, _out, err = invoke(args, FailingAsker(GOOD))
     assert code == 0 and "eval: 1 of 3 items had failed calls (scored wrong)" in err
     run = json.loads((tmp_path / "r" / "run.json").read_text(encoding="utf-8"))
     g1 = run["items"][0]

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-
 from ragqa.eval.askers import HttpAsker
 from ragqa.eval.goldset import load_gold
 from ragqa.eval.runner import evaluate

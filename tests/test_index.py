@@ -8,7 +8,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from ragqa.index.build import ingest_paths
 from ragqa.index.embedders import HashEmbedder, hash_vector, make_embedder
 from ragqa.index.search import FusionConfig, Searcher

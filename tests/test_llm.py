@@ -11,7 +11,6 @@ from typing import Any
 import httpx
 import pytest
 from fastapi.testclient import TestClient
-
 from ragqa.ingest.errors import LLMError
 from ragqa.service.app import create_app
 from ragqa.service.llm import OpenAIChat
@@ -54,9 +53,11 @@ def test_llm_refusal_is_reported_as_refused(hash_index: Path, fake: FakeOpenAI) 
 
 def test_streaming_passes_llm_deltas_through(hash_index: Path, fake: FakeOpenAI) -> None:
     settings = settings_for(hash_index, llm_backend="openai", llm_base_url=fake.url, llm_model="fake-7b")
-    with TestClient(create_app(settings, Pipeline.from_settings(settings))) as client:
-        with client.stream("POST", "/v1/ask", json={"question": QUESTION, "stream": True, "top_k": 3}) as r:
-            raw = "".join(r.iter_text())
+    with (
+        TestClient(create_app(settings, Pipeline.from_settings(settings))) as client,
+        client.stream("POST", "/v1/ask", json={"question": QUESTION, "stream": True, "top_k": 3}) as r,
+    ):
+        raw = "".join(r.iter_text())
     events = [(b.split("\n")[0][7:], json.loads(b.split("\n")[1][6:])) for b in raw.strip().split("\n\n")]
     deltas = [d["text"] for e, d in events if e == "delta"]
     assert len(deltas) > 3 and "".join(deltas).startswith("根据资料")

@@ -10,7 +10,6 @@ from typing import Any
 
 import openai
 import pytest
-
 from ragqa.eval.textnorm import normalize
 from ragqa.service.pipeline import REFUSAL_SIMPLIFIED
 

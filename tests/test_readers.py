@@ -1,7 +1,6 @@
 from pathlib import Path
 
 import pytest
-
 from ragqa.ingest.errors import ReadError
 from ragqa.ingest.readers import decode_text, read_document, read_html, read_tree, split_physical_lines
 

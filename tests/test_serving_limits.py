@@ -48,7 +48,7 @@ def _closed_by_server(sock: socket.socket, within: float) -> bool:
         while sock.recv(4096):
             continue
         return True
-    except (TimeoutError, socket.timeout):
+    except TimeoutError:
         return False
     except ConnectionResetError:
         return True
