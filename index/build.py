@@ -11,12 +11,13 @@ import numpy as np
 from ragqa.ingest.clauses import chunk_document
 from ragqa.ingest.docstore import Addition, DocumentStore
 from ragqa.ingest.durable import crash_point
-from ragqa.ingest.errors import IndexError_, RagqaError
+from ragqa.ingest.errors import RagqaError
 from ragqa.ingest.model import Chunk, Document
 from ragqa.ingest.readers import Skipped, read_files
 
 from .dense import HNSW_ABOVE
 from .embedders import Embedder
+from .errors import IndexUnavailable
 from .store import embed_text, read_manifest, write_index
 
 Progress = Callable[[str, int, int], None]
@@ -109,7 +110,7 @@ def index_behind(store: DocumentStore, target: Path) -> bool:
     """Whether the index at `target` is missing or holds other documents than the store."""
     try:
         manifest = read_manifest(target)
-    except IndexError_:
+    except IndexUnavailable:
         return True
     return manifest.get("corpus") != store.identities()
 
@@ -121,6 +122,6 @@ def rebuild_from_store(
     started = time.perf_counter()
     documents, skipped = store.read_all()
     if not documents:
-        raise IndexError_(f"the document store {store.root} holds no readable document; ingest some with 'ragqa ingest PATH'")
+        raise IndexUnavailable(f"the document store {store.root} holds no readable document; ingest some with 'ragqa ingest PATH'")
     chunks, build = build_index(documents, target, embedder, budget, progress, hnsw_above=hnsw_above)
     return BuildReport(len(documents) + len(skipped), len(documents), len(chunks), skipped, time.perf_counter() - started, str(build))

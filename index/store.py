@@ -30,11 +30,11 @@ import faiss
 import numpy as np
 from ragqa.ingest.clauses import CHUNKER_VERSION
 from ragqa.ingest.durable import crash_point, fsync_dir, fsync_file
-from ragqa.ingest.errors import IndexError_
 from ragqa.ingest.model import Chunk, Document
 
 from .dense import HNSW_ABOVE, build_dense, load_dense, save_dense
 from .embedders import Embedder, Matrix
+from .errors import IndexUnavailable
 from .keyword import KeywordIndex
 
 FORMAT_VERSION = 1
@@ -79,7 +79,7 @@ def write_index(
 ) -> Path:
     """Write a complete index folder and atomically make `target` point at it."""
     if len(vectors) != len(chunks):
-        raise IndexError_(f"{len(vectors)} vectors for {len(chunks)} chunks")
+        raise IndexUnavailable(f"{len(vectors)} vectors for {len(chunks)} chunks")
     target = target.absolute()
     builds = target.parent / f".{target.name}.builds"
     builds.mkdir(parents=True, exist_ok=True)
@@ -129,7 +129,7 @@ def _fsync_tree(folder: Path) -> None:
 def _swap(target: Path, build: Path) -> None:
     if target.exists() and not target.is_symlink():
         if not (target / "manifest.json").exists() and any(target.iterdir()):
-            raise IndexError_(f"{target} exists and is not a ragqa index; choose another --index folder")
+            raise IndexUnavailable(f"{target} exists and is not a ragqa index; choose another --index folder")
         shutil.rmtree(target)
     link = target.parent / f".{target.name}.link-{os.getpid()}"
     link.unlink(missing_ok=True)
@@ -177,21 +177,21 @@ def _pid_alive(pid: str) -> bool:
 def read_manifest(path: Path) -> dict[str, object]:
     manifest_path = path / "manifest.json"
     if not manifest_path.exists():
-        raise IndexError_(f"no index at {path}: build one with 'ragqa ingest PATH --index {path}'")
+        raise IndexUnavailable(f"no index at {path}: build one with 'ragqa ingest PATH --index {path}'")
     manifest: dict[str, object] = json.loads(manifest_path.read_text())
     return manifest
 
 
 def load_index(path: Path, embedder_name: str | None = None) -> LoadedIndex:
-    """Load an index folder; raises IndexError_ (saying to re-ingest) on any mismatch."""
+    """Load an index folder; raises IndexUnavailable (saying to re-ingest) on any mismatch."""
     manifest = read_manifest(path)
     if manifest.get("format") != FORMAT_VERSION or manifest.get("chunker") != CHUNKER_VERSION:
-        raise IndexError_(
+        raise IndexUnavailable(
             f"index at {path} was built by another ragqa version (chunker {manifest.get('chunker')}, "
             f"this is {CHUNKER_VERSION}); re-ingest: ragqa ingest PATH --index {path}"
         )
     if embedder_name is not None and manifest.get("embedder") != embedder_name:
-        raise IndexError_(
+        raise IndexUnavailable(
             f"index at {path} was built with embedder {manifest.get('embedder')!r} but {embedder_name!r} is "
             f"configured; re-ingest with it (ragqa ingest PATH --index {path}) or set RAGQA_EMBEDDER={manifest.get('embedder')}"
         )
@@ -204,9 +204,9 @@ def load_index(path: Path, embedder_name: str | None = None) -> LoadedIndex:
         dense = load_dense(path / "dense.faiss")
         keyword = KeywordIndex.load(path / "keyword")
     except (OSError, ValueError, KeyError, RuntimeError) as exc:
-        raise IndexError_(f"index at {path} is damaged ({exc}); re-ingest: ragqa ingest PATH --index {path}") from exc
+        raise IndexUnavailable(f"index at {path} is damaged ({exc}); re-ingest: ragqa ingest PATH --index {path}") from exc
     if dense.ntotal != len(chunks) or keyword.n_docs != len(chunks) or dense.d != manifest.get("dim"):
-        raise IndexError_(f"index at {path} is inconsistent (chunks, vectors, keywords differ); re-ingest it")
+        raise IndexUnavailable(f"index at {path} is inconsistent (chunks, vectors, keywords differ); re-ingest it")
     return LoadedIndex(path, manifest, documents, chunks, dense, keyword)
 
 

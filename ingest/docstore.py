@@ -28,7 +28,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .durable import fsync_dir, fsync_file, write_durably
-from .errors import IndexError_, ReadError
+from .errors import ReadError, StoreDamaged
 from .model import Document
 from .readers import Skipped, read_document
 
@@ -75,7 +75,7 @@ class DocumentStore:
             raw = json.loads(self.catalog_path.read_text(encoding="utf-8"))
             return {doc: StoredFile(doc=doc, **row) for doc, row in raw["documents"].items()}
         except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise IndexError_(f"the document store catalog {self.catalog_path} is damaged ({exc}); restore it from a backup") from exc
+            raise StoreDamaged(f"the document store catalog {self.catalog_path} is damaged ({exc}); restore it from a backup") from exc
 
     def identities(self) -> dict[str, str]:
         """{doc: sha256}, what the index manifest's `corpus` must equal."""

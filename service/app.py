@@ -23,9 +23,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from ragqa.ingest.durable import crash_point
-from ragqa.ingest.errors import ConfigError, IndexError_, LastDocument, NotFound, RagqaError, ReadError
+from ragqa.ingest.errors import RagqaError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from .errors import http_error
 from .jobs import Jobs
 from .limits import BodyLimit
 from .logs import RequestIds
@@ -56,30 +57,12 @@ def error_response(status: int, code: str, message: str) -> JSONResponse:
     return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
 
 
-def error_status(exc: Exception) -> tuple[int, str]:
-    """The HTTP status and error code of a ragqa error (500 internal_error for anything else)."""
-    if isinstance(exc, ApiError):
-        return exc.status, exc.code
-    if isinstance(exc, NotFound):
-        return 404, "not_found"
-    if isinstance(exc, LastDocument):
-        return 409, "last_document"
-    if isinstance(exc, ReadError):
-        return 400, "unreadable_document"
-    if isinstance(exc, (IndexError_, ConfigError)):
-        return 503, "index_unavailable"
-    if isinstance(exc, RagqaError):
-        return 400, "bad_request"
-    return 500, "internal_error"
-
-
 def describe_error(exc: Exception) -> dict[str, str]:
-    """A job's error as an error response body would give it (no internals for unexpected ones)."""
-    status, code = error_status(exc)
+    """A job's error as an error response body gives it (no internals for unexpected ones)."""
+    status, code, message = http_error(exc)
     if status == 500:
         log.error("job failed", exc_info=exc)
-        return {"code": code, "message": "the job failed unexpectedly; the fault is logged"}
-    return {"code": code, "message": str(exc)}
+    return {"code": code, "message": message}
 
 
 def _discard(staged: list[tuple[str, Path]]) -> None:
@@ -185,13 +168,12 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
 
     @app.exception_handler(RagqaError)
     async def _ragqa(request: Request, exc: RagqaError) -> JSONResponse:
-        status, code = error_status(exc)
-        return error_response(status, code, str(exc))
+        return error_response(*http_error(exc))
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unexpected error on %s", request.url.path)
-        return error_response(500, "internal_error", "the server failed unexpectedly; the fault is logged")
+        return error_response(*http_error(exc))
 
     @app.post("/v1/ask", response_model=AskResponse, responses={**ERRORS, 200: {"content": {"text/event-stream": {}}}}, tags=["answer"])
     def ask(body: AskRequest, pipe: Pipe) -> Any:

@@ -16,7 +16,9 @@ from collections.abc import Iterator
 from typing import Any, Protocol
 
 import httpx
-from ragqa.ingest.errors import LLMError
+from ragqa.ingest.errors import ConfigError
+
+from .errors import LLMError
 
 
 class LLM(Protocol):
@@ -46,9 +48,9 @@ class OpenAIChat:
         backoff: float = 0.5,
     ) -> None:
         if not base_url.startswith(("http://", "https://")):
-            raise LLMError(f"RAGQA_LLM_BASE_URL {base_url!r} must start with http:// or https://", "config")
+            raise ConfigError(f"RAGQA_LLM_BASE_URL {base_url!r} must start with http:// or https://")
         if not model:
-            raise LLMError("RAGQA_LLM_MODEL is empty; name the model the endpoint serves (e.g. qwen2.5:7b)", "config")
+            raise ConfigError("RAGQA_LLM_MODEL is empty; name the model the endpoint serves (e.g. qwen2.5:7b)")
         self.model = model
         self.url = base_url.rstrip("/") + "/chat/completions"
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}

@@ -20,18 +20,20 @@ from typing import Any
 import httpx
 from ragqa.index.build import build_index, index_behind, ingest_paths, rebuild_from_store
 from ragqa.index.embedders import Embedder, make_embedder
+from ragqa.index.errors import IndexUnavailable
 from ragqa.index.keyword import configure_jieba
 from ragqa.index.search import FusionConfig, Hit, Searcher
 from ragqa.index.store import LoadedIndex, load_index, read_manifest, remove_stale_builds
 from ragqa.ingest.docstore import Addition, DocumentStore
 from ragqa.ingest.durable import crash_point
-from ragqa.ingest.errors import IndexError_, LastDocument, LLMError, NotFound, ReadError
+from ragqa.ingest.errors import ReadError
 from ragqa.ingest.model import Document
 from ragqa.ingest.normalize import fold
 from ragqa.ingest.readers import Skipped, read_document
 from ragqa.prompts import render
 
 from .citations import assemble, pieces_from_segments, segments_from_llm
+from .errors import LastDocument, LLMError, NotFound
 from .extractive import Ranker, Segment, answer_extractive, default_ranker
 from .llm import LLM, OpenAIChat
 from .question import profile_question, split_question
@@ -78,12 +80,12 @@ class Pipeline:
 
     @classmethod
     def from_settings(cls, settings: Settings, http_client: httpx.Client | None = None) -> Pipeline:
-        """Load the index named by settings; IndexError_ says how to build it when missing."""
+        """Load the index named by settings; IndexUnavailable says how to build it when missing."""
         configure_jieba(settings.cache_dir / "jieba")
         manifest = read_manifest(settings.index_dir)
         built_with = str(manifest.get("embedder"))
         if "embedder" in settings.model_fields_set and settings.embedder != built_with:
-            raise IndexError_(
+            raise IndexUnavailable(
                 f"index at {settings.index_dir} was built with embedder {built_with!r} but RAGQA_EMBEDDER is "
                 f"{settings.embedder!r}; re-ingest with it or unset RAGQA_EMBEDDER"
             )

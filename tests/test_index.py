@@ -10,9 +10,10 @@ import numpy as np
 import pytest
 from ragqa.index.build import ingest_paths
 from ragqa.index.embedders import HashEmbedder, hash_vector, make_embedder
+from ragqa.index.errors import IndexUnavailable
 from ragqa.index.search import FusionConfig, Searcher
 from ragqa.index.store import load_index, reconstruct_vectors
-from ragqa.ingest.errors import ConfigError, IndexError_
+from ragqa.ingest.errors import ConfigError
 from ragqa.ingest.normalize import strip_pinyin
 
 from .conftest import DEV_GOLD, SAMPLES
@@ -43,15 +44,15 @@ def test_index_folder_holds_what_the_manifest_says(hash_index: Path) -> None:
 
 
 def test_loading_with_another_embedder_says_to_reingest(hash_index: Path) -> None:
-    with pytest.raises(IndexError_, match="re-ingest"):
+    with pytest.raises(IndexUnavailable, match="re-ingest"):
         load_index(hash_index, "usem3")
 
 
 def test_a_damaged_or_foreign_index_is_refused(tmp_path: Path) -> None:
-    with pytest.raises(IndexError_, match="ragqa ingest"):
+    with pytest.raises(IndexUnavailable, match="ragqa ingest"):
         load_index(tmp_path)
     (tmp_path / "manifest.json").write_text(json.dumps({"format": 1, "chunker": "old-0"}))
-    with pytest.raises(IndexError_, match="re-ingest"):
+    with pytest.raises(IndexUnavailable, match="re-ingest"):
         load_index(tmp_path)
 
 
@@ -70,7 +71,7 @@ def test_a_non_index_folder_is_not_overwritten(tmp_path: Path, tiny_corpus: Path
     target = tmp_path / "mine"
     target.mkdir()
     (target / "notes.txt").write_text("keep me")
-    with pytest.raises(IndexError_, match="not a ragqa index"):
+    with pytest.raises(IndexUnavailable, match="not a ragqa index"):
         ingest_paths([tiny_corpus], target, HashEmbedder(32))
     assert (target / "notes.txt").read_text() == "keep me"
 

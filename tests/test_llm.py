@@ -11,8 +11,9 @@ from typing import Any
 import httpx
 import pytest
 from fastapi.testclient import TestClient
-from ragqa.ingest.errors import LLMError
 from ragqa.service.app import create_app
+from ragqa.ingest.errors import ConfigError
+from ragqa.service.errors import LLMError
 from ragqa.service.llm import OpenAIChat
 from ragqa.service.pipeline import Pipeline
 
@@ -131,7 +132,7 @@ def test_400_is_not_retried_and_config_is_checked() -> None:
     with pytest.raises(LLMError, match="HTTP 400"):
         OpenAIChat("http://x/v1", "m", client=_mock(handler), retries=3, backoff=0).complete([])
     assert len(calls) == 1
-    with pytest.raises(LLMError, match="RAGQA_LLM_MODEL"):
+    with pytest.raises(ConfigError, match="RAGQA_LLM_MODEL"):
         OpenAIChat("http://x/v1", "")
 
 
