@@ -10,7 +10,7 @@ PORT    ?= 8000
 export RAGQA_CACHE_DIR ?= .ragqa/cache
 export PIP_DISABLE_PIP_VERSION_CHECK = 1
 
-.PHONY: run test check index corpora eval train bench browser-deps screenshots clean
+.PHONY: run test check index corpora eval train bench load browser-deps screenshots clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -87,6 +87,13 @@ screenshots: $(VENV)/.installed browser-deps
 
 bench: $(VENV)/.installed
 	$(RAGQA) bench
+
+# A bounded soak on loopback: 32 clients for 60 s against a copy of the sample index, with uploads
+# and deletes, 5% malformed requests and 2 slow readers. Fails unless no well-formed request fails
+# and the server's RSS grows by less than 100 MB. Figures: out/soak.json.
+load: $(VENV)/.installed index
+	@mkdir -p out
+	$(PY) -m ragqa.eval.soak --index $(INDEX) --clients 32 --seconds 60 --json out/soak.json
 
 clean:
 	rm -rf $(VENV) .ragqa .pytest_cache

@@ -19,6 +19,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import json
+import re
 import shutil
 import time
 import uuid
@@ -33,6 +34,7 @@ from .model import Document
 from .readers import Skipped, read_document
 
 CATALOG_FORMAT = 1
+_SAFE_SUFFIX = re.compile(r"\.[a-z0-9]{1,12}")  # the reader is chosen by it; anything else is read as "no type"
 
 
 @dataclass(frozen=True)
@@ -84,7 +86,8 @@ class DocumentStore:
     def new_incoming(self, name: str) -> Path:
         """A fresh path in incoming/ for an upload being received (same file system as files/)."""
         self.incoming.mkdir(parents=True, exist_ok=True)
-        return self.incoming / f"{uuid.uuid4().hex}{Path(name).suffix.lower()}"
+        suffix = Path(name.replace("\x00", "")).suffix.lower()
+        return self.incoming / f"{uuid.uuid4().hex}{suffix if _SAFE_SUFFIX.fullmatch(suffix) else ''}"
 
     @contextmanager
     def _locked(self) -> Iterator[None]:

@@ -111,9 +111,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from .app import create_app
+    from .documents import prepare_index
     from .limits import timed_protocol
     from .logs import configure_logging, uvicorn_log_config
-    from .pipeline import prepare_index
 
     settings = _settings(args, host=args.host, port=args.port)
     configure_logging(args.log_level)

@@ -4,8 +4,9 @@
 is answered 413 before the body is read; a body without Content-Length (chunked) is counted as
 it streams and cut off with 413 at the limit. Uploads (`POST /v1/documents`) get the upload
 limit and have their Authorization header checked first, so an unauthenticated upload is
-refused without a byte of its body being read (a hostile page cannot make visitors' browsers
-push large files at the server).
+refused from its headers: at most 1 MB of its body is read and dropped before the answer, so
+the client can read it (a hostile page cannot make visitors' browsers push large files at the
+server, and nothing of a refused body is kept).
 
 `TimedH11Protocol` adds the header and body read timeouts uvicorn lacks.
 """
@@ -45,6 +46,32 @@ async def _reply(send: Send, status: int, code: str, message: str) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
+DISCARD_BYTES = 1 << 20
+DISCARD_SECONDS = 2.0
+
+
+async def _discard_body(receive: Receive) -> None:
+    """Read and drop up to DISCARD_BYTES of a refused request's body (for at most DISCARD_SECONDS)
+    before answering. Closing a connection with unread data makes the kernel reset it, and the
+    client loses the answer (a 401 or 413) it was meant to read; a small upload is drained, a
+    large one is cut off, and nothing of it is kept."""
+
+    async def drain() -> None:
+        seen = 0
+        while seen <= DISCARD_BYTES:
+            message = await receive()
+            if message["type"] != "http.request":
+                return
+            seen += len(message.get("body", b""))
+            if not message.get("more_body", False):
+                return
+
+    try:
+        await asyncio.wait_for(drain(), DISCARD_SECONDS)
+    except TimeoutError:
+        return
+
+
 class BodyLimit:
     """Caps request bodies at `body_bytes` (uploads: `upload_bytes`) and checks the upload
     admin key (`authorize_upload(header) -> None | (status, code, message)`) before reading."""
@@ -71,10 +98,12 @@ class BodyLimit:
         if upload:
             refusal = self.authorize_upload(headers.get("authorization"))
             if refusal is not None:
+                await _discard_body(receive)
                 await _reply(send, *refusal)
                 return
         declared = headers.get("content-length", "")
         if declared.isdigit() and int(declared) > limit:
+            await _discard_body(receive)
             await _reply(send, 413, "request_too_large", f"the request body is {int(declared)} bytes; the limit here is {limit}")
             return
         seen = 0
@@ -106,7 +135,8 @@ class TimedH11Protocol(H11Protocol):
     """uvicorn's h11 protocol with the read timeouts it lacks: a connection must send its whole
     request line and headers within `header_timeout` seconds of its first byte (or of opening),
     and a body must keep arriving, with no pause longer than `body_timeout`. Otherwise the
-    connection is closed: half-open or trickling clients cannot hold sockets and memory."""
+    connection is closed: half-open or trickling clients cannot hold sockets and memory. A
+    request answered before its body was read in full is closed after the answer."""
 
     header_timeout = 10.0
     body_timeout = 30.0
@@ -122,6 +152,10 @@ class TimedH11Protocol(H11Protocol):
     def on_response_complete(self) -> None:
         super().on_response_complete()
         self._cancel_read_timer()  # idle keep-alive is uvicorn's own timer; headers re-arm on the next byte
+        if self.conn.their_state is h11.SEND_BODY and not self.transport.is_closing():
+            # Answered before its body was read (a refused upload): uvicorn would go on reading
+            # and dropping the rest for as long as the client sends. Close instead.
+            self.transport.close()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._cancel_read_timer()

@@ -21,7 +21,7 @@ from ragqa.ingest.tokens import count_tokens
 
 from .pipeline import Pipeline
 from .relay import relay
-from .schemas import ApiError, Citation, check_question, clean_text
+from .schemas import ApiError, Citation, CitationsEvent, DeltaEvent, check_question, clean_text
 
 MODEL = "ragqa"
 MAX_MESSAGES = 64  # a conversation's turns; the body limit (RAGQA_MAX_BODY_KB) bounds their size
@@ -126,15 +126,13 @@ def _chunk(ident: str, created: int, delta: dict[str, Any], finish: str | None =
 def _stream(pipe: Pipeline, question: str, ident: str, created: int) -> Iterator[str]:
     yield _chunk(ident, created, {"role": "assistant", "content": ""})
     streamed = ""
-    for event, data in pipe.ask_stream(question, pipe.settings.top_k):
-        if event == "delta":
-            text = data["text"]
-            if data.get("replace"):
-                text = "\n\n" + text if streamed else text
+    for event in pipe.ask_stream(question, pipe.settings.top_k):
+        if isinstance(event, DeltaEvent):
+            text = "\n\n" + event.text if event.replace and streamed else event.text
             streamed += text
             yield _chunk(ident, created, {"content": text})
-        elif event == "citations":
-            notes = footnotes([Citation(**c) for c in data["citations"]])
+        elif isinstance(event, CitationsEvent):
+            notes = footnotes(event.citations)
             if notes:
                 yield _chunk(ident, created, {"content": notes})
     yield _chunk(ident, created, {}, "stop")

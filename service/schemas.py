@@ -1,9 +1,11 @@
-"""The HTTP contract (v1) as pydantic models; DESIGN.md is the source of truth."""
+"""The HTTP contract (v1) as pydantic models, stream events included; docs/api.md describes it."""
 
 from __future__ import annotations
 
+import json
 import re
 import unicodedata
+from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -92,6 +94,67 @@ class AskResponse(BaseModel):
     passages: list[Passage]
     llm: LLMInfo
     timings_ms: Timings
+
+
+class DeltaEvent(BaseModel):
+    """SSE `delta`: the next piece of the answer; `replace`: drop what was shown, show this instead."""
+
+    event: ClassVar[str] = "delta"
+    text: str
+    replace: bool | None = Field(None, description="true when the LLM failed mid-answer and this is the extractive answer")
+
+
+class CitationsEvent(BaseModel):
+    """SSE `citations`: the final answer (show it in place of the streamed text) and its sources."""
+
+    event: ClassVar[str] = "citations"
+    answer: str
+    refused: bool
+    citations: list[Citation]
+    passages: list[Passage]
+    llm: LLMInfo
+
+
+class DoneEvent(BaseModel):
+    """SSE `done`: the stream is complete."""
+
+    event: ClassVar[str] = "done"
+    timings_ms: Timings
+    refused: bool
+    llm: LLMInfo
+
+
+class ErrorEvent(BaseModel):
+    """SSE `error`: the answer could not be finished; the stream ends."""
+
+    event: ClassVar[str] = "error"
+    error: dict[str, str]
+
+
+StreamEvent = DeltaEvent | CitationsEvent | DoneEvent | ErrorEvent
+
+
+def sse(event: StreamEvent) -> str:
+    """One server-sent event: its name and its JSON (a delta's `replace` only when it is set)."""
+    data = event.model_dump(mode="json")
+    if isinstance(event, DeltaEvent) and event.replace is None:
+        del data["replace"]
+    return f"event: {event.event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
+
+
+EVENT_MODELS: dict[str, type[StreamEvent]] = {m.event: m for m in (DeltaEvent, CitationsEvent, DoneEvent, ErrorEvent)}
+
+
+def parse_sse(text: str) -> list[StreamEvent]:
+    """A whole `text/event-stream` body of /v1/ask as its typed events (ValueError outside the contract)."""
+    events: list[StreamEvent] = []
+    for block in text.strip().split("\n\n"):
+        fields = dict(line.split(": ", 1) for line in block.splitlines() if ": " in line)
+        model = EVENT_MODELS.get(fields.get("event", ""))
+        if model is None or "data" not in fields:
+            raise ValueError(f"not a ragqa stream event: {block[:120]!r}")
+        events.append(model.model_validate_json(fields["data"]))
+    return events
 
 
 class SearchResponse(BaseModel):

@@ -141,7 +141,7 @@ def test_metadata_lines_are_not_glued_into_one_sentence(pipeline: Pipeline) -> N
 
 
 def test_candidates_skip_header_rows_and_split_list_lines(pipeline: Pipeline) -> None:
-    hits = pipeline._state.searcher.search("迁入审批 出生登记 重点任务 牵头单位", 10)
+    hits = pipeline.retrieval.current.search("迁入审批 出生登记 重点任务 牵头单位", 10)
     cands = candidates(hits)
     assert not any(c.sentence.text.startswith("序号") for c in cands)
     items = [c.sentence.text for c in cands if c.kind == "item"]
@@ -150,7 +150,7 @@ def test_candidates_skip_header_rows_and_split_list_lines(pipeline: Pipeline) ->
 
 def test_features_measure_coverage_year_and_type(pipeline: Pipeline) -> None:
     q = profile_question("到2030年义乌市累计新增多少高技能人才？", pipeline.index.keyword)
-    hits = pipeline._state.searcher.search(q.text, 5)
+    hits = pipeline.retrieval.current.search(q.text, 5)
     cands = candidates(hits)
     rows = featurize(q, cands)
     assert rows.shape == (len(cands), len(FEATURES))

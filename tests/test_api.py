@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,6 +11,7 @@ from ragqa.index.build import ingest_paths
 from ragqa.index.embedders import HashEmbedder
 from ragqa.service.app import create_app
 from ragqa.service.pipeline import Pipeline
+from ragqa.service.schemas import CitationsEvent, DeltaEvent, parse_sse
 
 from .conftest import settings_for
 
@@ -100,12 +100,14 @@ def test_stream_sends_deltas_then_citations_then_done(client: TestClient) -> Non
     with client.stream("POST", "/v1/ask", json={"question": "缙云每年要新增出让多少亩工业用地？", "stream": True}) as r:
         assert r.headers["content-type"].startswith("text/event-stream")
         raw = "".join(r.iter_text())
-    events = [(b.split("\n")[0][7:], json.loads(b.split("\n")[1][6:])) for b in raw.strip().split("\n\n")]
-    names = [e for e, _ in events]
+    events = parse_sse(raw)
+    names = [e.event for e in events]
     assert names[-2:] == ["citations", "done"] and set(names[:-2]) == {"delta"} and len(names) > 3
-    text = "".join(d["text"] for e, d in events if e == "delta")
-    assert text == events[-2][1]["answer"] and "600畝" in text
-    assert events[-2][1]["citations"][0]["start_line"] == 18
+    final = events[-2]
+    assert isinstance(final, CitationsEvent)
+    text = "".join(e.text for e in events if isinstance(e, DeltaEvent))
+    assert text == final.answer and "600畝" in text
+    assert final.citations[0].start_line == 18
 
 
 def test_healthz_and_metrics(client: TestClient) -> None:
@@ -215,18 +217,10 @@ def test_an_over_large_body_is_a_413_before_it_is_read(client: TestClient) -> No
     _error(streamed, 413, "request_too_large")
 
 
-def test_an_unauthenticated_upload_is_refused_without_reading_its_body(client: TestClient) -> None:
-    read = 0
-
-    def body() -> Iterator[bytes]:
-        nonlocal read
-        for _ in range(50):
-            read += 1
-            yield b"x" * 1024
-
-    response = client.post("/v1/documents", content=body(), headers={"content-type": "multipart/form-data; boundary=b"})
+def test_an_unauthenticated_upload_is_refused(client: TestClient) -> None:
+    # (How little of its body is read is measured on a real server: tests/test_serving_limits.py.)
+    response = client.post("/v1/documents", content=b"x" * 4096, headers={"content-type": "multipart/form-data; boundary=b"})
     _error(response, 401, "unauthorized")
-    assert read <= 1
 
 
 def test_an_upload_name_with_a_folder_is_refused_not_rewritten(client: TestClient) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from ragqa.eval.errors import AskerError, DocumentNotFound, GoldError
 from ragqa.index.errors import IndexUnavailable
 from ragqa.ingest.errors import ConfigError, RagqaError, ReadError, StoreDamaged

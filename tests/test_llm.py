@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 from fastapi.testclient import TestClient
-from ragqa.service.app import create_app
 from ragqa.ingest.errors import ConfigError
+from ragqa.service.app import create_app
 from ragqa.service.errors import LLMError
 from ragqa.service.llm import OpenAIChat
 from ragqa.service.pipeline import Pipeline
+from ragqa.service.schemas import CitationsEvent, DeltaEvent, parse_sse
 
 from .conftest import settings_for
 from .fake_openai import FakeOpenAI
@@ -59,19 +58,19 @@ def test_streaming_passes_llm_deltas_through(hash_index: Path, fake: FakeOpenAI)
         client.stream("POST", "/v1/ask", json={"question": QUESTION, "stream": True, "top_k": 3}) as r,
     ):
         raw = "".join(r.iter_text())
-    events = [(b.split("\n")[0][7:], json.loads(b.split("\n")[1][6:])) for b in raw.strip().split("\n\n")]
-    deltas = [d["text"] for e, d in events if e == "delta"]
+    events = parse_sse(raw)
+    deltas = [e.text for e in events if isinstance(e, DeltaEvent)]
     assert len(deltas) > 3 and "".join(deltas).startswith("根据资料")
-    citations = next(d for e, d in events if e == "citations")
-    assert citations["llm"]["backend"] == "openai" and citations["citations"][0]["id"] == 1
+    final = next(e for e in events if isinstance(e, CitationsEvent))
+    assert final.llm.backend == "openai" and final.citations[0].id == 1
 
 
 def test_stream_cut_midway_falls_back_to_extractive(hash_index: Path, fake: FakeOpenAI) -> None:
     fake.mode = "cut"
     events = list(_pipeline(hash_index, fake.url).ask_stream(QUESTION, 3))
-    final = next(d for e, d in events if e == "citations")
-    assert final["llm"]["fallback"] is True and final["llm"]["reason"].startswith("stream_cut")
-    assert any(d.get("replace") for e, d in events if e == "delta") and "600畝" in final["answer"]
+    final = next(e for e in events if isinstance(e, CitationsEvent))
+    assert final.llm.fallback is True and final.llm.reason and final.llm.reason.startswith("stream_cut")
+    assert any(e.replace for e in events if isinstance(e, DeltaEvent)) and "600畝" in final.answer
 
 
 def test_http_500_after_retries_falls_back_and_is_counted(hash_index: Path, fake: FakeOpenAI) -> None:
@@ -143,15 +142,9 @@ def test_a_delete_between_retrieval_and_prompting_does_not_break_the_answer(hash
     shutil.copytree(hash_index.resolve(), tmp_path / "build")
     index.symlink_to(tmp_path / "build")
     pipe = _pipeline(index, fake.url)
-    state = pipe._state
-    search = state.searcher.search
-
-    def search_then_delete(query: str, top_k: int) -> list[Any]:
-        hits = search(query, top_k)
-        pipe.delete_document(hits[0].chunk.doc_id)  # lands between retrieval and the prompt
-        return hits
-
-    state.searcher.search = search_then_delete  # type: ignore[method-assign]
-    result = pipe.ask(QUESTION, 3)
+    snap = pipe.retrieval.current  # what a request takes once, at its start
+    hits = snap.search(QUESTION, 3)
+    pipe.delete_document(hits[0].chunk.doc_id)  # lands between retrieval and the prompt
+    result = pipe.answerer.answer(QUESTION, hits, snap)
     assert result.llm.backend == "openai" and not result.llm.fallback and result.citations
-    assert result.citations[0].doc not in pipe.index.documents  # cited from the snapshot it was retrieved from
+    assert hits[0].chunk.doc_id not in pipe.index.documents  # cited from the snapshot it was retrieved from  # cited from the snapshot it was retrieved from

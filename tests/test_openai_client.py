@@ -11,7 +11,7 @@ from typing import Any
 import openai
 import pytest
 from ragqa.eval.textnorm import normalize
-from ragqa.service.pipeline import REFUSAL_SIMPLIFIED
+from ragqa.service.answering import REFUSAL_SIMPLIFIED
 
 from .conftest import DEV_GOLD
 from .serving import Service, StartService

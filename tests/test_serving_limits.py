@@ -3,12 +3,14 @@ for slow or half-open clients, and closing the upstream LLM stream when the clie
 
 from __future__ import annotations
 
+import asyncio
 import http.server
 import json
 import socket
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -113,3 +115,43 @@ def test_a_client_that_leaves_closes_the_upstream_llm_stream(hash_index: Path, t
     finally:
         serving.stop(service)
         llm.shutdown()
+
+
+def test_a_refused_upload_still_reaches_a_client_that_sends_its_body_late(edge: serving.Service) -> None:
+    """The refusal must not be lost to a connection reset while the client is still sending its
+    body (before the fix, 26 of 30 such uploads lost their answer to a reset)."""
+
+    async def upload_without_key() -> list[int | str]:
+        seen: list[int | str] = []
+        async with httpx.AsyncClient(timeout=10) as client:
+            for _ in range(20):
+                try:
+                    response = await client.post(f"{edge.url}/v1/documents", headers={"Connection": "close"},
+                                                 files={"files": ("a.txt", b"x" * 3000, "text/plain")})
+                    seen.append(response.status_code)
+                except httpx.TransportError as exc:
+                    seen.append(type(exc).__name__)
+        return seen
+
+    with ThreadPoolExecutor(1) as pool:  # its own event loop, whatever the test session runs
+        assert pool.submit(asyncio.run, upload_without_key()).result() == [403] * 20  # admin_disabled: no key here
+
+
+def test_a_refused_upload_is_not_read_in_full(edge: serving.Service) -> None:
+    """A 50 MB upload without the admin key: the server answers from the headers, reads at most
+    1 MB of the body (dropped), and closes; the client cannot push the rest."""
+    host, port = edge.url.removeprefix("http://").split(":")
+    size = 50 << 20
+    head = (f"POST /v1/documents HTTP/1.1\r\nHost: x\r\nContent-Length: {size}\r\n"
+            "Content-Type: multipart/form-data; boundary=b\r\n\r\n").encode()
+    sent = 0
+    with socket.create_connection((host, int(port))) as sock:
+        sock.settimeout(10)
+        sock.sendall(head)
+        try:
+            while sent < size:
+                sock.sendall(b"x" * 65536)
+                sent += 65536
+        except (BrokenPipeError, ConnectionResetError, TimeoutError):
+            pass
+    assert sent < 16 << 20, f"the server took {sent >> 20} MB of a refused upload"

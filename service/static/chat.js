@@ -340,10 +340,8 @@ var RagqaChat = (function () {
         body.appendChild(err);
         return;
       }
-      if (t.res && t.res.refused) {
-        var said = (t.res.answer || "").trim();
-        body.appendChild(notice("refused", "文档中没有找到答案",
-          (said && said.indexOf("没有找到") < 0 ? said + "\n" : "") + "可以换个说法，或补充更具体的地区、年份、文件名称后再问。"));
+      if (t.res && t.res.refused) {  // the service's `refused` field decides, never the wording
+        body.appendChild(notice("refused", "文档中没有找到答案", "可以换个说法，或补充更具体的地区、年份、文件名称后再问。"));
         return;
       }
       var ans = h("div", "rq-answer");

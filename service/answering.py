@@ -1,0 +1,134 @@
+"""Answering: passages to an answer with citations, or a refusal, as typed values.
+
+The extractive answerer (service/extractive.py) is the default; with an LLM configured, its
+answer is used when it cites the passages, and any LLM fault falls back to the extractive one
+(`llm.fallback` says so). A refusal is the `refused` field of `Answer`. The LLM is told to
+reply with exactly the refusal sentence when the passages do not answer, and that sentence
+(our own protocol string, in either script) is what marks its refusals.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from ragqa.index.search import Hit
+from ragqa.ingest.normalize import fold
+from ragqa.prompts import render
+
+from .citations import assemble, pieces_from_segments, segments_from_llm
+from .errors import LLMError
+from .extractive import Ranker, Segment, answer_extractive
+from .llm import LLM
+from .question import profile_question, split_question
+from .retrieval import Snapshot
+from .schemas import Citation, DeltaEvent, LLMInfo
+
+REFUSAL_SIMPLIFIED = "文档中没有找到这个问题的答案。"
+REFUSAL_TRADITIONAL = "文件中沒有找到這個問題的答案。"
+
+
+def refusal_text(question: str) -> str:
+    """The refusal in the question's script."""
+    nfkc = unicodedata.normalize("NFKC", question)
+    return REFUSAL_TRADITIONAL if fold(nfkc) != nfkc else REFUSAL_SIMPLIFIED
+
+
+def _is_refusal(text: str) -> bool:
+    return any(sentence.rstrip("。") in text for sentence in (REFUSAL_SIMPLIFIED, REFUSAL_TRADITIONAL))
+
+
+@dataclass(frozen=True)
+class Answer:
+    text: str
+    refused: bool
+    citations: list[Citation]
+    llm: LLMInfo = field(default_factory=lambda: LLMInfo(backend="extractive"))
+
+
+class Answerer:
+    """Extractive ranker, optional LLM, and the refusal threshold."""
+
+    def __init__(self, ranker: Ranker, llm: LLM | None = None, refuse_below: float | None = None) -> None:
+        self.ranker = ranker
+        self.llm = llm
+        self.refuse_below = refuse_below
+
+    def answer(self, question: str, hits: list[Hit], snap: Snapshot) -> Answer:
+        """The LLM's grounded answer when one is configured and works, else the extractive one."""
+        if self.llm is None or not hits:
+            return self.extractive(question, hits, snap)
+        try:
+            text = self.llm.complete(self.messages(question, hits, snap))
+            return self.grounded(text, question, hits, snap)
+        except LLMError as exc:
+            return self._fallback(question, hits, snap, exc)
+
+    def stream(self, question: str, hits: list[Hit], snap: Snapshot) -> Iterator[DeltaEvent | Answer]:
+        """Deltas as the answer is produced, then the final Answer (always last)."""
+        if self.llm is not None and hits:
+            streamed = ""
+            try:
+                for delta in self.llm.stream(self.messages(question, hits, snap)):
+                    streamed += delta
+                    yield DeltaEvent(text=delta)
+                yield self.grounded(streamed, question, hits, snap)
+                return
+            except LLMError as exc:
+                answer = self._fallback(question, hits, snap, exc)
+                yield DeltaEvent(text=answer.text, replace=True)
+                yield answer
+                return
+        answer = self.extractive(question, hits, snap)
+        for start in range(0, max(len(answer.text), 1), 12):
+            yield DeltaEvent(text=answer.text[start : start + 12])
+        yield answer
+
+    def _fallback(self, question: str, hits: list[Hit], snap: Snapshot, exc: LLMError) -> Answer:
+        answer = self.extractive(question, hits, snap)
+        info = LLMInfo(backend="extractive", fallback=True, reason=f"{exc.reason}: {exc}")
+        return Answer(answer.text, answer.refused, answer.citations, info)
+
+    def messages(self, question: str, hits: list[Hit], snap: Snapshot) -> list[dict[str, str]]:
+        """The chat messages that ask the LLM to answer from `hits` (titles from the same snapshot)."""
+        docs = snap.index.documents
+        passages = "\n\n".join(
+            render(
+                "passage",
+                n=i,
+                title=docs[h.chunk.doc_id].title,
+                doc=h.chunk.doc_id,
+                lines=f"{h.chunk.start_line}-{h.chunk.end_line}",
+                clause=h.chunk.clause or "（正文）",
+                text=h.chunk.text,
+            )
+            for i, h in enumerate(hits, start=1)
+        )
+        return [
+            {"role": "system", "content": render("system", refusal=refusal_text(question))},
+            {"role": "user", "content": render("user", passages=passages, question=question)},
+        ]
+
+    def extractive(self, question: str, hits: list[Hit], snap: Snapshot) -> Answer:
+        segments: list[Segment] = []
+        for part in split_question(question):
+            q = profile_question(part, snap.index.keyword)
+            draft = answer_extractive(q, hits, snap.index.documents, self.ranker, self.refuse_below)
+            segments += [s for s in draft.segments if s not in segments]
+        if not segments:
+            return Answer(refusal_text(question), True, [])
+        text, citations = assemble(pieces_from_segments(tuple(segments)), hits, snap.index.documents)
+        return Answer(text, False, citations)
+
+    def grounded(self, text: str, question: str, hits: list[Hit], snap: Snapshot) -> Answer:
+        """The LLM's text with its [n] markers resolved to cited lines; LLMError when it cites nothing."""
+        assert self.llm is not None
+        info = LLMInfo(backend="openai", model=self.llm.model)
+        if _is_refusal(text):
+            return Answer(refusal_text(question), True, [], info)
+        pieces = segments_from_llm(text, hits)
+        if not any(segs for _, segs in pieces):
+            raise LLMError("the LLM answer cites no passage, so it is not presented as grounded", "ungrounded")
+        answer, citations = assemble(pieces, hits, snap.index.documents, renumber=False)
+        return Answer(answer, False, citations, info)

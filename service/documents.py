@@ -1,0 +1,150 @@
+"""Document management: add and delete documents, keep the store and the index in step.
+
+Changes are serialised by one lock. Each is committed to the document store (durable) first,
+then the index is rebuilt beside the live one, swapped in, and published to `Retrieval`;
+requests in flight finish on the snapshot they took. `prepare_index` runs before serving.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+from ragqa.index.build import build_index, index_behind, ingest_paths, rebuild_from_store
+from ragqa.index.embedders import Embedder, make_embedder
+from ragqa.index.store import load_index, read_manifest, remove_stale_builds
+from ragqa.ingest.docstore import Addition, DocumentStore
+from ragqa.ingest.durable import crash_point
+from ragqa.ingest.errors import ReadError
+from ragqa.ingest.model import Document
+from ragqa.ingest.readers import Skipped, read_document
+
+from .errors import LastDocument, NotFound
+from .retrieval import Retrieval
+from .schemas import DocumentInfo
+from .settings import Settings
+
+
+class Documents:
+    """The documents of one index: listing, lookup, add, delete."""
+
+    def __init__(self, settings: Settings, retrieval: Retrieval, embedder: Embedder) -> None:
+        self.settings = settings
+        self.retrieval = retrieval
+        self.embedder = embedder
+        self.store = DocumentStore(settings.data_path)
+        self._write_lock = threading.Lock()
+
+    def listing(self) -> list[DocumentInfo]:
+        index = self.retrieval.current.index
+        counts: dict[str, int] = {}
+        for chunk in index.chunks:
+            counts[chunk.doc_id] = counts.get(chunk.doc_id, 0) + 1
+        return [
+            DocumentInfo(doc=d.doc_id, title=d.title, lines=len(d.lines), chunks=counts.get(d.doc_id, 0))
+            for d in sorted(index.documents.values(), key=lambda d: d.doc_id)
+        ]
+
+    def get(self, doc: str) -> Document:
+        try:
+            return self.retrieval.current.index.documents[doc]
+        except KeyError:
+            raise NotFound(f"no document {doc!r}; GET /v1/documents lists them") from None
+
+    def add(self, files: list[tuple[str, Path]]) -> tuple[list[str], list[Skipped]]:
+        """Add (or replace) documents from received files and rebuild the index; returns the
+        names added and the files skipped, each with its reason (ReadError when none is usable).
+
+        The originals are committed to the document store before the index is rebuilt, so a
+        crash during the rebuild loses nothing: the next start rebuilds from the store."""
+        new: list[Addition] = []
+        skipped: list[Skipped] = []
+        for name, path in files:
+            try:
+                check_upload_name(name)
+                new.append(Addition(read_document(path, name), path, "upload"))
+            except ReadError as exc:
+                skipped.append(Skipped(name[:255], str(exc)))
+        if not new:
+            raise ReadError("; ".join(f"{s.path[:80]}: {s.reason}" for s in skipped) or "no files in the upload")
+        with self._write_lock:
+            self._adopt_index_if_new()
+            self.store.commit(new)
+            crash_point("stored")
+            docs = dict(self.retrieval.current.index.documents)
+            docs.update({a.document.doc_id: a.document for a in new})
+            self._rebuild(list(docs.values()))
+        return [a.document.doc_id for a in new], skipped
+
+    def delete(self, doc: str) -> None:
+        with self._write_lock:
+            docs = dict(self.retrieval.current.index.documents)
+            if doc not in docs:
+                raise NotFound(f"no document {doc!r}; GET /v1/documents lists them")
+            del docs[doc]
+            if not docs:
+                raise LastDocument("cannot delete the last document; an index needs at least one (upload another first)")
+            self._adopt_index_if_new()
+            self.store.commit(deletions=[doc])
+            self._rebuild(list(docs.values()))
+
+    def _adopt_index_if_new(self) -> None:
+        """An index built before the store existed: its documents become the store's first content."""
+        if not self.store.exists():
+            self.store.adopt(self.retrieval.current.index.documents.values(), self.store.root / "adopting")
+            shutil.rmtree(self.store.root / "adopting", ignore_errors=True)
+
+    def _rebuild(self, documents: list[Document]) -> None:
+        target = self.settings.index_dir
+        build_index(
+            sorted(documents, key=lambda d: d.doc_id),
+            target,
+            self.embedder,
+            self.settings.token_budget,
+            hnsw_above=self.settings.hnsw_above,
+        )
+        self.retrieval.publish(load_index(target, self.embedder.name))
+
+
+def check_upload_name(name: str) -> None:
+    """ReadError unless `name` can be a document name: no folder, NUL, hidden name or over 255 bytes."""
+    if "/" in name or "\\" in name:
+        raise ReadError(f"{name[:80]!r} has a folder in it; upload files by their plain names (a document is replaced by name)")
+    if not name or name.startswith(".") or "\x00" in name or len(name.encode("utf-8", "replace")) > 255:
+        raise ReadError(f"{name[:80]!r} is not a usable file name (empty, hidden, a NUL byte, or over 255 bytes)")
+
+
+def prepare_index(settings: Settings, seed: list[Path] | None = None, say: Callable[[str], None] = print) -> None:
+    """Before serving: clear what a crash left, and make the index match the document store.
+
+    First start: an existing index is adopted into the store; without one, `seed` (e.g. the
+    sample corpus) is ingested. Later starts never re-seed: the store is the truth, and an index
+    that is missing or behind it (a crash between commit and swap) is rebuilt from it."""
+    store = DocumentStore(settings.data_path)
+    for note in store.recover() + [f"removed unfinished build {b}" for b in remove_stale_builds(settings.index_dir)]:
+        say(note)
+    has_index = (settings.index_dir / "manifest.json").exists()
+    if not store.exists():
+        if has_index:
+            say(f"document store {store.root}: starting it from the documents of {settings.index_dir}")
+            with tempfile.TemporaryDirectory(dir=store.root.parent) as scratch:
+                store.adopt(load_index(settings.index_dir).documents.values(), Path(scratch))
+        elif seed:
+            say(f"first start: ingesting {', '.join(map(str, seed))} into {store.root}")
+            report = ingest_paths(seed, settings.index_dir, make_embedder(settings.embedder, settings.embed_threads),
+                                  settings.token_budget, hnsw_above=settings.hnsw_above, store=store)
+            say(f"indexed {report.documents} documents into {report.chunks} chunks")
+            return
+        else:
+            return
+    if index_behind(store, settings.index_dir):
+        built_with = read_manifest(settings.index_dir).get("embedder") if has_index else settings.embedder
+        say(f"the index at {settings.index_dir} does not match the document store {store.root}; rebuilding it from the store")
+        report = rebuild_from_store(store, settings.index_dir, make_embedder(str(built_with), settings.embed_threads),
+                                    settings.token_budget, hnsw_above=settings.hnsw_above)
+        for skipped in report.skipped:
+            say(f"skipped {skipped.path}: {skipped.reason}")
+        say(f"rebuilt: {report.documents} documents, {report.chunks} chunks in {report.seconds:.1f}s")

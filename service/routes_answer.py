@@ -1,0 +1,48 @@
+"""Routes that answer: POST /v1/ask (JSON or server-sent events) and POST /v1/search."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.responses import StreamingResponse
+
+from .deps import ERRORS, AppMetrics, Pipe
+from .metrics import Metrics
+from .pipeline import Pipeline
+from .relay import relay
+from .schemas import AskRequest, AskResponse, DoneEvent, ErrorEvent, SearchRequest, SearchResponse, sse
+
+log = logging.getLogger("ragqa")
+router = APIRouter(tags=["answer"])
+
+
+@router.post("/v1/ask", response_model=AskResponse, responses={**ERRORS, 200: {"content": {"text/event-stream": {}}}})
+def ask(body: AskRequest, pipe: Pipe, metrics: AppMetrics) -> Any:
+    """Answer a question with citations of exact source lines. 例：{"question": "东阳2023年GDP目标增长多少?"}"""
+    if body.stream:
+        headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+        return StreamingResponse(relay(_stream(pipe, body, metrics)), media_type="text/event-stream", headers=headers)
+    result = pipe.ask(body.question, body.top_k)
+    metrics.record_answer(result.llm.backend, result.refused, result.llm.reason, result.timings_ms.retrieve, result.timings_ms.generate)
+    return result
+
+
+def _stream(pipe: Pipeline, body: AskRequest, metrics: Metrics) -> Iterator[str]:
+    try:
+        for event in pipe.ask_stream(body.question, body.top_k):
+            if isinstance(event, DoneEvent):
+                t = event.timings_ms
+                metrics.record_answer(event.llm.backend, event.refused, event.llm.reason, t.retrieve, t.generate)
+            yield sse(event)
+    except Exception:
+        log.exception("stream failed")
+        yield sse(ErrorEvent(error={"code": "internal_error", "message": "the answer could not be finished; try again"}))
+
+
+@router.post("/v1/search", response_model=SearchResponse, responses=ERRORS)
+def search(body: SearchRequest, pipe: Pipe) -> SearchResponse:
+    """The passages retrieved for a query (hybrid keyword + dense), best first."""
+    return SearchResponse(passages=pipe.search(body.query, body.top_k))

@@ -1,0 +1,138 @@
+"""Routes of documents and their changes: list, source lines, upload (a job), delete, jobs."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import asdict
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, File, Query, UploadFile
+from fastapi.responses import JSONResponse
+from ragqa.ingest.durable import crash_point
+
+from .deps import ERRORS, Admin, AppJobs, AppMetrics, AppSettings, Pipe
+from .errors import http_error
+from .metrics import Metrics
+from .pipeline import Pipeline
+from .schemas import ApiError, DocumentLines, DocumentList, JobInfo, JobList, SourceLine, UploadResponse
+
+log = logging.getLogger("ragqa")
+router = APIRouter(tags=["documents"])
+
+
+@router.get("/v1/documents", response_model=DocumentList)
+def documents(pipe: Pipe) -> DocumentList:
+    return DocumentList(documents=pipe.documents())
+
+
+@router.get("/v1/documents/{doc:path}/lines", response_model=DocumentLines, responses=ERRORS)
+def document_lines(
+    doc: str,
+    pipe: Pipe,
+    start: Annotated[int, Query(ge=1, description="first line, 1-based")] = 1,
+    end: Annotated[int | None, Query(ge=1, description="last line, inclusive (default: to the end)")] = None,
+) -> DocumentLines:
+    """Physical source lines of a document, for "view source" next to a citation."""
+    document = pipe.document(doc)
+    total = len(document.lines)
+    last = total if end is None else end
+    if start > total or last < start:
+        raise ApiError(400, "bad_line_range", f"lines {start}-{last} are outside {doc}, which has lines 1-{total}")
+    last = min(last, total)
+    lines = [SourceLine(n=n, text=document.lines[n - 1]) for n in range(start, last + 1)]
+    return DocumentLines(doc=doc, title=document.title, total_lines=total, start=start, end=last, lines=lines)
+
+
+@router.post("/v1/documents", response_model=UploadResponse, responses={**ERRORS, 202: {"model": UploadResponse}}, dependencies=Admin)
+async def upload(
+    files: Annotated[list[UploadFile], File(description="one or more .txt/.md/.html files")],
+    pipe: Pipe,
+    jobs: AppJobs,
+    metrics: AppMetrics,
+    settings: AppSettings,
+    wait: Annotated[bool, Query(description="false: answer 202 at once with the job; poll GET /v1/jobs/{id}")] = True,
+) -> Any:
+    """Add or replace documents (admin key): stored durably, then the index is rebuilt; the old
+    index serves until the swap. The job finishes even if the client leaves."""
+    staged = await _stage(files, pipe, settings.max_upload_mb * 1024 * 1024)
+    job = jobs.start("upload", [name for name, _ in staged])
+    future = jobs.submit(job, lambda: _apply_upload(pipe, staged, metrics), _describe_error)
+    if not wait:
+        return JSONResponse(UploadResponse(job=JobInfo(**asdict(job))).model_dump(), status_code=202)
+    result = await asyncio.shield(asyncio.wrap_future(future))
+    finished = jobs.get(job.id) or job
+    return UploadResponse(**result, job=JobInfo(**asdict(finished)))
+
+
+async def _stage(files: list[UploadFile], pipe: Pipeline, limit: int) -> list[tuple[str, Path]]:
+    """Each upload copied into the store's incoming/ folder in 1 MB pieces, within `limit`."""
+    staged: list[tuple[str, Path]] = []
+    try:
+        for f in files:
+            path = pipe.store.new_incoming(f.filename or "")
+            staged.append((f.filename or "", path))
+            size = 0
+            with path.open("wb") as out:
+                while piece := await f.read(1 << 20):
+                    size += len(piece)
+                    if size > limit:
+                        raise ApiError(413, "file_too_large", f"{f.filename} is over {limit // 1048576} MB")
+                    out.write(piece)
+                    crash_point("read")
+    except BaseException:
+        _discard(staged)
+        raise
+    return staged
+
+
+def _apply_upload(pipe: Pipeline, staged: list[tuple[str, Path]], metrics: Metrics) -> dict[str, Any]:
+    try:
+        added, skipped = pipe.add_documents(staged)
+    finally:
+        _discard(staged)
+    metrics.documents.set(len(pipe.index.documents))
+    metrics.chunks.set(len(pipe.index.chunks))
+    return {
+        "added": added,
+        "skipped": [{"name": s.path, "reason": s.reason} for s in skipped],
+        "documents": len(pipe.index.documents),
+        "chunks": len(pipe.index.chunks),
+    }
+
+
+def _discard(staged: list[tuple[str, Path]]) -> None:
+    for _, path in staged:
+        path.unlink(missing_ok=True)
+
+
+def _describe_error(exc: Exception) -> dict[str, str]:
+    """A job's error as an error response body gives it (no internals for unexpected ones)."""
+    status, code, message = http_error(exc)
+    if status == 500:
+        log.error("job failed", exc_info=exc)
+    return {"code": code, "message": message}
+
+
+@router.delete("/v1/documents/{doc:path}", responses=ERRORS, dependencies=Admin)
+def delete(doc: str, pipe: Pipe, metrics: AppMetrics) -> dict[str, Any]:
+    pipe.delete_document(doc)
+    metrics.documents.set(len(pipe.index.documents))
+    metrics.chunks.set(len(pipe.index.chunks))
+    return {"deleted": doc, "documents": len(pipe.index.documents)}
+
+
+@router.get("/v1/jobs", response_model=JobList, dependencies=Admin)
+def job_list(jobs: AppJobs, limit: Annotated[int, Query(ge=1, le=500)] = 50) -> JobList:
+    """The most recent document jobs, newest first (admin key)."""
+    return JobList(jobs=[JobInfo(**asdict(j)) for j in jobs.recent(limit)])
+
+
+@router.get("/v1/jobs/{job_id}", response_model=JobInfo, responses=ERRORS, dependencies=Admin)
+def job_status(job_id: str, jobs: AppJobs) -> JobInfo:
+    """One job: running, done (with its result), failed (with the error) or interrupted (admin key)."""
+    job = jobs.get(job_id)
+    if job is None:
+        raise ApiError(404, "not_found", f"no job {job_id[:64]!r}; GET /v1/jobs lists the recent ones")
+    return JobInfo(**asdict(job))

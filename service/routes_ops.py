@@ -1,0 +1,38 @@
+"""Operations routes: GET /healthz and GET /metrics."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Request
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from .deps import AppMetrics, is_admin
+from .pipeline import Pipeline
+
+router = APIRouter(tags=["ops"])
+
+
+@router.get("/healthz")
+def healthz(request: Request, authorization: Annotated[str | None, Header()] = None) -> Any:
+    """Liveness and what is loaded; the index and data folders' paths only for the admin key."""
+    pipe: Pipeline | None = getattr(request.app.state, "pipeline", None)
+    if pipe is None:
+        return JSONResponse({"status": "loading"}, status_code=503)
+    body: dict[str, Any] = {
+        "status": "ok",
+        "documents": len(pipe.index.documents),
+        "chunks": len(pipe.index.chunks),
+        "embedder": pipe.embedder.name,
+        "llm": {"backend": pipe.settings.llm_backend, "model": pipe.llm.model if pipe.llm else None},
+    }
+    if is_admin(pipe.settings, authorization):
+        body["index"] = str(pipe.settings.index_dir)
+        body["data"] = str(pipe.store.root)
+    return body
+
+
+@router.get("/metrics", include_in_schema=False)
+def prometheus(metrics: AppMetrics) -> Response:
+    return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
