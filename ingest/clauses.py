@@ -96,6 +96,17 @@ def table_cells(raw: str) -> list[str] | None:
     return [] if all(_RULE_CELL.fullmatch(c.strip()) for c in cells) else cells
 
 
+def _push_heading(stack: list[Heading], heading: Heading) -> list[Heading]:
+    """The clause path after `heading`: an annex starts afresh; a kind already open closes
+    itself and everything under it (numbering that restarts per section gets the right parent)."""
+    if heading.kind == "annex":
+        return [heading]
+    kinds = [h.kind for h in stack]
+    if heading.kind in kinds:
+        stack = stack[: kinds.index(heading.kind)]
+    return [*stack, heading]
+
+
 def _segments(doc: Document) -> list[_Segment]:
     stack: list[Heading] = []
     segments: list[_Segment] = []
@@ -144,14 +155,7 @@ def _segments(doc: Document) -> list[_Segment]:
         table_title = " ".join(above)
         heading = detect_heading(cleaned)
         if heading is not None:
-            heading = Heading(heading.kind, heading.label, n)
-            if heading.kind == "annex":
-                stack = [heading]
-            else:
-                kinds = [h.kind for h in stack]
-                if heading.kind in kinds:
-                    del stack[kinds.index(heading.kind) :]
-                stack.append(heading)
+            stack = _push_heading(stack, Heading(heading.kind, heading.label, n))
             segments.append(_Segment("clause", path(), [n], path_lines(), heading_only=True))
             continue
         if not segments or segments[-1].kind == "table_row":

@@ -164,17 +164,24 @@ class _Passage:
     title_cov: float
 
 
-def featurize(q: QuestionProfile, cands: list[Candidate]) -> np.ndarray:
-    """One row of `FEATURES` per candidate (float32)."""
-    if not cands:
-        return np.zeros((0, len(FEATURES)), dtype=np.float32)
+@dataclass(frozen=True)
+class _Batch:
+    """What a candidate's features compare it with: the other candidates and their passages."""
+
+    cov: list[float]
+    bigram: list[float]
+    cov_rank: dict[int, int]
+    top_kw: float
+    passage: dict[int, _Passage]
+    doc_passages: dict[str, int]
+    absent: list[float]
+    is_question: list[bool]
+    leadin: list[bool]
+
+
+def _batch(q: QuestionProfile, cands: list[Candidate]) -> _Batch:
     q_bigrams = _bigrams(_QUESTION_NOISE.sub(" ", q.text))
     cov = [_coverage(q, c.sentence.match) for c in cands]
-    bigram = [len(q_bigrams & _bigrams(c.sentence.match)) / (len(q_bigrams) or 1) for c in cands]
-    best_cov, best_bigram = max(cov), max(bigram)
-    order = sorted(range(len(cands)), key=lambda i: -cov[i])
-    cov_rank = {i: r for r, i in enumerate(order)}
-    top_kw = max(c.hit.keyword_score for c in cands) or 1.0
     # Per passage (a chunk's context is already folded at ingest): what its title, clause path
     # and table header hold of the question.
     passage: dict[int, _Passage] = {}
@@ -189,70 +196,54 @@ def featurize(q: QuestionProfile, cands: list[Candidate]) -> np.ndarray:
                 title_cov=_coverage(q, context.split("\n", 1)[0].split(" › ", 1)[0]),
             )
             doc_passages[c.hit.chunk.doc_id] = doc_passages.get(c.hit.chunk.doc_id, 0) + 1
-    q_types = q.types
     retrieved = "".join(c.hit.chunk.match_text + c.hit.chunk.context for c in cands if c.index == 0)
-    absent = [w / q.total for t, w in q.terms.items() if t not in retrieved]
-    is_question = [bool(_QUESTION_LINE.search(c.sentence.text.strip())) for c in cands]
-    leadin = [c.sentence.text.rstrip().endswith((":", "：")) for c in cands]
-    rows = []
-    for i, c in enumerate(cands):
-        s = c.sentence
-        around = passage[c.passage]
-        held = {t for t in q.terms if t in s.match}
-        in_ctx = around.in_context - held
-        cov_ctx = cov[i] + 0.6 * sum(q.terms[t] for t in in_ctx) / q.total
-        missing = [q.terms[t] / q.total for t in q.terms if t not in held and t not in in_ctx]
-        prev_cov = cov[i - 1] if i > 0 and cands[i - 1].hit is c.hit else 0.0
-        next_cov = cov[i + 1] if i + 1 < len(cands) and cands[i + 1].hit is c.hit else 0.0
-        arabic = arabize(s.match)
-        c_types = text_types(arabic)
-        fit = len(q_types & c_types) / len(q_types) if q_types else 0.0
-        year_state = _year_state(q, s.match)
-        measure_state = (1.0 if any(has_measure(arabic, m) or has_measure(s.match, m) for m in q.measures) else -1.0) if q.measures else 0.0
-        base = [
-            cov[i],
-            cov_ctx,
-            around.cov,
-            prev_cov,
-            next_cov,
-            best_cov - cov[i],
-            float(cov_rank[i]),
-            max(missing, default=0.0),
-            bigram[i],
-            best_bigram - bigram[i],
-            float(c.passage),
-            c.hit.keyword_score / top_kw,
-            1.0 / c.hit.keyword_rank if c.hit.keyword_rank else 0.0,
-            float(min(c.index, 20)),
-            float(c.index == 0),
-            float(detect_heading(s.text) is not None and len(s.text) <= 40),
-            float(c.kind == "row"),
-            float(c.kind == "item"),
-            math.log1p(len(s.text)),
-            float(bool(_LABELLED.match(s.text))),
-            float(len(q.terms)),
-            math.log1p(len(q.text)),
-            sum(q.terms[t] for t in q.unseen) / q.total,
-            year_state,
-            measure_state,
-            fit,
-            float(bool(q_types & c_types)),
-            float(doc_passages[c.hit.chunk.doc_id]),
-            float(is_question[i]),
-            float(bool(_ANSWER_LINE.match(s.text))),
-            float(i > 0 and cands[i - 1].hit is c.hit and is_question[i - 1]),
-            float(leadin[i]),
-            float(any(leadin[j] for j in range(max(0, i - 12), i) if cands[j].hit is c.hit)),
-            max(absent, default=0.0),
-            sum(absent),
-            cov[i] * fit,
-            cov_ctx * fit,
-            prev_cov * fit,
-            around.year_state,
-            around.title_cov,
-            float(bool(_MARKER.match(s.text))),
-            float(len(s.text) <= 20 and not _SENTENCE_MARK.search(s.text)),
-            _type_near(q, arabic, q_types),
-        ]
-        rows.append(base + [float(t in q_types) for t in TYPES] + [float(t in c_types) for t in TYPES])
-    return np.asarray(rows, dtype=np.float32)
+    return _Batch(
+        cov=cov,
+        bigram=[len(q_bigrams & _bigrams(c.sentence.match)) / (len(q_bigrams) or 1) for c in cands],
+        cov_rank={i: r for r, i in enumerate(sorted(range(len(cands)), key=lambda i: -cov[i]))},
+        top_kw=max(c.hit.keyword_score for c in cands) or 1.0,
+        passage=passage,
+        doc_passages=doc_passages,
+        absent=[w / q.total for t, w in q.terms.items() if t not in retrieved],
+        is_question=[bool(_QUESTION_LINE.search(c.sentence.text.strip())) for c in cands],
+        leadin=[c.sentence.text.rstrip().endswith((":", "：")) for c in cands],
+    )
+
+
+def featurize(q: QuestionProfile, cands: list[Candidate]) -> np.ndarray:
+    """One row of `FEATURES` per candidate (float32)."""
+    if not cands:
+        return np.zeros((0, len(FEATURES)), dtype=np.float32)
+    batch = _batch(q, cands)
+    return np.asarray([_row(q, cands, i, batch) for i in range(len(cands))], dtype=np.float32)
+
+
+def _row(q: QuestionProfile, cands: list[Candidate], i: int, b: _Batch) -> list[float]:
+    c, s = cands[i], cands[i].sentence
+    around = b.passage[c.passage]
+    held = {t for t in q.terms if t in s.match}
+    in_ctx = around.in_context - held
+    cov_ctx = b.cov[i] + 0.6 * sum(q.terms[t] for t in in_ctx) / q.total
+    missing = [q.terms[t] / q.total for t in q.terms if t not in held and t not in in_ctx]
+    prev_cov = b.cov[i - 1] if i > 0 and cands[i - 1].hit is c.hit else 0.0
+    next_cov = b.cov[i + 1] if i + 1 < len(cands) and cands[i + 1].hit is c.hit else 0.0
+    arabic = arabize(s.match)
+    c_types = text_types(arabic)
+    fit = len(q.types & c_types) / len(q.types) if q.types else 0.0
+    measure_state = (1.0 if any(has_measure(arabic, m) or has_measure(s.match, m) for m in q.measures) else -1.0) if q.measures else 0.0
+    shape = [
+        float(c.passage), c.hit.keyword_score / b.top_kw, 1.0 / c.hit.keyword_rank if c.hit.keyword_rank else 0.0,
+        float(min(c.index, 20)), float(c.index == 0), float(detect_heading(s.text) is not None and len(s.text) <= 40),
+        float(c.kind == "row"), float(c.kind == "item"), math.log1p(len(s.text)), float(bool(_LABELLED.match(s.text))),
+        float(len(q.terms)), math.log1p(len(q.text)), sum(q.terms[t] for t in q.unseen) / q.total,
+    ]
+    fits = [_year_state(q, s.match), measure_state, fit, float(bool(q.types & c_types)), float(b.doc_passages[c.hit.chunk.doc_id])]
+    lines = [
+        float(b.is_question[i]), float(bool(_ANSWER_LINE.match(s.text))), float(i > 0 and cands[i - 1].hit is c.hit and b.is_question[i - 1]),
+        float(b.leadin[i]), float(any(b.leadin[j] for j in range(max(0, i - 12), i) if cands[j].hit is c.hit)),
+        max(b.absent, default=0.0), sum(b.absent), b.cov[i] * fit, cov_ctx * fit, prev_cov * fit, around.year_state, around.title_cov,
+        float(bool(_MARKER.match(s.text))), float(len(s.text) <= 20 and not _SENTENCE_MARK.search(s.text)), _type_near(q, arabic, q.types),
+    ]
+    coverage = [b.cov[i], cov_ctx, around.cov, prev_cov, next_cov, max(b.cov) - b.cov[i], float(b.cov_rank[i]), max(missing, default=0.0),
+                b.bigram[i], max(b.bigram) - b.bigram[i]]
+    return coverage + shape + fits + lines + [float(t in q.types) for t in TYPES] + [float(t in c_types) for t in TYPES]

