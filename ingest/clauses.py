@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from .model import Chunk, Document, chunk_source_text
 from .normalize import SENTENCE_END, clean_line, fold, join_lines, match_line
@@ -270,16 +270,14 @@ def chunk_document(doc: Document, budget: int = 350, count: Callable[[str], int]
     for seg in _segments(doc):
         for group in _group(_pieces(doc, seg.lines, budget, count), budget):
             first, last = group[0], group[-1]
-            probe = Chunk(doc.doc_id, first.line, last.line, seg.path, "", "", seg.kind, first.start, last.end)
+            probe = Chunk(doc_id=doc.doc_id, start_line=first.line, end_line=last.line, clause_path=seg.path, text="", match_text="",
+                          kind=seg.kind, start_char=first.start, end_char=last.end)
             text = chunk_source_text(doc, probe)
             match = join_lines([match_line(part) for part in text.split("\n")])
             context = fold(" › ".join((doc.title, *seg.path)))
             if seg.context:
                 context += "\n" + fold(seg.context)
             chunks.append(
-                Chunk(
-                    doc.doc_id, first.line, last.line, seg.path, text, match, seg.kind, first.start, last.end, context,
-                    seg.path_lines,
-                )
+                replace(probe, text=text, match_text=match, context=context, clause_lines=seg.path_lines)
             )
     return chunks

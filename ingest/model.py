@@ -26,7 +26,7 @@ class Document:
         return self.lines[n - 1]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Chunk:
     """A clause (or table row, or part of a long clause) of one document.
 
