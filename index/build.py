@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,7 +16,7 @@ from ragqa.ingest.model import Chunk, Document
 from ragqa.ingest.readers import Skipped, read_files
 
 from .dense import HNSW_ABOVE
-from .embedders import Embedder
+from .embedders import Embedder, Matrix
 from .errors import IndexUnavailable
 from .store import embed_text, read_manifest, write_index
 
@@ -48,19 +48,24 @@ def build_index(
     progress: Progress = _quiet,
     batch: int = 64,
     hnsw_above: int = HNSW_ABOVE,
+    known: Mapping[str, Matrix] | None = None,
 ) -> tuple[list[Chunk], Path]:
-    """Chunk and embed `documents`, write the index to `target` (atomic swap)."""
+    """Chunk and embed `documents`, write the index to `target` (atomic swap). `known` maps
+    texts already embedded (by the live index) to their vectors: only new texts are embedded,
+    so an upload costs its own chunks, not the corpus."""
     chunks: list[Chunk] = []
     for i, doc in enumerate(documents, start=1):
         chunks.extend(chunk_document(doc, budget))
         progress("chunk", i, len(documents))
     texts = [embed_text(c) for c in chunks]
-    parts = []
-    for start in range(0, len(texts), batch):
-        parts.append(embedder.encode(texts[start : start + batch]))
+    known = dict(known or {})
+    todo = list(dict.fromkeys(t for t in texts if t not in known))
+    for start in range(0, len(todo), batch):
+        part = todo[start : start + batch]
+        known.update(zip(part, embedder.encode(part), strict=True))
         crash_point("embed")
-        progress("embed", min(start + batch, len(texts)), len(texts))
-    vectors = np.vstack(parts) if parts else np.zeros((0, embedder.dim), dtype=np.float32)
+        progress("embed", min(start + batch, len(todo)), len(todo))
+    vectors = np.vstack([known[t] for t in texts]).astype(np.float32) if texts else np.zeros((0, embedder.dim), dtype=np.float32)
     build = write_index(target, documents, chunks, vectors, embedder, {"token_budget": budget}, hnsw_above)
     return chunks, build
 

@@ -10,14 +10,18 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
+import numpy as np
 import pytest
 from ragqa.index.build import ingest_paths
 from ragqa.index.embedders import HashEmbedder
-from ragqa.index.store import read_manifest
+from ragqa.index.store import embed_text, load_index, read_manifest, reconstruct_vectors
 from ragqa.ingest.docstore import DocumentStore
 from ragqa.ingest.durable import CRASH_POINTS
+from ragqa.service.pipeline import Pipeline
+from ragqa.service.settings import get_settings
 
 from . import serving
 
@@ -226,3 +230,36 @@ def test_kill_9_during_an_upload_loses_nothing_acknowledged(tmp_path: Path, poin
     builds = sorted((tmp_path / ".index.builds").iterdir())
     assert builds == [index.resolve()], "a half-built index folder was left behind"
     assert json.loads((store.root / "catalog.json").read_text())["format"] == 1
+
+
+class _CountingEmbedder(HashEmbedder):
+    """The real hashing embedder, counting the texts it is asked to embed."""
+
+    def __init__(self, dim: int) -> None:
+        super().__init__(dim)
+        self.texts: list[str] = []
+
+    def encode(self, texts: list[str]) -> Any:
+        self.texts += texts
+        return super().encode(texts)
+
+
+def test_an_upload_embeds_only_its_own_chunks_and_search_is_unchanged(tmp_path: Path) -> None:
+    index = _index(tmp_path)
+    embedder = _CountingEmbedder(32)
+    settings = get_settings(index_dir=index, cache_dir=serving.REPO / ".ragqa" / "cache")
+    pipe = Pipeline(settings, load_index(index), embedder)
+    before = {doc: pipe.search(phrase, 1)[0].score for doc, phrase in PHRASES.items() if doc in DOCS}
+    staged = tmp_path / "index.data" / "incoming"
+    staged.mkdir(parents=True)
+    (staged / "x.txt").write_text(UPLOAD_A[1], encoding="utf-8")
+    embedder.texts.clear()  # (the searches above embedded their queries)
+    added, _ = pipe.add_documents([(UPLOAD_A[0], staged / "x.txt")])
+    assert added == [UPLOAD_A[0]]
+    new_chunks = [c for c in pipe.index.chunks if c.doc_id == UPLOAD_A[0]]
+    assert 0 < len(embedder.texts) == len(new_chunks) < len(pipe.index.chunks)
+    after = {doc: pipe.search(phrase, 1)[0].score for doc, phrase in PHRASES.items() if doc in DOCS}
+    assert after == pytest.approx(before)  # reused vectors score as freshly embedded ones did
+    rebuilt = Pipeline(settings, load_index(index), HashEmbedder(32))
+    fresh = HashEmbedder(32).encode([embed_text(c) for c in rebuilt.index.chunks])
+    assert np.allclose(reconstruct_vectors(rebuilt.index), fresh, atol=1e-6)
