@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 from .model import Chunk, Document, chunk_source_text
-from .normalize import SENTENCE_END, clean_line, fold, join_lines, match_line
+from .normalize import SENTENCE_END, SENTENCE_RE, clean_line, fold, join_lines, match_line
 from .tokens import count_tokens
 
 CHUNKER_VERSION = "clauses-2"
@@ -195,7 +195,7 @@ class _Piece:
 
 def _sentence_spans(text: str) -> list[tuple[int, int]]:
     spans, start = [], 0
-    for m in re.finditer(rf"[{SENTENCE_END}]+[”’\"')）]*", text):
+    for m in SENTENCE_RE.finditer(text):
         spans.append((start, m.end()))
         start = m.end()
     if start < len(text):

@@ -24,6 +24,8 @@ import opencc
 CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 CJK_PUNCT = "\u3000-\u303f\uff00-\uffef\u2018-\u201d\u2026\u2014\u00b7"
 SENTENCE_END = "。；;！!？?"
+# A sentence end as readers see one: its marks, then any closing quote or bracket.
+SENTENCE_RE = re.compile(rf"[{SENTENCE_END}]+[”’\"')）]*")
 
 _TONED = "āáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜ"
 _NEUTRAL = {"de", "le", "men", "zi", "me", "ne", "ma", "ba", "zhe", "guo", "li", "tou", "shang", "xia"}

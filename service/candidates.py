@@ -26,10 +26,10 @@ from ragqa.index.search import Hit
 from ragqa.ingest.clauses import detect_heading
 from ragqa.ingest.model import Chunk
 from ragqa.ingest.normalize import fold
+from ragqa.ingest.sentences import Sentence, split_items, split_sentences
 
 from .answertypes import TYPES, arabize, text_types
 from .question import QuestionProfile, has_measure, years_in
-from .sentences import Sentence, split_items, split_sentences
 
 FEATURES_VERSION = "candidates-6"
 _LONG_SENTENCE = 24

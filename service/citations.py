@@ -15,10 +15,10 @@ import re
 from ragqa.index.search import Hit
 from ragqa.ingest.model import Document
 from ragqa.ingest.normalize import fold
+from ragqa.ingest.sentences import split_sentences
 
 from .extractive import Segment
 from .schemas import Citation
-from .sentences import split_sentences
 
 MARKER = re.compile(r"\[(\d{1,3})\]")
 

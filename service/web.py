@@ -3,29 +3,30 @@
 `install_web(app, cors_origins)` adds
 
 - `GET /`             the chat page (`static/index.html`), with a strict Content-Security-Policy;
-- `GET /static/NAME`  the page's assets (`chat.js`, `chat.css`, `app.js`, `icon.svg`);
-- `GET /widget.js`    one self-contained script for other intranet pages: the chat stylesheet as a
-                      string, the chat core (`chat.js`) and the widget bootstrap (`widget.js`),
-                      wrapped in one function scope so nothing but `window.ragqa` leaks to the host;
+- `GET /static/NAME`  the page's assets: `chat.js` (the page's script, `static/dist/chat.js`),
+                      `chat.css`, `icon.svg`;
+- `GET /widget.js`    one self-contained script for other intranet pages (`static/dist/widget.js`):
+                      the chat and the widget bootstrap with the stylesheet inside as a string, in
+                      one function scope so nothing but `window.ragqa` leaks to the host;
 - `GET /docs`         the interactive API reference (Swagger UI), served from the
                       `fastapi-offline` package's copy rather than a CDN, so it works on an intranet
                       without internet and under a CSP that allows no inline script;
 - security headers on every response, and CORS for the listed origins only.
 
-Files are read once, at import, through `importlib.resources`, so they work from a wheel as
-well as from a source checkout; a missing file fails the import rather than the first request.
-Every asset is also kept gzip-compressed and carries an ETag.
+The two scripts are built from the ES modules in `static/src/` by esbuild (`make assets`, see
+`static/src/build.mjs`) and committed; this module only serves them, and tests/test_assets.py fails
+when they are stale. Files are read once, at import, through `importlib.resources`, so they work
+from a wheel as well as from a source checkout; a missing file fails the import rather than the
+first request. Every asset is also kept gzip-compressed and carries an ETag.
 """
 
 from __future__ import annotations
 
 import gzip
 import hashlib
-import json
 import re
 from dataclasses import dataclass
 from importlib import resources
-from importlib.resources.abc import Traversable
 from pathlib import Path
 
 from fastapi import FastAPI, Request, Response
@@ -60,7 +61,8 @@ _MEDIA_TYPES = {
     ".png": "image/png",
     ".ico": "image/x-icon",
 }
-_WIDGET_SOURCES = ("widget.js", "widget.css")
+# Files of static/ not served under /static/: the page itself and the widget's stylesheet (inside /widget.js).
+_NOT_STATIC = ("index.html", "widget.css")
 _ORIGIN = re.compile(r"^https?://[^/\s?#]+$")
 
 
@@ -92,50 +94,17 @@ class Asset:
         return Response(content=body, media_type=self.media_type, headers=headers)
 
 
-def _minify_css(css: str) -> str:
-    css = re.sub(r"/\*.*?\*/", "", css, flags=re.S)
-    css = re.sub(r"\s+", " ", css)
-    css = re.sub(r"\s*([{};,>])\s*", r"\1", css)
-    return re.sub(r":\s+", ":", css).replace(";}", "}").strip()
-
-
-def _compact_js(js: str) -> str:
-    """Drop the leading comment, indentation and blank lines; safe because the sources
-    hold no multi-line string or template literals."""
-    js = re.sub(r"^\s*/\*.*?\*/\s*", "", js, flags=re.S)
-    return "\n".join(line.strip() for line in js.splitlines() if line.strip()) + "\n"
-
-
-def build_widget(chat_js: str, widget_js: str, css: str) -> str:
-    """The text served as /widget.js: stylesheet string, chat core and bootstrap in one scope."""
-    return (
-        '/*! ragqa widget */\n(function(){\n"use strict";\nvar RAGQA_CSS='
-        + json.dumps(_minify_css(css), ensure_ascii=False)
-        + ";\n"
-        + _compact_js(chat_js)
-        + _compact_js(widget_js)
-        + "})();\n"
-    )
-
-
-def _read(folder: Traversable, name: str) -> str:
-    return (folder / name).read_text(encoding="utf-8")
-
-
 def _load_assets() -> tuple[Asset, Asset, dict[str, Asset]]:
     folder = resources.files("ragqa.service") / "static"
-    page = Asset.of(_read(folder, "index.html").encode("utf-8"), _MEDIA_TYPES[".html"], "no-cache")
-    widget_text = build_widget(
-        _read(folder, "chat.js"),
-        _read(folder, "widget.js"),
-        _read(folder, "chat.css") + _read(folder, "widget.css"),
-    )
-    widget = Asset.of(widget_text.encode("utf-8"), _MEDIA_TYPES[".js"], "public, max-age=600")
+    dist = folder / "dist"
+    page = Asset.of((folder / "index.html").read_bytes(), _MEDIA_TYPES[".html"], "no-cache")
+    widget = Asset.of((dist / "widget.js").read_bytes(), _MEDIA_TYPES[".js"], "public, max-age=600")
     static: dict[str, Asset] = {}
     for entry in folder.iterdir():
         suffix = "." + entry.name.rsplit(".", 1)[-1]
-        if entry.is_file() and suffix in _MEDIA_TYPES and entry.name not in (*_WIDGET_SOURCES, "index.html"):
+        if entry.is_file() and suffix in _MEDIA_TYPES and entry.name not in _NOT_STATIC:
             static[entry.name] = Asset.of(entry.read_bytes(), _MEDIA_TYPES[suffix], "no-cache")
+    static["chat.js"] = Asset.of((dist / "chat.js").read_bytes(), _MEDIA_TYPES[".js"], "no-cache")
     return page, widget, static
 
 

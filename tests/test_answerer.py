@@ -10,11 +10,11 @@ import pytest
 from ragqa.index.build import ingest_paths
 from ragqa.index.embedders import HashEmbedder
 from ragqa.index.keyword import strip_frame, tokenize
+from ragqa.ingest.sentences import split_items, split_sentences
 from ragqa.service.answertypes import arabize, question_types, text_types
 from ragqa.service.candidates import FEATURES, candidates, featurize
 from ragqa.service.pipeline import Pipeline
 from ragqa.service.question import profile_question, year_fits, years_in
-from ragqa.service.sentences import split_items, split_sentences
 
 from .conftest import settings_for
 

@@ -1,4 +1,5 @@
-"""Sentences of a passage, each knowing the physical lines it came from.
+"""Sentences of a passage, each knowing the physical lines it came from: the one sentence and
+line model, used by the chunker's sentence ends (`SENTENCE_RE`) and by the answerer.
 
 PDF extraction breaks sentences across lines and pads CJK text with spaces; the answerer and
 the citation narrowing both need sentences as a reader sees them, mapped back to lines. A
@@ -12,12 +13,13 @@ import itertools
 import re
 from dataclasses import dataclass
 
-from ragqa.ingest.clauses import detect_heading, table_cells
-from ragqa.ingest.model import Chunk
-from ragqa.ingest.normalize import SENTENCE_END, clean_line, fold
+from .clauses import detect_heading, table_cells
+from .model import Chunk
+from .normalize import SENTENCE_RE, clean_line, fold
 
-_LABELLED = re.compile(r"^(?:责任单位|責任單位|牵头单位|牽頭單位|配合单位|配合單位|协同单位|協同單位)")
-_END = re.compile(rf"[{SENTENCE_END}]+[”’\"')）]*")
+# A line that starts a unit of its own in responsibility breakdowns (责任单位：…), never glued on.
+LABELLED = re.compile(r"^(?:责任单位|責任單位|牵头单位|牽頭單位|配合单位|配合單位|协同单位|協同單位)")
+_END = SENTENCE_RE
 
 
 @dataclass(frozen=True)
@@ -61,7 +63,7 @@ def split_sentences(chunk: Chunk) -> list[Sentence]:
         line = clean_line(raw)
         if not line:
             continue
-        starts_unit = detect_heading(line) is not None or _LABELLED.match(line) is not None
+        starts_unit = detect_heading(line) is not None or LABELLED.match(line) is not None
         if buf and (starts_unit or not _glues(buf[-1][0], line[0], prev_len)):
             flush()
         prev_len = len(line)
