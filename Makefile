@@ -44,6 +44,19 @@ browser-deps:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null; \
 	fi
 
+# The chat page's script and the widget (service/static/dist, committed) are built from the ES
+# modules in service/static/src by esbuild, pinned in package.json/package-lock.json; npm ci runs
+# when node_modules is missing or the lock changed. tests/test_assets.py fails when the bundles are
+# stale; without npm (and CI unset) it skips.
+.PHONY: assets
+node_modules/.installed: package.json package-lock.json
+	@if command -v npm >/dev/null 2>&1 || [ -n "$$CI" ]; then \
+	  npm ci --ignore-scripts --no-audit --no-fund --loglevel=error >/dev/null && touch $@; \
+	else echo "npm not found: tests/test_assets.py will skip (install Node.js 18 or newer)"; fi
+
+assets: node_modules/.installed
+	node service/static/src/build.mjs
+
 # Types and lint. mypy reads the package through links laid out as ragqa/<part> (the installed
 # package maps ragqa.service to service/ and so on, which mypy cannot follow), so every ragqa.*
 # import resolves to real types; tests/test_typecheck.py proves it with a deliberate error.
@@ -56,7 +69,7 @@ check: $(VENV)/.installed
 
 # The gold-set gates, then the suite. The test split (eval/gold/test.jsonl, documents the answer
 # model never saw) gates with floors a little below the figures in README.md; dev is trained on.
-test: $(VENV)/.installed check browser-deps index corpora
+test: $(VENV)/.installed check browser-deps index corpora node_modules/.installed
 	$(RAGQA) eval eval/gold/test.jsonl --index $(CORPORA) --min hit@5=0.91 --min mrr=0.79 \
 	  --min answer_accuracy=0.74 --min citation_accuracy=0.77 --min citation_validity=1.0 --min refusal_recall=0.22
 	$(RAGQA) eval eval/gold/dev.jsonl --index $(INDEX) --min hit@5=0.95 --min mrr=0.90 \
@@ -96,4 +109,4 @@ load: $(VENV)/.installed index
 	$(PY) -m ragqa.eval.soak --index $(INDEX) --clients 32 --seconds 60 --json out/soak.json
 
 clean:
-	rm -rf $(VENV) .ragqa .pytest_cache
+	rm -rf $(VENV) .ragqa .pytest_cache node_modules

@@ -94,7 +94,9 @@ def write_index(
     crash_point("write")
     with (build / "documents.jsonl").open("w", encoding="utf-8") as f:
         for doc in documents:
-            row = {"doc": doc.doc_id, "title": doc.title, "sha256": doc.sha256, "lines": list(doc.lines)}
+            row: dict[str, object] = {"doc": doc.doc_id, "title": doc.title, "sha256": doc.sha256, "lines": list(doc.lines)}
+            if doc.pages:
+                row["pages"] = list(doc.pages)
             f.write(json.dumps(row, ensure_ascii=False) + "\n")
     manifest = {
         "format": FORMAT_VERSION,
@@ -200,7 +202,7 @@ def load_index(path: Path, embedder_name: str | None = None) -> LoadedIndex:
         documents = {}
         for line in (path / "documents.jsonl").open(encoding="utf-8"):
             row = json.loads(line)
-            documents[row["doc"]] = Document(row["doc"], row["title"], tuple(row["lines"]), row.get("sha256", ""))
+            documents[row["doc"]] = Document(row["doc"], row["title"], tuple(row["lines"]), row.get("sha256", ""), tuple(row.get("pages", ())))
         dense = load_dense(path / "dense.faiss")
         keyword = KeywordIndex.load(path / "keyword")
     except (OSError, ValueError, KeyError, RuntimeError) as exc:

@@ -13,17 +13,31 @@ CLAUSE_SEP = " › "
 
 
 @dataclass(frozen=True)
+class PagedLines:
+    """What a reader of a paged format returns: the lines, and the page (1-based) of each."""
+
+    lines: list[str]
+    pages: list[int]
+
+
+@dataclass(frozen=True)
 class Document:
-    """A file's text as a person opens it: `lines[0]` is physical line 1."""
+    """A file's text as a person opens it: `lines[0]` is physical line 1. For paged sources
+    (PDF) `pages[i]` is the page of line i+1; empty for text that has no pages."""
 
     doc_id: str
     title: str
     lines: tuple[str, ...]
     sha256: str = ""
+    pages: tuple[int, ...] = ()
 
     def line(self, n: int) -> str:
         """Physical line `n` (1-based)."""
         return self.lines[n - 1]
+
+    def page_of(self, n: int) -> int | None:
+        """The page of line `n`, or None when the source has no pages."""
+        return self.pages[n - 1] if self.pages else None
 
 
 @dataclass(frozen=True, kw_only=True)

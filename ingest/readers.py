@@ -16,10 +16,11 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 from .errors import ReadError
-from .model import Document
+from .model import Document, PagedLines
 from .normalize import clean_line, fold
+from .office import read_docx, read_pdf, read_xlsx
 
-LineReader = Callable[[bytes], list[str]]
+LineReader = Callable[[bytes], list[str] | PagedLines]
 _READERS: dict[str, LineReader] = {}
 _TITLE_HINT = re.compile(r"关于|通知|规划|计划|方案|建议|意见|报告|办法|决定|条例")
 _TITLE_END = re.compile(r"(?:通知|规划|計劃|计划|方案|建议|建議|意见|意見|报告|報告|办法|辦法|决定|決定|条例|條例|》)$")
@@ -116,6 +117,9 @@ register_reader(".md", read_plain)
 register_reader(".markdown", read_plain)
 register_reader(".html", read_html)
 register_reader(".htm", read_html)
+register_reader(".pdf", read_pdf)
+register_reader(".docx", read_docx)
+register_reader(".xlsx", read_xlsx)
 
 
 def guess_title(lines: list[str], fallback: str) -> str:
@@ -144,7 +148,8 @@ def read_document(path: Path, doc_id: str) -> Document:
         data = path.read_bytes()
     except OSError as exc:
         raise ReadError(f"cannot read: {exc.strerror or exc}") from exc
-    lines = reader(data)
+    read = reader(data)
+    lines, pages = (read.lines, tuple(read.pages)) if isinstance(read, PagedLines) else (read, ())
     if not any(line.strip() for line in lines):
         raise ReadError("no text in file")
     return Document(
@@ -152,6 +157,7 @@ def read_document(path: Path, doc_id: str) -> Document:
         title=guess_title(lines, Path(doc_id).stem),
         lines=tuple(lines),
         sha256=hashlib.sha256(data).hexdigest(),
+        pages=pages,
     )
 
 

@@ -111,6 +111,7 @@ def assemble(
                         end_line=seg.end_line,
                         clause=chunk.clause,
                         quote="\n".join(doc.lines[seg.start_line - 1 : seg.end_line]),
+                        page=doc.page_of(seg.start_line),
                     )
                 )
             marker = f"[{ids[key]}]"

@@ -41,13 +41,13 @@ def document_lines(
     if start > total or last < start:
         raise ApiError(400, "bad_line_range", f"lines {start}-{last} are outside {doc}, which has lines 1-{total}")
     last = min(last, total)
-    lines = [SourceLine(n=n, text=document.lines[n - 1]) for n in range(start, last + 1)]
+    lines = [SourceLine(n=n, text=document.lines[n - 1], page=document.page_of(n)) for n in range(start, last + 1)]
     return DocumentLines(doc=doc, title=document.title, total_lines=total, start=start, end=last, lines=lines)
 
 
 @router.post("/v1/documents", response_model=UploadResponse, responses={**ERRORS, 202: {"model": UploadResponse}}, dependencies=Admin)
 async def upload(
-    files: Annotated[list[UploadFile], File(description="one or more .txt/.md/.html files")],
+    files: Annotated[list[UploadFile], File(description="one or more .txt/.md/.html/.pdf/.docx/.xlsx files")],
     pipe: Pipe,
     jobs: AppJobs,
     metrics: AppMetrics,

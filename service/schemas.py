@@ -72,6 +72,7 @@ class Citation(BaseModel):
     end_line: int
     clause: str
     quote: str
+    page: int | None = Field(None, description="the page of start_line, for paged sources (PDF); null otherwise")
 
 
 class LLMInfo(BaseModel):
@@ -175,6 +176,7 @@ class DocumentList(BaseModel):
 class SourceLine(BaseModel):
     n: int
     text: str
+    page: int | None = Field(None, description="the line's page, for paged sources (PDF)")
 
 
 class DocumentLines(BaseModel):

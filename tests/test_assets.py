@@ -74,7 +74,7 @@ def test_bundle_is_one_strict_function_scope(name: str) -> None:
     text = (DIST / name).read_text(encoding="utf-8")
     banner, strict, code = text.split("\n", 2)
     assert banner.startswith("/*! ragqa ") and banner.endswith("*/") and strict == '"use strict";'
-    assert code.startswith("(()=>{") and code.endswith("})();\n") and code.count("\n") == 1
+    assert code.startswith("(()=>{") and code.endswith("})();\n")
 
 
 def test_no_markup_is_ever_parsed() -> None:
@@ -86,13 +86,13 @@ def test_no_markup_is_ever_parsed() -> None:
 
 def test_refusal_is_read_from_the_refused_field_only() -> None:
     """The refusal notice is chosen by the answer's `refused` field, never by the answer's wording."""
-    decisions = [
+    calls = [
         (path.name, line.strip())
         for path in sorted(SRC.glob("*.js"))
         for line in path.read_text(encoding="utf-8").splitlines()
-        if "refusalNotice()" in line
+        if "refusalNotice()" in line and "function refusalNotice" not in line
     ]
-    assert decisions == [("thread.js", decisions[0][1])] and ".res.refused)" in decisions[0][1], decisions
+    assert len(calls) == 1 and calls[0][0] == "thread.js" and "if (t.res && t.res.refused)" in calls[0][1], calls
     wording = re.compile(r"(indexOf|includes|match|test|search|startsWith)\([^)]*(没有找到|沒有找到|无法回答|未找到)")
     for path in sorted(SRC.glob("*.js")):
         assert not wording.search(path.read_text(encoding="utf-8")), f"{path.name} looks at refusal wording"

@@ -5,7 +5,7 @@
    the title, "h1"), placeholder, onClose() (adds a close button), onAnswer(result) (each finished
    answer, refusals included). Everything from the service is rendered as text, never as HTML. */
 
-import { fit, bindComposer, setBusy, sync } from "./composer.js";
+import { bindComposer, fit, setBusy, sync } from "./composer.js";
 import { buildLayout } from "./layout.js";
 import { run } from "./run.js";
 import { createChat, newTurn, restore, save } from "./state.js";

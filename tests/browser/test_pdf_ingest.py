@@ -1,0 +1,75 @@
+"""PDF in: Chromium prints real PDFs (text layer, running header, page numbers); the reader
+keeps the text in order, drops the header and page numbers, knows each line's page, and the
+answer's citation carries the page. A PDF without text (a scan) is refused with its reason."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser
+from ragqa.ingest.errors import ReadError
+from ragqa.ingest.office import read_pdf
+from ragqa.service.pipeline import Pipeline
+
+from ..conftest import settings_for
+
+ARTICLES = [
+    "第一条 为加强本市河道管理，保障防洪安全，制定本办法。",
+    "第二条 市水务局是本市河道的主管部门，负责河道的统一管理和监督。",
+    "第三条 在河道管理范围内建设跨河桥梁，建设单位应当在开工前三十日内报市水务局审查。",
+    "第四条 违反本办法第三条规定的，由市水务局责令改正，可以处五万元以下罚款。",
+]
+HEADER = '<div style="font-size:9px;width:100%;text-align:center">某市人民政府规章汇编</div>'
+FOOTER = '<div style="font-size:9px;width:100%;text-align:center">- <span class="pageNumber"></span> -</div>'
+
+
+def print_pdf(browser: Browser, body: str) -> bytes:
+    page = browser.new_page()
+    try:
+        page.set_content(f'<html lang="zh-CN"><body style="font:16px sans-serif">{body}</body></html>')
+        return page.pdf(format="A5", display_header_footer=True, header_template=HEADER, footer_template=FOOTER,
+                        margin={"top": "60px", "bottom": "60px", "left": "40px", "right": "40px"})
+    finally:
+        page.close()
+
+
+def regulation(browser: Browser) -> bytes:
+    """Three pages: the title and two articles, then one article per page."""
+    breaks = '<div style="break-after:page"></div>'
+    return print_pdf(browser, f"<h2>某市河道管理办法</h2><p>{ARTICLES[0]}</p><p>{ARTICLES[1]}</p>{breaks}<p>{ARTICLES[2]}</p>{breaks}<p>{ARTICLES[3]}</p>")
+
+
+def test_pdf_lines_are_in_order_with_pages_and_without_running_header_or_page_numbers(browser: Browser) -> None:
+    read = read_pdf(regulation(browser))
+    assert len(read.lines) == len(read.pages) and read.lines[0] == "某市河道管理办法"
+    on_page = {n: "".join(line for line, page in zip(read.lines, read.pages, strict=True) if page == n) for n in (1, 2, 3)}
+    assert on_page == {1: "某市河道管理办法" + ARTICLES[0] + ARTICLES[1], 2: ARTICLES[2], 3: ARTICLES[3]}
+    assert not any("汇编" in line or line.strip("- ").isdigit() for line in read.lines)
+
+
+def test_an_answer_from_a_pdf_cites_its_page(browser: Browser, hash_index: Path, tmp_path: Path) -> None:
+    shutil.copytree(hash_index.resolve(), tmp_path / "build")
+    (tmp_path / "index").symlink_to(tmp_path / "build")
+    pipe = Pipeline.from_settings(settings_for(tmp_path / "index"))
+    (tmp_path / "index.data" / "incoming").mkdir(parents=True)
+    staged = tmp_path / "index.data" / "incoming" / "r.pdf"
+    staged.write_bytes(regulation(browser))
+    added, skipped = pipe.add_documents([("河道管理办法.pdf", staged)])
+    assert added == ["河道管理办法.pdf"] and not skipped
+    answer = pipe.ask("建设跨河桥梁应当在开工前多少日内报审？")
+    cited = [c for c in answer.citations if c.doc == "河道管理办法.pdf"]
+    assert cited and cited[0].quote.replace("\n", "") in ARTICLES[2] and "三十日" in cited[0].quote and cited[0].page == 2
+
+
+def test_a_pdf_without_a_text_layer_is_refused_with_the_reason(browser: Browser) -> None:
+    page = browser.new_page()
+    try:
+        page.set_content('<canvas id="c" width="400" height="300"></canvas><script>'
+                         'const g=document.getElementById("c").getContext("2d");g.fillRect(20,20,200,100);</script>')
+        scan = page.pdf(format="A5")
+    finally:
+        page.close()
+    with pytest.raises(ReadError, match="no text layer"):
+        read_pdf(scan)
