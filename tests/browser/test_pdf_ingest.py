@@ -5,15 +5,20 @@ answer's citation carries the page. A PDF without text (a scan) is refused with 
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser
+from playwright.sync_api import Browser, expect
+from ragqa.index.build import ingest_paths
+from ragqa.index.embedders import HashEmbedder
 from ragqa.ingest.errors import ReadError
 from ragqa.ingest.office import read_pdf
 from ragqa.service.pipeline import Pipeline
 
 from ..conftest import settings_for
+from ..serving import StartService
+from .support import Watched, ask
 
 ARTICLES = [
     "第一条 为加强本市河道管理，保障防洪安全，制定本办法。",
@@ -73,3 +78,14 @@ def test_a_pdf_without_a_text_layer_is_refused_with_the_reason(browser: Browser)
         page.close()
     with pytest.raises(ReadError, match="no text layer"):
         read_pdf(scan)
+
+
+def test_the_chat_page_shows_the_page_of_a_pdf_citation(browser: Browser, tmp_path: Path, start_service: StartService,
+                                                         open_page: Callable[..., Watched]) -> None:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "河道管理办法.pdf").write_bytes(regulation(browser))
+    ingest_paths([corpus], tmp_path / "index", HashEmbedder(64))
+    service = start_service(tmp_path / "index", [])
+    bot = ask(open_page(service.url + "/").page, "建设跨河桥梁应当在开工前多少日内报审？")
+    expect(bot.locator(".rq-src").first).to_contain_text("第2页")

@@ -7,9 +7,9 @@ import { linesLabel, sourceName } from "./format.js";
 /** A chip for marker n: a button opening citation c, or a pending span while c is not known yet. */
 function chip(n, c, openSource) {
   if (!c) return h("span", "rq-cite rq-pending", n);
-  const b = button("rq-cite", "来源 " + n + "：" + sourceName(c) + "，" + linesLabel(c.start_line, c.end_line));
+  const b = button("rq-cite", "来源 " + n + "：" + sourceName(c) + "，" + linesLabel(c.start_line, c.end_line, c.page));
   b.textContent = n;
-  b.title = sourceName(c) + " · " + linesLabel(c.start_line, c.end_line);
+  b.title = sourceName(c) + " · " + linesLabel(c.start_line, c.end_line, c.page);
   b.addEventListener("click", () => { openSource(c, b); });
   return b;
 }
@@ -34,11 +34,11 @@ export function renderAnswer(el, text, citations, openSource) {
 
 function sourceItem(c, openSource) {
   const li = h("li");
-  const b = button("rq-src", "查看来源 " + c.id + "：" + sourceName(c) + "，" + linesLabel(c.start_line, c.end_line));
+  const b = button("rq-src", "查看来源 " + c.id + "：" + sourceName(c) + "，" + linesLabel(c.start_line, c.end_line, c.page));
   b.appendChild(h("span", "rq-n", c.id));
   const txt = h("span", "rq-src-body");
   txt.appendChild(h("span", "rq-src-title", sourceName(c)));
-  txt.appendChild(h("span", "rq-src-meta", [linesLabel(c.start_line, c.end_line), c.clause, c.doc].filter(Boolean).join(" · ")));
+  txt.appendChild(h("span", "rq-src-meta", [linesLabel(c.start_line, c.end_line, c.page), c.clause, c.doc].filter(Boolean).join(" · ")));
   b.appendChild(txt);
   b.addEventListener("click", () => { openSource(c, b); });
   li.appendChild(b);

@@ -1,8 +1,9 @@
 /* Plain-text formatting of citations, answers and timings (no DOM). */
 
-/** "第3行" or "第3–5行". */
-export function linesLabel(s, e) {
-  return s === e || !e ? "第" + s + "行" : "第" + s + "–" + e + "行";
+/** "第3行" or "第3–5行"; with the page of a paged source (PDF) first: "第2页 第3–5行". */
+export function linesLabel(s, e, page) {
+  const lines = s === e || !e ? "第" + s + "行" : "第" + s + "–" + e + "行";
+  return page ? "第" + page + "页 " + lines : lines;
 }
 
 /** The name a citation is shown under: its document's title, else the document name. */
@@ -17,7 +18,7 @@ export function sourcesText(res) {
     out += "\n\n来源：";
     res.citations.forEach((c) => {
       out += "\n[" + c.id + "] " + sourceName(c) + "（" + c.doc + "）" +
-        (c.clause ? "，" + c.clause : "") + "，" + linesLabel(c.start_line, c.end_line);
+        (c.clause ? "，" + c.clause : "") + "，" + linesLabel(c.start_line, c.end_line, c.page);
     });
   }
   return out;

@@ -26,7 +26,7 @@ function viewerHead(chat, c) {
   info.appendChild(h("p", "rq-v-kicker", "原文出处 [" + c.id + "]"));
   info.appendChild(h("p", "rq-v-title", sourceName(c)));
   if (c.clause) info.appendChild(h("p", "rq-v-clause", c.clause));
-  info.appendChild(h("p", "rq-v-doc", c.doc + " · " + linesLabel(c.start_line, c.end_line)));
+  info.appendChild(h("p", "rq-v-doc", c.doc + " · " + linesLabel(c.start_line, c.end_line, c.page)));
   const close = button("rq-btn rq-ghost rq-icon-only", "关闭原文", "close");
   close.addEventListener("click", () => { closeViewer(chat); });
   head.append(info, close);
