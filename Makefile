@@ -19,13 +19,14 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install -q -e ".[test]"
 	touch $@
 
-$(INDEX)/manifest.json: $(VENV)/.installed $(wildcard samples/corpus/*)
+# Rebuilt when the corpus or the ingest code changes (a new chunker version refuses old indexes).
+$(INDEX)/manifest.json: $(VENV)/.installed $(wildcard samples/corpus/*) $(wildcard ingest/*.py)
 	$(RAGQA) ingest samples/corpus --index $(INDEX)
 
 index: $(INDEX)/manifest.json
 
 # The evaluation corpus: public documents of eight genres (eval/corpora/*/SOURCES.tsv).
-$(CORPORA)/manifest.json: $(VENV)/.installed $(wildcard eval/corpora/*/*.txt)
+$(CORPORA)/manifest.json: $(VENV)/.installed $(wildcard eval/corpora/*/*.txt) $(wildcard ingest/*.py)
 	$(RAGQA) ingest eval/corpora --index $(CORPORA)
 
 corpora: $(CORPORA)/manifest.json

@@ -9,8 +9,8 @@ Two levels, both pure functions of one line:
 * `match_line` goes further for search and comparison: full-width -> half-width (NFKC) and
   Traditional -> Simplified (OpenCC t2s).
 
-`join_lines` glues lines of one passage for matching: a sentence broken across lines
-(no end punctuation before the break) is joined without a separator.
+`join_lines` glues lines of one passage for matching where `line_glues` says a sentence was
+broken across them, the same rule the answerer's sentences use.
 """
 
 from __future__ import annotations
@@ -73,20 +73,36 @@ def match_line(line: str) -> str:
     return fold(clean_line(line))
 
 
+_SHORT_LINE = 16
+_WRAPPABLE = re.compile(r"[\u3400-\u9fff0-9%\"“”'‘’、,，(（)）a-zA-Z]")
+
+
+def line_glues(prev_line: str, next_line: str) -> bool:
+    """Whether the break between two lines of one passage is inside a sentence (a PDF line
+    wrap): both sides are text that wraps, and the first line does not end a sentence or a
+    lead-in. A short line that ends without a comma is a title, date or label line of its
+    own, not a wrapped one. The one rule for search text (`join_lines`) and for the sentences
+    answers are cut from (`ingest/sentences.py`)."""
+    if not prev_line or not next_line:
+        return False
+    prev, nxt = prev_line[-1], next_line[0]
+    if len(prev_line) < _SHORT_LINE and prev not in "、,，":
+        return False
+    return bool(_WRAPPABLE.match(prev)) and bool(_WRAPPABLE.match(nxt)) and prev not in ":："
+
+
 def join_lines(lines: list[str]) -> str:
     """Join cleaned lines of one passage, gluing sentences that PDF extraction broke."""
     out = ""
+    last = ""
     for line in lines:
         if not line:
             continue
-        if out and (out[-1] in SENTENCE_END or out[-1] in ":：" or not _is_cjk(out[-1]) or not _is_cjk(line[0])):
+        if out and not line_glues(last, line):
             out += "\n"
         out += line
+        last = line
     return out
-
-
-def _is_cjk(ch: str) -> bool:
-    return bool(re.match(rf"[{CJK}{CJK_PUNCT}0-9%]", ch))
 
 
 # The statistical acronyms Chinese official texts spell out in full (the 国家统计局 usage):

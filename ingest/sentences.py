@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from .clauses import detect_heading, table_cells
 from .model import Chunk
-from .normalize import SENTENCE_RE, clean_line, fold
+from .normalize import SENTENCE_RE, clean_line, fold, line_glues
 
 # A line that starts a unit of its own in responsibility breakdowns (责任单位：…), never glued on.
 LABELLED = re.compile(r"^(?:责任单位|責任單位|牵头单位|牽頭單位|配合单位|配合單位|协同单位|協同單位)")
@@ -50,7 +50,7 @@ def split_sentences(chunk: Chunk) -> list[Sentence]:
             out.append(Sentence(text, fold(text), min(lines), max(lines)))
         buf.clear()
 
-    prev_len = 0
+    prev_line = ""
     for n, raw in _line_texts(chunk):
         row = table_cells(raw)
         if row is not None:
@@ -64,9 +64,9 @@ def split_sentences(chunk: Chunk) -> list[Sentence]:
         if not line:
             continue
         starts_unit = detect_heading(line) is not None or LABELLED.match(line) is not None
-        if buf and (starts_unit or not _glues(buf[-1][0], line[0], prev_len)):
+        if buf and (starts_unit or not line_glues(prev_line, line)):
             flush()
-        prev_len = len(line)
+        prev_line = line
         pos = 0
         for m in _END.finditer(line):
             buf.extend((ch, n) for ch in line[pos : m.end()])
@@ -77,19 +77,6 @@ def split_sentences(chunk: Chunk) -> list[Sentence]:
             flush()
     flush()
     return out
-
-
-_SHORT_LINE = 16
-_WRAPPABLE = re.compile(r"[\u3400-\u9fff0-9%\"“”'‘’、,，(（)）a-zA-Z]")
-
-
-def _glues(prev: str, nxt: str, prev_len: int) -> bool:
-    """Whether a line break between `prev` (the last character of a line `prev_len` long) and
-    `nxt` is inside a sentence (PDF line wrap). A short line that ends without a comma is a
-    title, date or label line of its own, not a wrapped one."""
-    if prev_len < _SHORT_LINE and prev not in "、,，":
-        return False
-    return bool(_WRAPPABLE.match(prev)) and bool(_WRAPPABLE.match(nxt)) and prev not in ":："
 
 
 # An enumeration marker inside running text: （一） (1) 1． 2、 ①, and 一是 after a start, a space or punctuation.

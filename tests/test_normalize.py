@@ -20,4 +20,7 @@ def test_match_line_folds_width_and_script() -> None:
 
 
 def test_join_lines_glues_sentences_broken_by_extraction() -> None:
-    assert join_lines(["一是进一步深化\"亩均论", "英雄\"改革。", "二是推进。"]) == '一是进一步深化"亩均论英雄"改革。\n二是推进。'
+    wrapped = ["一是进一步深化\"亩均论英雄\"改革，全面推进工业", "用地提质增效。", "二是推进。"]
+    assert join_lines(wrapped) == '一是进一步深化"亩均论英雄"改革，全面推进工业用地提质增效。\n二是推进。'
+    # A short line of its own (a heading, a date) is not glued to the text under it.
+    assert join_lines(["一、指导思想", "认真贯彻中央经济工作会议精神。"]) == "一、指导思想\n认真贯彻中央经济工作会议精神。"
