@@ -11,6 +11,7 @@ import shutil
 import tempfile
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from ragqa.index.build import build_index, index_behind, ingest_paths, rebuild_from_store
@@ -26,6 +27,14 @@ from .errors import LastDocument, NotFound
 from .retrieval import Retrieval
 from .schemas import DocumentInfo
 from .settings import Settings
+
+
+@dataclass(frozen=True)
+class Added:
+    """What an upload did: the documents added or replaced, and the files skipped with their reasons."""
+
+    added: list[str]
+    skipped: list[Skipped]
 
 
 class Documents:
@@ -54,7 +63,7 @@ class Documents:
         except KeyError:
             raise NotFound(f"no document {doc!r}; GET /v1/documents lists them") from None
 
-    def add(self, files: list[tuple[str, Path]]) -> tuple[list[str], list[Skipped]]:
+    def add(self, files: list[tuple[str, Path]]) -> Added:
         """Add (or replace) documents from received files and rebuild the index; returns the
         names added and the files skipped, each with its reason (ReadError when none is usable).
 
@@ -77,7 +86,7 @@ class Documents:
             docs = dict(self.retrieval.current.index.documents)
             docs.update({a.document.doc_id: a.document for a in new})
             self._rebuild(list(docs.values()))
-        return [a.document.doc_id for a in new], skipped
+        return Added([a.document.doc_id for a in new], skipped)
 
     def delete(self, doc: str) -> None:
         with self._write_lock:

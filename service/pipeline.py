@@ -24,10 +24,9 @@ from ragqa.index.search import FusionConfig
 from ragqa.index.store import LoadedIndex, load_index, read_manifest
 from ragqa.ingest.docstore import DocumentStore
 from ragqa.ingest.model import Document
-from ragqa.ingest.readers import Skipped
 
 from .answering import Answer, Answerer
-from .documents import Documents
+from .documents import Added, Documents
 from .extractive import Ranker, default_ranker
 from .llm import LLM, OpenAIChat
 from .retrieval import Retrieval, to_passage
@@ -118,7 +117,7 @@ class Pipeline:
     def document_lines(self, doc: str) -> list[str]:
         return list(self.docs.get(doc).lines)
 
-    def add_documents(self, files: list[tuple[str, Path]]) -> tuple[list[str], list[Skipped]]:
+    def add_documents(self, files: list[tuple[str, Path]]) -> Added:
         return self.docs.add(files)
 
     def delete_document(self, doc: str) -> None:

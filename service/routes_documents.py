@@ -89,14 +89,14 @@ async def _stage(files: list[UploadFile], pipe: Pipeline, limit: int) -> list[tu
 
 def _apply_upload(pipe: Pipeline, staged: list[tuple[str, Path]], metrics: Metrics) -> dict[str, Any]:
     try:
-        added, skipped = pipe.add_documents(staged)
+        done = pipe.add_documents(staged)
     finally:
         _discard(staged)
     metrics.documents.set(len(pipe.index.documents))
     metrics.chunks.set(len(pipe.index.chunks))
     return {
-        "added": added,
-        "skipped": [{"name": s.path, "reason": s.reason} for s in skipped],
+        "added": done.added,
+        "skipped": [{"name": s.path, "reason": s.reason} for s in done.skipped],
         "documents": len(pipe.index.documents),
         "chunks": len(pipe.index.chunks),
     }

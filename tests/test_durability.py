@@ -254,8 +254,7 @@ def test_an_upload_embeds_only_its_own_chunks_and_search_is_unchanged(tmp_path: 
     staged.mkdir(parents=True)
     (staged / "x.txt").write_text(UPLOAD_A[1], encoding="utf-8")
     embedder.texts.clear()  # (the searches above embedded their queries)
-    added, _ = pipe.add_documents([(UPLOAD_A[0], staged / "x.txt")])
-    assert added == [UPLOAD_A[0]]
+    assert pipe.add_documents([(UPLOAD_A[0], staged / "x.txt")]).added == [UPLOAD_A[0]]
     new_chunks = [c for c in pipe.index.chunks if c.doc_id == UPLOAD_A[0]]
     assert 0 < len(embedder.texts) == len(new_chunks) < len(pipe.index.chunks)
     after = {doc: pipe.search(phrase, 1)[0].score for doc, phrase in PHRASES.items() if doc in DOCS}

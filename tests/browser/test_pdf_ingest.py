@@ -61,8 +61,8 @@ def test_an_answer_from_a_pdf_cites_its_page(browser: Browser, hash_index: Path,
     (tmp_path / "index.data" / "incoming").mkdir(parents=True)
     staged = tmp_path / "index.data" / "incoming" / "r.pdf"
     staged.write_bytes(regulation(browser))
-    added, skipped = pipe.add_documents([("河道管理办法.pdf", staged)])
-    assert added == ["河道管理办法.pdf"] and not skipped
+    done = pipe.add_documents([("河道管理办法.pdf", staged)])
+    assert done.added == ["河道管理办法.pdf"] and not done.skipped
     answer = pipe.ask("建设跨河桥梁应当在开工前多少日内报审？")
     cited = [c for c in answer.citations if c.doc == "河道管理办法.pdf"]
     assert cited and cited[0].quote.replace("\n", "") in ARTICLES[2] and "三十日" in cited[0].quote and cited[0].page == 2
