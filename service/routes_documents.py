@@ -47,7 +47,7 @@ def document_lines(
 
 @router.post("/v1/documents", response_model=UploadResponse, responses={**ERRORS, 202: {"model": UploadResponse}}, dependencies=Admin)
 async def upload(
-    files: Annotated[list[UploadFile], File(description="one or more .txt/.md/.html/.pdf/.docx/.xlsx files")],
+    files: Annotated[list[UploadFile], File(description="one or more .txt/.md/.html/.pdf/.docx/.xlsx/.png/.jpg files")],
     pipe: Pipe,
     jobs: AppJobs,
     metrics: AppMetrics,

@@ -6,10 +6,14 @@ features are checked on their own, the model through answers whose wording it ne
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
-from ragqa.index.build import ingest_paths
+from ragqa.index.build import build_index, ingest_paths
 from ragqa.index.embedders import HashEmbedder
 from ragqa.index.keyword import strip_frame, tokenize
+from ragqa.index.store import load_index
+from ragqa.ingest.model import Document
 from ragqa.ingest.sentences import split_items, split_sentences
 from ragqa.service.answertypes import arabize, question_types, text_types
 from ragqa.service.candidates import FEATURES, candidates, featurize
@@ -186,3 +190,16 @@ def test_an_article_number_question_names_the_article(pipeline: Pipeline) -> Non
 def test_a_question_about_nothing_in_the_documents_is_refused(pipeline: Pipeline) -> None:
     result = pipeline.ask("火星探测器的发射窗口是哪一年？", 5)
     assert result.refused, result.answer
+
+
+def test_a_line_ocr_read_with_low_confidence_is_never_quoted_as_the_answer(tmp_path: Path) -> None:
+    lines = ("某市河道管理办法", "第三条 建设跨河桥梁，应当在开工前三十日内报市水务局审查。", "第四条 违反本办法的，可以处五万元以下罚款。")
+    question = "建设跨河桥梁应当在开工前多少日内报审？"
+    cited = {}
+    for flagged in ((), (2,)):
+        index = tmp_path / f"index{len(flagged)}"
+        build_index([Document("scan.png", "某市河道管理办法", lines, "x", (1, 1, 1), flagged)], index, HashEmbedder(64))
+        pipe = Pipeline(settings_for(index), load_index(index), HashEmbedder(64))
+        cited[flagged] = [(c.start_line, c.end_line) for c in pipe.ask(question).citations]
+    assert (2, 2) in cited[()]  # the clear line answers
+    assert not any(start <= 2 <= end for start, end in cited[(2,)])  # the same line, flagged, is not quoted

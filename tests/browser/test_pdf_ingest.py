@@ -4,6 +4,7 @@ answer's citation carries the page. A PDF without text (a scan) is refused with 
 
 from __future__ import annotations
 
+import base64
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -68,16 +69,53 @@ def test_an_answer_from_a_pdf_cites_its_page(browser: Browser, hash_index: Path,
     assert cited and cited[0].quote.replace("\n", "") in ARTICLES[2] and "三十日" in cited[0].quote and cited[0].page == 2
 
 
-def test_a_pdf_without_a_text_layer_is_refused_with_the_reason(browser: Browser) -> None:
+def test_a_pdf_with_no_text_even_for_ocr_is_refused_with_the_reason(browser: Browser) -> None:
     page = browser.new_page()
     try:
         page.set_content('<canvas id="c" width="400" height="300"></canvas><script>'
                          'const g=document.getElementById("c").getContext("2d");g.fillRect(20,20,200,100);</script>')
-        scan = page.pdf(format="A5")
+        blank = page.pdf(format="A5")
     finally:
         page.close()
-    with pytest.raises(ReadError, match="no text layer"):
-        read_pdf(scan)
+    with pytest.raises(ReadError, match="not even by OCR"):
+        read_pdf(blank)
+
+
+def scanned(browser: Browser) -> tuple[bytes, bytes]:
+    """A page of two articles as a picture (PNG), and a PDF whose second page is that picture
+    only (a scan: no text layer), after a first page with text."""
+    page = browser.new_page(viewport={"width": 800, "height": 300})
+    try:
+        page.set_content(f'<body style="font:20px sans-serif;padding:30px;background:#fff"><p>{ARTICLES[2]}</p><p>{ARTICLES[3]}</p></body>')
+        png = page.screenshot()
+    finally:
+        page.close()
+    image = base64.b64encode(png).decode()
+    breaks = '<div style="break-after:page"></div>'
+    pdf = print_pdf(browser, f"<h2>某市河道管理办法</h2><p>{ARTICLES[0]}</p>{breaks}<img style='width:100%' src='data:image/png;base64,{image}'>")
+    return png, pdf
+
+
+def test_a_scanned_page_is_read_by_ocr_with_its_page(browser: Browser) -> None:
+    _, pdf = scanned(browser)
+    read = read_pdf(pdf)
+    page_two = "".join(line for line, page in zip(read.lines, read.pages, strict=True) if page == 2)
+    assert "建设跨河桥梁" in page_two and "三十日内" in page_two and "五万元以下罚" in page_two
+    assert "第一条" in "".join(line for line, page in zip(read.lines, read.pages, strict=True) if page == 1)
+
+
+def test_an_uploaded_scan_image_is_answered_from_its_ocr_text(browser: Browser, hash_index: Path, tmp_path: Path) -> None:
+    png, _ = scanned(browser)
+    shutil.copytree(hash_index.resolve(), tmp_path / "build")
+    (tmp_path / "index").symlink_to(tmp_path / "build")
+    pipe = Pipeline.from_settings(settings_for(tmp_path / "index"))
+    (tmp_path / "index.data" / "incoming").mkdir(parents=True)
+    staged = tmp_path / "index.data" / "incoming" / "scan.png"
+    staged.write_bytes(png)
+    assert pipe.add_documents([("河道管理办法扫描件.png", staged)]).added == ["河道管理办法扫描件.png"]
+    answer = pipe.ask("建设跨河桥梁应当在开工前多少日内报审？")
+    cited = [c for c in answer.citations if c.doc == "河道管理办法扫描件.png"]
+    assert cited and "三十日" in cited[0].quote and cited[0].page == 1
 
 
 def test_the_chat_page_shows_the_page_of_a_pdf_citation(browser: Browser, tmp_path: Path, start_service: StartService,
