@@ -77,7 +77,15 @@ def read_pdf(data: bytes) -> PagedLines:
 
 def read_image(data: bytes) -> PagedLines:
     """The lines OCR reads in a scanned page (.png, .jpg), as page 1."""
-    read = ocr_image(data)
+    import numpy as np
+    from PIL import Image
+
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            pixels = np.asarray(image.convert("RGB"))[:, :, ::-1]  # the OCR models expect BGR, as OpenCV reads
+    except (OSError, ValueError, Image.DecompressionBombError) as exc:
+        raise ReadError(f"not a readable image ({exc})") from None
+    read = ocr_image(pixels)
     if not read:
         raise ReadError("no text found in this image by OCR")
     return PagedLines([t for t, _ in read], [1] * len(read), [n for n, (_, score) in enumerate(read, start=1) if score < UNCERTAIN_BELOW])

@@ -242,5 +242,5 @@ def test_an_unreadable_file_in_an_upload_is_skipped_with_its_reason_and_the_rest
     body = response.json()
     assert body["added"] == ["好文件.txt"] and body["job"]["state"] == "done"
     reasons = {s["name"]: s["reason"] for s in body["skipped"]}
-    assert set(reasons) == {"坏文件.txt", "图片.png"} and "NUL" in reasons["坏文件.txt"] and "unsupported" in reasons["图片.png"]
+    assert set(reasons) == {"坏文件.txt", "图片.png"} and "NUL" in reasons["坏文件.txt"] and "not a readable image" in reasons["图片.png"]
     assert client.delete("/v1/documents/好文件.txt", headers={"Authorization": "Bearer s3cret"}).status_code == 200

@@ -161,9 +161,9 @@ SEED_TEXT = "某市数据管理规定\n\n第一条 为了规范数据管理，�
 # own refusals (hidden names, over 255 bytes) are drawn on purpose.
 NAME_CHARS = st.characters(exclude_categories=("Cs", "Cc"), exclude_characters='"\\/%')
 STEMS = st.text(NAME_CHARS, min_size=1, max_size=24)
-# The types whose readers take plain text: the drawn uploads are text, so a .pdf, .docx or .xlsx
+# The types whose readers take plain text: the drawn uploads are text, so an office or image
 # name must be refused as unreadable (its bytes are not that format).
-READABLE = frozenset(supported_suffixes()) - {".pdf", ".docx", ".xlsx"}
+READABLE = frozenset(supported_suffixes()) - {".pdf", ".docx", ".xlsx", ".png", ".jpg", ".jpeg"}
 EXTENSIONS = st.text(NAME_CHARS, min_size=1, max_size=8)
 LONG_EXTENSIONS = st.text(st.characters(exclude_categories=("Cs", "Cc"), exclude_characters='"\\/%.'), min_size=100, max_size=250)
 PLAIN_NAMES = STEMS.map(lambda s: f"{s}.txt")
