@@ -162,6 +162,9 @@ def _heading(best: Candidate, docs: dict[str, Document]) -> Segment | None:
     return None
 
 
+_YEAR_STATE = FEATURES.index("year_state")
+
+
 def answer_extractive(
     q: QuestionProfile, hits: list[Hit], docs: dict[str, Document], ranker: Ranker, threshold: float | None = None
 ) -> Draft:
@@ -193,6 +196,8 @@ def answer_extractive(
         cand = pool[int(i)]
         if len(segments) >= MAX_SEGMENTS or probs[i] < ranker.join_ratio * confidence:
             break
+        if features[i, _YEAR_STATE] < 0:  # names a year the question does not ask about
+            continue
         text = _trim(cand.sentence.text, q, 160)
         key = fold(clean_line(text))
         if any(key in u or u in key for u in used) or length + len(text) > MAX_ANSWER_CHARS:

@@ -203,3 +203,10 @@ def test_a_line_ocr_read_with_low_confidence_is_never_quoted_as_the_answer(tmp_p
         cited[flagged] = [(c.start_line, c.end_line) for c in pipe.ask(question).citations]
     assert (2, 2) in cited[()]  # the clear line answers
     assert not any(start <= 2 <= end for start, end in cited[(2,)])  # the same line, flagged, is not quoted
+
+
+def test_a_candidate_about_another_year_is_not_appended_to_the_answer(use_pipeline: Pipeline) -> None:
+    """The answer for 2023 does not run on into a nearly-as-likely sentence about 2022 targets."""
+    answer = use_pipeline.ask("东阳2023年GDP目标增长多少?")
+    assert "7.5%" in answer.answer and not answer.refused
+    assert "2022年" not in answer.answer, answer.answer
