@@ -9,12 +9,14 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Query, UploadFile
-from fastapi.responses import JSONResponse
+from fastapi import Path as Path_
+from fastapi.responses import JSONResponse, Response
 from ragqa.ingest.durable import crash_point
 
 from .deps import ERRORS, Admin, AppJobs, AppMetrics, AppSettings, Pipe
 from .errors import http_error
 from .metrics import Metrics
+from .pages import render_page
 from .pipeline import Pipeline
 from .schemas import ApiError, DocumentLines, DocumentList, JobInfo, JobList, SourceLine, UploadResponse
 
@@ -43,6 +45,23 @@ def document_lines(
     last = min(last, total)
     lines = [SourceLine(n=n, text=document.lines[n - 1], page=document.page_of(n)) for n in range(start, last + 1)]
     return DocumentLines(doc=doc, title=document.title, total_lines=total, start=start, end=last, lines=lines)
+
+
+@router.get("/v1/documents/{doc:path}/pages/{page}.png", responses={**ERRORS, 200: {"content": {"image/png": {}}}})
+def document_page(
+    doc: str,
+    page: Annotated[int, Path_(ge=1, description="1-based page")],
+    pipe: Pipe,
+    line: Annotated[int | None, Query(ge=1, description="a line of the document to mark on the page")] = None,
+) -> Response:
+    """A page of a PDF document as PNG, with `line` (a document line number) marked, for the source viewer."""
+    document = pipe.document(doc)
+    entry = pipe.store.entries().get(doc)
+    if not document.pages or entry is None or not entry.file.endswith(".pdf"):
+        raise ApiError(404, "not_found", f"{doc} has no pages: page images are for PDF documents; GET its /lines instead")
+    mark = document.lines[line - 1] if line is not None and line <= len(document.lines) and document.page_of(line) == page else None
+    png = render_page(pipe.store.files / entry.file, page, mark)
+    return Response(png, media_type="image/png", headers={"Cache-Control": "private, max-age=300"})
 
 
 @router.post("/v1/documents", response_model=UploadResponse, responses={**ERRORS, 202: {"model": UploadResponse}}, dependencies=Admin)

@@ -5,16 +5,21 @@ answer's citation carries the page. A PDF without text (a scan) is refused with 
 from __future__ import annotations
 
 import base64
+import io
 import shutil
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pytest
+from fastapi.testclient import TestClient
+from PIL import Image
 from playwright.sync_api import Browser, expect
 from ragqa.index.build import ingest_paths
 from ragqa.index.embedders import HashEmbedder
 from ragqa.ingest.errors import ReadError
 from ragqa.ingest.office import read_pdf
+from ragqa.service.app import create_app
 from ragqa.service.pipeline import Pipeline
 
 from ..conftest import settings_for
@@ -127,3 +132,28 @@ def test_the_chat_page_shows_the_page_of_a_pdf_citation(browser: Browser, tmp_pa
     service = start_service(tmp_path / "index", [])
     bot = ask(open_page(service.url + "/").page, "建设跨河桥梁应当在开工前多少日内报审？")
     expect(bot.locator(".rq-src").first).to_contain_text("第2页")
+
+
+def test_a_pdf_page_image_marks_the_cited_line(browser: Browser, hash_index: Path, tmp_path: Path) -> None:
+    shutil.copytree(hash_index.resolve(), tmp_path / "build")
+    (tmp_path / "index").symlink_to(tmp_path / "build")
+    settings = settings_for(tmp_path / "index", admin_key="k")
+    with TestClient(create_app(settings, Pipeline.from_settings(settings))) as client:
+        files = {"files": ("河道管理办法.pdf", regulation(browser), "application/pdf")}
+        assert client.post("/v1/documents", files=files, headers={"Authorization": "Bearer k"}).status_code == 200
+        lines = client.get("/v1/documents/河道管理办法.pdf/lines").json()["lines"]
+        cited = next(row for row in lines if "三十日" in row["text"])
+        url = "/v1/documents/河道管理办法.pdf/pages/{}.png"
+        plain = client.get(url.format(cited["page"]))
+        marked = client.get(url.format(cited["page"]), params={"line": cited["n"]})
+        assert plain.status_code == marked.status_code == 200 and marked.headers["content-type"] == "image/png"
+
+        def yellow(png: bytes) -> int:
+            with Image.open(io.BytesIO(png)) as image:
+                rgb = np.asarray(image.convert("RGB")).astype(int)
+            return int(((rgb[:, :, 0] - rgb[:, :, 2]) > 60).sum())
+
+        assert yellow(plain.content) == 0 < yellow(marked.content)
+        assert client.get(url.format(9)).json()["error"]["code"] == "not_found"
+        text_doc = client.get("/v1/documents").json()["documents"][0]["doc"]
+        assert client.get(f"/v1/documents/{text_doc}/pages/1.png").status_code == 404
