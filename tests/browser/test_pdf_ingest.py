@@ -17,6 +17,7 @@ from PIL import Image
 from playwright.sync_api import Browser, expect
 from ragqa.index.build import ingest_paths
 from ragqa.index.embedders import HashEmbedder
+from ragqa.ingest.docstore import DocumentStore
 from ragqa.ingest.errors import ReadError
 from ragqa.ingest.office import read_pdf
 from ragqa.service.app import create_app
@@ -128,10 +129,17 @@ def test_the_chat_page_shows_the_page_of_a_pdf_citation(browser: Browser, tmp_pa
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     (corpus / "河道管理办法.pdf").write_bytes(regulation(browser))
-    ingest_paths([corpus], tmp_path / "index", HashEmbedder(64))
+    ingest_paths([corpus], tmp_path / "index", HashEmbedder(64), store=DocumentStore(tmp_path / "index.data"))  # as `ragqa ingest` does
     service = start_service(tmp_path / "index", [])
-    bot = ask(open_page(service.url + "/").page, "建设跨河桥梁应当在开工前多少日内报审？")
-    expect(bot.locator(".rq-src").first).to_contain_text("第2页")
+    page = open_page(service.url + "/").page
+    bot = ask(page, "建设跨河桥梁应当在开工前多少日内报审？")
+    source = bot.locator(".rq-src").first
+    expect(source).to_contain_text("第2页")
+    source.click()  # the viewer: the cited lines, and the page as printed on request
+    page.locator(".rq-page-btn").click()
+    image = page.locator("img.rq-page")
+    expect(image).to_be_visible()
+    page.wait_for_function("() => { const i = document.querySelector('img.rq-page'); return i && i.complete && i.naturalWidth > 0; }")
 
 
 def test_a_pdf_page_image_marks_the_cited_line(browser: Browser, hash_index: Path, tmp_path: Path) -> None:

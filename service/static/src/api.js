@@ -39,8 +39,16 @@ export function isEventStream(r) {
   return (r.headers.get("content-type") || "").indexOf("text/event-stream") >= 0;
 }
 
+function docPath(doc) {
+  return String(doc).split("/").map(encodeURIComponent).join("/");
+}
+
 /** The URL of lines start..end of document `doc`. */
 export function linesUrl(endpoint, doc, start, end) {
-  const path = String(doc).split("/").map(encodeURIComponent).join("/");
-  return endpoint + "v1/documents/" + path + "/lines?start=" + start + "&end=" + end;
+  return endpoint + "v1/documents/" + docPath(doc) + "/lines?start=" + start + "&end=" + end;
+}
+
+/** The URL of the image of page `page` of PDF document `doc`, with document line `line` marked. */
+export function pageUrl(endpoint, doc, page, line) {
+  return endpoint + "v1/documents/" + docPath(doc) + "/pages/" + page + ".png?line=" + line;
 }

@@ -1,7 +1,7 @@
 /* The source viewer: a dialog over the chat with the cited lines marked, in a few lines of context
    fetched from the service (the citation's own quote is shown until they arrive, or if they do not). */
 
-import { linesUrl } from "./api.js";
+import { linesUrl, pageUrl } from "./api.js";
 import { button, h } from "./dom.js";
 import { linesLabel, sourceName } from "./format.js";
 
@@ -61,6 +61,19 @@ async function loadContext(chat, c, parts) {
   if (viewer.contains(parts.status)) parts.status.textContent = "无法加载上下文，以下为引用的原文。";
 }
 
+/** For a PDF citation: a button that shows the page as printed, the cited line marked. */
+function pageToggle(chat, c) {
+  const label = "显示第" + c.page + "页原貌";
+  const show = button("rq-btn rq-outline rq-small rq-page-btn", label, "doc", label);
+  show.addEventListener("click", () => {
+    const img = h("img", "rq-page");
+    img.alt = "第" + c.page + "页原貌，引用的行已标出";
+    img.src = pageUrl(chat.endpoint, c.doc, c.page, c.start_line);
+    show.replaceWith(img);
+  });
+  return show;
+}
+
 /** Open the viewer on citation c; `from` gets the focus back when it closes. */
 export async function openViewer(chat, c, from) {
   const viewer = chat.ui.viewer;
@@ -72,6 +85,7 @@ export async function openViewer(chat, c, from) {
   const ol = h("ol", "rq-lines");
   const status = h("p", "rq-v-status", "正在加载上下文…");
   body.append(ol, status);
+  if (c.page) body.append(pageToggle(chat, c));
   viewer.append(top.head, body);
   const quote = String(c.quote || "").split(/\r\n|\r|\n/);
   renderLines(ol, quote.map((text, i) => { return { n: c.start_line + i, text: text }; }), c);
