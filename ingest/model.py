@@ -41,6 +41,13 @@ class Document:
         """The page of line `n`, or None when the source has no pages."""
         return self.pages[n - 1] if self.pages else None
 
+    def line_on_page(self, n: int) -> int | None:
+        """Line `n`'s place on its page (1 = the page's first kept line), or None without pages."""
+        if not self.pages:
+            return None
+        page = self.pages[n - 1]
+        return n - self.pages.index(page)
+
 
 @dataclass(frozen=True, kw_only=True)
 class Chunk:

@@ -112,6 +112,7 @@ def assemble(
                         clause=chunk.clause,
                         quote="\n".join(doc.lines[seg.start_line - 1 : seg.end_line]),
                         page=doc.page_of(seg.start_line),
+                        page_line=doc.line_on_page(seg.start_line),
                     )
                 )
             marker = f"[{ids[key]}]"

@@ -73,6 +73,7 @@ class Citation(BaseModel):
     clause: str
     quote: str
     page: int | None = Field(None, description="the page of start_line, for paged sources (PDF); null otherwise")
+    page_line: int | None = Field(None, description="start_line's place on that page (1 = its first line of text)")
 
 
 class LLMInfo(BaseModel):
