@@ -5,6 +5,7 @@ RAGQA   := $(VENV)/bin/ragqa
 INDEX   ?= .ragqa/index
 LIVE    ?= .ragqa/live
 CORPORA ?= .ragqa/corpora
+RECORDS ?= .ragqa/records-index
 HOST    ?= 127.0.0.1
 PORT    ?= 8000
 export RAGQA_CACHE_DIR ?= .ragqa/cache
@@ -29,7 +30,11 @@ index: $(INDEX)/manifest.json
 $(CORPORA)/manifest.json: $(VENV)/.installed $(wildcard eval/corpora/*/*.txt) $(wildcard ingest/*.py)
 	$(RAGQA) ingest eval/corpora --index $(CORPORA)
 
-corpora: $(CORPORA)/manifest.json
+corpora: $(CORPORA)/manifest.json $(RECORDS)/manifest.json
+
+# Responsibility breakdowns for the list-answer (aggregate) gold sets (eval/records/*/SOURCES.tsv).
+$(RECORDS)/manifest.json: $(VENV)/.installed $(wildcard eval/records/*/*.txt) $(wildcard ingest/*.py)
+	$(RAGQA) ingest eval/records --index $(RECORDS)
 
 # The served index has its own document store ($(LIVE).data): the sample corpus seeds it on the
 # first start only, so uploaded and deleted documents stay as they are across runs and upgrades.
@@ -70,11 +75,15 @@ check: $(VENV)/.installed
 
 # The gold-set gates, then the suite. The test split (eval/gold/test.jsonl, documents the answer
 # model never saw) gates with floors a little below the figures in README.md; dev is trained on.
+# List answers gate on aggregate_test.jsonl (a responsibility breakdown never tuned on) and dev.
 test: $(VENV)/.installed check browser-deps index corpora node_modules/.installed
 	$(RAGQA) eval eval/gold/test.jsonl --index $(CORPORA) --min hit@5=0.91 --min mrr=0.79 \
 	  --min answer_accuracy=0.74 --min citation_accuracy=0.77 --min citation_validity=1.0 --min refusal_recall=0.22
 	$(RAGQA) eval eval/gold/dev.jsonl --index $(INDEX) --min hit@5=0.95 --min mrr=0.90 \
 	  --min answer_accuracy=0.90 --min citation_accuracy=0.93 --min citation_validity=1.0
+	$(RAGQA) eval eval/gold/aggregate_test.jsonl --index $(RECORDS) --min answer_accuracy=0.85 \
+	  --min citation_accuracy=0.90 --min citation_validity=1.0 --min refusal_recall=0.5
+	$(RAGQA) eval eval/gold/aggregate_dev.jsonl --index $(INDEX) --min answer_accuracy=0.90 --min citation_accuracy=0.90
 	$(PY) -m pytest -q
 
 # Train, test and sample figures side by side, with the plain BM25 baseline on the same documents.
@@ -89,6 +98,12 @@ eval: $(VENV)/.installed index corpora
 	  $(RAGQA) eval eval/gold/$$set.jsonl --index $(INDEX) 2>/dev/null | sed -n '/^ *n /,/^overall/p'; \
 	done
 	@$(PY) -m ragqa.eval.baseline samples/corpus eval/gold/dev.jsonl
+	@for set in train test; do \
+	  echo "== list answers, $$set (eval/records; aggregate_$$set.jsonl)"; \
+	  $(RAGQA) eval eval/gold/aggregate_$$set.jsonl --index $(RECORDS) 2>/dev/null | sed -n '/^ *n /,/^overall/p'; \
+	done
+	@echo "== list answers, sample dev (samples/corpus; aggregate_dev.jsonl)"
+	@$(RAGQA) eval eval/gold/aggregate_dev.jsonl --index $(INDEX) 2>/dev/null | sed -n '/^ *n /,/^overall/p'
 
 # Retrain the answer model on the train splits only (never test.jsonl); writes service/models/.
 train: $(VENV)/.installed index corpora

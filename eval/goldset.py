@@ -22,7 +22,7 @@ from typing import Any
 
 from ragqa.eval.errors import GoldError
 
-ANSWERABLE_TYPES = ("numeric", "unit", "date", "list", "fact", "table", "crossdoc")
+ANSWERABLE_TYPES = ("numeric", "unit", "date", "list", "fact", "table", "crossdoc", "aggregate")
 UNANSWERABLE = "unanswerable"
 TYPES = (*ANSWERABLE_TYPES, UNANSWERABLE)
 

@@ -11,7 +11,7 @@ Definitions (also written into every report, from `DEFINITIONS`):
   answerable items. MRR: mean over answerable items of 1/rank of the first hit
   within the first 10 passages (0 without one). Unanswerable items are excluded.
 * answer accuracy: answerable items that were not refused, whose answer is at
-  most 400 characters (as returned, stripped of outer whitespace) and contains
+  most 400 characters (400 per expected row for an `aggregate` item, a list answer) (as returned, stripped of outer whitespace) and contains
   the gold strings after `textnorm.normalize` on both sides and removal of
   `[n]` markers from the answer (any one string, or all when `must_all`)
   / answerable items.
@@ -113,9 +113,15 @@ def answer_contains(answer: str, golds: Sequence[str], must_all: bool) -> bool:
     return bool(found) and (all(found) if must_all else any(found))
 
 
+def answer_limit(item: GoldItem) -> int:
+    """The longest answer that can count as correct: 400 characters, and for an `aggregate`
+    item (a list of every matching row) 400 per expected row."""
+    return ANSWER_MAX_CHARS * max(1, len(item.refs)) if item.type == "aggregate" else ANSWER_MAX_CHARS
+
+
 def is_answer_correct(item: GoldItem, ask: AskResult | None) -> bool:
     """Answer-accuracy verdict of one answerable item (see the module docstring)."""
-    if ask is None or ask.refused or len(ask.answer.strip()) > ANSWER_MAX_CHARS:
+    if ask is None or ask.refused or len(ask.answer.strip()) > answer_limit(item):
         return False
     return answer_contains(ask.answer, item.answers, item.must_all)
 
@@ -150,9 +156,9 @@ def _failures(item: GoldItem, out: Outcome, v: Verdict) -> tuple[Failure, ...]:
             )
             found.append(Failure(RETRIEVAL_MISS, f"no ref in the top 5 search passages ({where})"))
         elif ask is not None and not v.refused and not v.answer_correct:
-            too_long = len(ask.answer.strip()) > ANSWER_MAX_CHARS
+            too_long = len(ask.answer.strip()) > answer_limit(item)
             detail = (
-                f"answer has {len(ask.answer.strip())} characters (over {ANSWER_MAX_CHARS})"
+                f"answer has {len(ask.answer.strip())} characters (over {answer_limit(item)})"
                 if too_long
                 else "a ref was retrieved but the answer lacks the gold string(s)"
             )

@@ -35,7 +35,7 @@ DEFINITIONS = {
     "(rank = position as returned; ties not re-ordered)",
     "mrr": "mean over answerable items of 1/rank of the first such passage within the "
     f"first {MRR_DEPTH} (0 if none)",
-    "answer_accuracy": "answerable items not refused, answer <= 400 characters, containing "
+    "answer_accuracy": "answerable items not refused, answer <= 400 characters (400 per ref for aggregate items), containing "
     "any gold string (all when must_all) after removing whitespace, pinyin annotations "
     "and [n] markers, NFKC and Traditional->Simplified on both sides / answerable items",
     "citation_accuracy": "answerable items with at least one citation overlapping a ref "

@@ -18,7 +18,7 @@ from ragqa.ingest.readers import Skipped, read_files
 from .dense import HNSW_ABOVE
 from .embedders import Embedder, Matrix
 from .errors import IndexUnavailable
-from .store import embed_text, read_manifest, write_index
+from .store import current_format, embed_text, read_manifest, write_index
 
 Progress = Callable[[str, int, int], None]
 
@@ -112,12 +112,13 @@ def ingest_paths(
 
 
 def index_behind(store: DocumentStore, target: Path) -> bool:
-    """Whether the index at `target` is missing or holds other documents than the store."""
+    """Whether the index at `target` is missing, holds other documents than the store, or was
+    built by another version of the chunker or record extractor (an upgrade rebuilds it)."""
     try:
         manifest = read_manifest(target)
     except IndexUnavailable:
         return True
-    return manifest.get("corpus") != store.identities()
+    return manifest.get("corpus") != store.identities() or not current_format(manifest)
 
 
 def rebuild_from_store(

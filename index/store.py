@@ -31,6 +31,7 @@ import numpy as np
 from ragqa.ingest.clauses import CHUNKER_VERSION
 from ragqa.ingest.durable import crash_point, fsync_dir, fsync_file
 from ragqa.ingest.model import Chunk, Document
+from ragqa.ingest.records import RECORDS_VERSION, Record, extract_records
 
 from .dense import HNSW_ABOVE, build_dense, load_dense, save_dense
 from .embedders import Embedder, Matrix
@@ -51,6 +52,7 @@ class LoadedIndex:
     chunks: list[Chunk]
     dense: faiss.Index
     keyword: KeywordIndex
+    records: list[Record]
 
 
 def _versions() -> dict[str, str]:
@@ -92,6 +94,10 @@ def write_index(
         for chunk in chunks:
             f.write(json.dumps(chunk.to_json(), ensure_ascii=False) + "\n")
     crash_point("write")
+    with (build / "records.jsonl").open("w", encoding="utf-8") as f:
+        for doc in documents:
+            for record in extract_records(doc):
+                f.write(json.dumps(record.to_json(), ensure_ascii=False) + "\n")
     with (build / "documents.jsonl").open("w", encoding="utf-8") as f:
         for doc in documents:
             row: dict[str, object] = {"doc": doc.doc_id, "title": doc.title, "sha256": doc.sha256, "lines": list(doc.lines)}
@@ -105,6 +111,7 @@ def write_index(
         "embedder": embedder.name,
         "dim": embedder.dim,
         "chunker": CHUNKER_VERSION,
+        "records": RECORDS_VERSION,
         "dense": dense_kind,
         "documents": len(documents),
         "chunks": len(chunks),
@@ -178,6 +185,11 @@ def _pid_alive(pid: str) -> bool:
     return True
 
 
+def current_format(manifest: dict[str, object]) -> bool:
+    """Whether an index with `manifest` was built by this version's chunker and record extractor."""
+    return (manifest.get("format"), manifest.get("chunker"), manifest.get("records")) == (FORMAT_VERSION, CHUNKER_VERSION, RECORDS_VERSION)
+
+
 def read_manifest(path: Path) -> dict[str, object]:
     manifest_path = path / "manifest.json"
     if not manifest_path.exists():
@@ -189,10 +201,10 @@ def read_manifest(path: Path) -> dict[str, object]:
 def load_index(path: Path, embedder_name: str | None = None) -> LoadedIndex:
     """Load an index folder; raises IndexUnavailable (saying to re-ingest) on any mismatch."""
     manifest = read_manifest(path)
-    if manifest.get("format") != FORMAT_VERSION or manifest.get("chunker") != CHUNKER_VERSION:
+    if not current_format(manifest):
         raise IndexUnavailable(
-            f"index at {path} was built by another ragqa version (chunker {manifest.get('chunker')}, "
-            f"this is {CHUNKER_VERSION}); re-ingest: ragqa ingest PATH --index {path}"
+            f"index at {path} was built by another ragqa version (chunker {manifest.get('chunker')}, records "
+            f"{manifest.get('records')}; this is {CHUNKER_VERSION}, {RECORDS_VERSION}); re-ingest: ragqa ingest PATH --index {path}"
         )
     if embedder_name is not None and manifest.get("embedder") != embedder_name:
         raise IndexUnavailable(
@@ -205,13 +217,14 @@ def load_index(path: Path, embedder_name: str | None = None) -> LoadedIndex:
         for line in (path / "documents.jsonl").open(encoding="utf-8"):
             row = json.loads(line)
             documents[row["doc"]] = Document(row["doc"], row["title"], tuple(row["lines"]), row.get("sha256", ""), tuple(row.get("pages", ())), tuple(row.get("uncertain", ())))
+        records = [Record.from_json(json.loads(line)) for line in (path / "records.jsonl").open(encoding="utf-8")]
         dense = load_dense(path / "dense.faiss")
         keyword = KeywordIndex.load(path / "keyword")
     except (OSError, ValueError, KeyError, RuntimeError) as exc:
         raise IndexUnavailable(f"index at {path} is damaged ({exc}); re-ingest: ragqa ingest PATH --index {path}") from exc
     if dense.ntotal != len(chunks) or keyword.n_docs != len(chunks) or dense.d != manifest.get("dim"):
         raise IndexUnavailable(f"index at {path} is inconsistent (chunks, vectors, keywords differ); re-ingest it")
-    return LoadedIndex(path, manifest, documents, chunks, dense, keyword)
+    return LoadedIndex(path, manifest, documents, chunks, dense, keyword, records)
 
 
 def reconstruct_vectors(index: LoadedIndex) -> Matrix:

@@ -20,10 +20,11 @@ from ragqa.prompts import render
 from .citations import assemble, pieces_from_segments, segments_from_llm
 from .errors import LLMError
 from .extractive import Ranker, Segment, answer_extractive
+from .listing import build_listing
 from .llm import LLM
 from .question import profile_question, split_question
 from .retrieval import Snapshot
-from .schemas import Citation, DeltaEvent, LLMInfo
+from .schemas import Citation, DeltaEvent, Listing, LLMInfo
 
 REFUSAL_SIMPLIFIED = "文档中没有找到这个问题的答案。"
 REFUSAL_TRADITIONAL = "文件中沒有找到這個問題的答案。"
@@ -51,6 +52,16 @@ class Answer:
     refused: bool
     citations: list[Citation]
     llm: LLMInfo = field(default_factory=lambda: LLMInfo(backend="extractive"))
+    listing: Listing | None = None
+
+
+def list_answer(question: str, snap: Snapshot) -> Answer | None:
+    """Every record the question's filter matches, as a list answer; None for other questions.
+    Exact rows need no LLM, so this answer is the same with or without one."""
+    found = build_listing(question, snap.records)
+    if found is None:
+        return None
+    return Answer(found.text, found.refused, found.citations, listing=found.listing)
 
 
 class Answerer:
@@ -62,7 +73,11 @@ class Answerer:
         self.refuse_below = refuse_below
 
     def answer(self, question: str, hits: list[Hit], snap: Snapshot) -> Answer:
-        """The LLM's grounded answer when one is configured and works, else the extractive one."""
+        """A list answer when the question asks for every matching record; else the LLM's
+        grounded answer when one is configured and works, else the extractive one."""
+        listed = list_answer(question, snap)
+        if listed is not None:
+            return listed
         if self.llm is None or not hits:
             return self.extractive(question, hits, snap)
         try:
@@ -73,7 +88,8 @@ class Answerer:
 
     def stream(self, question: str, hits: list[Hit], snap: Snapshot) -> Iterator[DeltaEvent | Answer]:
         """Deltas as the answer is produced, then the final Answer (always last)."""
-        if self.llm is not None and hits:
+        listed = list_answer(question, snap)
+        if self.llm is not None and hits and listed is None:
             streamed = ""
             try:
                 for delta in self.llm.stream(self.messages(question, hits, snap)):
@@ -86,7 +102,7 @@ class Answerer:
                 yield DeltaEvent(text=answer.text, replace=True)
                 yield answer
                 return
-        answer = self.extractive(question, hits, snap)
+        answer = listed or self.extractive(question, hits, snap)
         for start in range(0, max(len(answer.text), 1), 12):
             yield DeltaEvent(text=answer.text[start : start + 12])
         yield answer

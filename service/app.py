@@ -20,7 +20,7 @@ from fastapi.responses import JSONResponse
 from ragqa.ingest.errors import RagqaError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from . import routes_answer, routes_documents, routes_ops
+from . import routes_answer, routes_documents, routes_ops, routes_records
 from .deps import admin_refusal, error_response, get_pipeline
 from .errors import http_error
 from .jobs import Jobs
@@ -111,6 +111,7 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
     _install_error_handlers(app)
     app.include_router(routes_answer.router)
     app.include_router(routes_documents.router)
+    app.include_router(routes_records.router)
     app.include_router(routes_ops.router)
     install_openai_compat(app, get_pipeline)
     install_web(app, (settings or cached_settings()).cors_origins)

@@ -14,13 +14,35 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ragqa.ingest.errors import ConfigError, ReadError
+
+if TYPE_CHECKING:
+    from fastapi.testclient import TestClient
+
+    from .pipeline import Pipeline
 
 
 def _pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def _records_latency(client: TestClient, pipeline: Pipeline, rounds: int) -> dict[str, object]:
+    """GET /v1/records latency: one query per leading official and per lead unit of the index."""
+    book = pipeline.records()
+    queries = [{"person": p} for p in sorted(book.persons)] + [{"unit": u, "role": "lead"} for u in sorted(book.unit_keys)[:40]]
+    if not queries:
+        return {"records_requests": 0}
+    times = []
+    for _ in range(rounds):
+        for params in queries:
+            t = time.perf_counter()
+            client.get("/v1/records", params=params).raise_for_status()
+            times.append((time.perf_counter() - t) * 1000)
+    return {"records": len(book.records), "records_requests": len(times), "records_p50_ms": round(statistics.median(times), 1),
+            "records_p95_ms": round(_pct(times, 0.95), 1)}  # fmt: skip
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
@@ -74,6 +96,7 @@ def run(args: argparse.Namespace) -> int:
                     t = time.perf_counter()
                     client.post("/v1/search", json={"query": q, "top_k": 10}).raise_for_status()
                     search.append((time.perf_counter() - t) * 1000)
+            report.update(_records_latency(client, pipeline, args.rounds))
     report.update(
         {
             "ask_requests": len(latencies),

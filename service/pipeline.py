@@ -28,6 +28,7 @@ from ragqa.ingest.model import Document
 from .answering import Answer, Answerer
 from .documents import Added, Documents
 from .extractive import Ranker, default_ranker
+from .listing import RecordBook
 from .llm import LLM, OpenAIChat
 from .retrieval import Retrieval, to_passage
 from .schemas import AskResponse, CitationsEvent, DeltaEvent, DocumentInfo, DoneEvent, Passage, StreamEvent, Timings
@@ -72,6 +73,10 @@ class Pipeline:
     def llm(self) -> LLM | None:
         return self.answerer.llm
 
+    def records(self) -> RecordBook:
+        """The records of the current index (for GET /v1/records and exports)."""
+        return self.retrieval.current.records
+
     def search(self, query: str, top_k: int = 5) -> list[Passage]:
         return [to_passage(h) for h in self.retrieval.current.search(query, top_k)]
 
@@ -89,6 +94,7 @@ class Pipeline:
             passages=[to_passage(h) for h in hits],
             llm=answer.llm,
             timings_ms=_timings(started, retrieved, time.perf_counter()),
+            listing=answer.listing,
         )
 
     def ask_stream(self, question: str, top_k: int = 5) -> Iterator[StreamEvent]:
@@ -105,7 +111,9 @@ class Pipeline:
                 final = item
         assert final is not None, "Answerer.stream ends with the Answer"
         passages = [to_passage(h) for h in hits]
-        yield CitationsEvent(answer=final.text, refused=final.refused, citations=final.citations, passages=passages, llm=final.llm)
+        yield CitationsEvent(
+            answer=final.text, refused=final.refused, citations=final.citations, passages=passages, llm=final.llm, listing=final.listing
+        )
         yield DoneEvent(timings_ms=_timings(started, retrieved, time.perf_counter()), refused=final.refused, llm=final.llm)
 
     def documents(self) -> list[DocumentInfo]:

@@ -12,6 +12,7 @@ from ragqa.index.embedders import Embedder
 from ragqa.index.search import FusionConfig, Hit, Searcher
 from ragqa.index.store import LoadedIndex
 
+from .listing import RecordBook
 from .schemas import Passage
 
 
@@ -21,6 +22,7 @@ class Snapshot:
 
     index: LoadedIndex
     searcher: Searcher
+    records: RecordBook
 
     def search(self, query: str, top_k: int) -> list[Hit]:
         return self.searcher.search(query, top_k)
@@ -32,14 +34,18 @@ class Retrieval:
     def __init__(self, index: LoadedIndex, embedder: Embedder, fusion: FusionConfig) -> None:
         self.embedder = embedder
         self.fusion = fusion
-        self._current = Snapshot(index, Searcher(index, embedder, fusion))
+        self._current = _snapshot(index, embedder, fusion)
 
     @property
     def current(self) -> Snapshot:
         return self._current
 
     def publish(self, index: LoadedIndex) -> None:
-        self._current = Snapshot(index, Searcher(index, self.embedder, self.fusion))
+        self._current = _snapshot(index, self.embedder, self.fusion)
+
+
+def _snapshot(index: LoadedIndex, embedder: Embedder, fusion: FusionConfig) -> Snapshot:
+    return Snapshot(index, Searcher(index, embedder, fusion), RecordBook(index.records, index.documents))
 
 
 def to_passage(hit: Hit) -> Passage:

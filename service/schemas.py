@@ -89,6 +89,28 @@ class Timings(BaseModel):
     total: float = 0.0
 
 
+class ListingRow(BaseModel):
+    group: str = Field(description="the heading path of the row (a new group starts where it changes)")
+    cells: list[str] = Field(description="one value per column of the listing")
+    citation: int = Field(description="the id of this row's entry in `citations`")
+
+
+class ListingExport(BaseModel):
+    csv: str = Field(description="URL of the same rows as CSV (UTF-8 with BOM)")
+    xlsx: str = Field(description="URL of the same rows as an Excel workbook")
+
+
+class Listing(BaseModel):
+    """A list answer: every record matching the question's filter, as a table."""
+
+    kind: str = Field(description="record type: responsibility, table_row, article, glossary")
+    title: str
+    columns: list[str]
+    rows: list[ListingRow]
+    total: int
+    export: ListingExport
+
+
 class AskResponse(BaseModel):
     answer: str
     refused: bool
@@ -96,6 +118,34 @@ class AskResponse(BaseModel):
     passages: list[Passage]
     llm: LLMInfo
     timings_ms: Timings
+    listing: Listing | None = Field(None, description="set when the question asks for every row matching a filter (a list answer)")
+
+
+class RecordOut(BaseModel):
+    """A record: a responsibility row, table row, article or glossary entry, with its lines."""
+
+    id: str = Field(description="doc:start_line:kind")
+    type: str
+    doc: str
+    title: str
+    group: list[str]
+    number: str
+    text: str
+    fields: dict[str, str]
+    persons: list[str]
+    lead: list[str]
+    co: list[str]
+    deadline: str
+    start_line: int
+    end_line: int
+    page: int | None = None
+
+
+class RecordsPage(BaseModel):
+    total: int
+    page: int
+    page_size: int
+    records: list[RecordOut]
 
 
 class DeltaEvent(BaseModel):
@@ -115,6 +165,7 @@ class CitationsEvent(BaseModel):
     citations: list[Citation]
     passages: list[Passage]
     llm: LLMInfo
+    listing: Listing | None = None
 
 
 class DoneEvent(BaseModel):

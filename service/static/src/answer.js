@@ -5,7 +5,7 @@ import { button, h } from "./dom.js";
 import { linesLabel, sourceName } from "./format.js";
 
 /** A chip for marker n: a button opening citation c, or a pending span while c is not known yet. */
-function chip(n, c, openSource) {
+export function chip(n, c, openSource) {
   if (!c) return h("span", "rq-cite rq-pending", n);
   const b = button("rq-cite", "来源 " + n + "：" + sourceName(c) + "，" + linesLabel(c.start_line, c.end_line, c.page));
   b.textContent = n;

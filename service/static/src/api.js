@@ -1,4 +1,5 @@
-/* The service's HTTP API as the chat uses it: POST v1/ask, GET v1/documents/{doc}/lines. */
+/* The service's HTTP API as the chat uses it: POST v1/ask, GET v1/documents/{doc}/lines, the
+   export links of a listing answer. */
 
 /** An error with a message fit to show to the reader. */
 export class ChatError {
@@ -51,4 +52,16 @@ export function linesUrl(endpoint, doc, start, end) {
 /** The URL of the image of page `page` of PDF document `doc`, with document line `line` marked. */
 export function pageUrl(endpoint, doc, page, line) {
   return endpoint + "v1/documents/" + docPath(doc) + "/pages/" + page + ".png?line=" + line;
+}
+
+/** A URL the service sent (a listing's export link) resolved against the API base the chat uses:
+    "/v1/x" and "v1/x" both become endpoint + "v1/x" (so a page served under a path prefix works);
+    absolute http(s) URLs are kept. Anything else (javascript:, data:, …) gives "". */
+export function serviceUrl(endpoint, u) {
+  if (typeof u !== "string" || !u) return "";
+  const url = /^https?:\/\//i.test(u) ? u : endpoint + u.replace(/^\/+/, "");
+  try {
+    const protocol = new URL(url, location.href).protocol;
+    return protocol === "http:" || protocol === "https:" ? url : "";
+  } catch (err) { return ""; }
 }

@@ -12,7 +12,8 @@ const ICONS = {
   info: "M12 3a9 9 0 1 0 0 18 9 9 0 0 0 0-18zM12 11v5.5M12 7.6v.2",
   alert: "M12 3a9 9 0 1 0 0 18 9 9 0 0 0 0-18zM12 7v6M12 16.3v.2",
   retry: "M19.5 12a7.5 7.5 0 1 1-2.2-5.3M19.5 4.5v4h-4",
-  doc: "M7 3h7l5 5v13H7zM14 3v5h5"
+  doc: "M7 3h7l5 5v13H7zM14 3v5h5",
+  download: "M12 4v11M7.5 10.5 12 15l4.5-4.5M5 19.5h14"
 };
 
 /** An element with an optional class and text content. */

@@ -62,7 +62,8 @@ async function fetchAnswer(chat, t, signal, onChunk) {
   return { meta: meta, timings: meta.timings_ms || {} };
 }
 
-/** The answer as the page keeps it and announces it (the fields of POST /v1/ask, plus the question). */
+/** The answer as the page keeps it and announces it (the fields of POST /v1/ask, plus the question);
+    `listing` (every record matching a filter, as a table) is null for ordinary answers. */
 function resultOf(t, got) {
   const meta = got.meta;
   return {
@@ -71,6 +72,7 @@ function resultOf(t, got) {
     refused: !!meta.refused,
     citations: Array.isArray(meta.citations) ? meta.citations : [],
     passages: Array.isArray(meta.passages) ? meta.passages : [],
+    listing: meta.listing || null,
     llm: meta.llm || null,
     timings_ms: got.timings
   };

@@ -3,6 +3,7 @@
 import { actionRow } from "./actions.js";
 import { renderAnswer, sourceList } from "./answer.js";
 import { h } from "./dom.js";
+import { isListing, listingView } from "./listing.js";
 import { errorNotice, refusalNotice, typingDots } from "./notice.js";
 
 /** Whether the log is scrolled to (nearly) its end, so new text should keep it there. */
@@ -54,7 +55,12 @@ export function renderTurn(chat, t) {
 function paintAnswer(chat, t) {
   const body = t.body, res = t.res;
   const ans = h("div", "rq-answer");
-  renderAnswer(ans, res ? res.answer : t.text, res ? res.citations : null, chat.openSource);
+  if (res && isListing(res.listing)) {
+    ans.classList.add("rq-listing");  // the records as a table instead of the plain text
+    ans.appendChild(listingView(res.listing, res.citations, chat.openSource, chat.endpoint));
+  } else {
+    renderAnswer(ans, res ? res.answer : t.text, res ? res.citations : null, chat.openSource);
+  }
   body.appendChild(ans);
   t.answerEl = ans;
   if (t.state === "stopped") body.appendChild(h("p", "rq-meta", "已停止生成"));

@@ -1,0 +1,218 @@
+"""Records: responsibility rows, table rows, articles and glossary entries, extracted at ingest
+and listed whole. Document 003's rows are checked against a table written by hand
+(tests/data/records_003.tsv, by a reader who did not see the extractor); the leader and unit
+checks are generated from it."""
+
+from __future__ import annotations
+
+import csv
+import itertools
+import re
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from ragqa.index.build import index_behind
+from ragqa.index.store import read_manifest
+from ragqa.ingest.docstore import DocumentStore
+from ragqa.ingest.model import Document
+from ragqa.ingest.readers import read_files
+from ragqa.ingest.records import Record, extract_records, split_lead, units_of
+from ragqa.ingest.units import unit_key
+from ragqa.service.app import create_app
+from ragqa.service.pipeline import Pipeline
+
+from .conftest import ROOT, SAMPLES, settings_for
+
+DOC_003 = "003_9350541e24857315.txt"
+EXPECTED = ROOT / "tests" / "data" / "records_003.tsv"
+CORPORA = ROOT / "eval" / "corpora"
+
+
+def _read(path: Path) -> Document:
+    docs, skipped = read_files([path])
+    assert not skipped
+    return docs[0][0]
+
+
+def _expected() -> list[dict[str, str]]:
+    with EXPECTED.open(encoding="utf-8") as f:
+        return list(csv.DictReader(f, delimiter="\t"))
+
+
+def _key(row: dict[str, str]) -> tuple[int, str]:
+    return int(row["first_line"]), row["number"]
+
+
+def _split(units: str) -> list[str]:
+    return units_of(units) if units else []
+
+
+@pytest.fixture(scope="module")
+def doc_003_records() -> list[Record]:
+    return [r for r in extract_records(_read(SAMPLES / DOC_003)) if r.kind == "responsibility"]
+
+
+@pytest.fixture(scope="module")
+def client(hash_index: Path) -> TestClient:
+    settings = settings_for(hash_index)
+    return TestClient(create_app(settings, Pipeline.from_settings(settings)))
+
+
+def test_every_row_of_document_003_is_the_hand_checked_row(doc_003_records: list[Record]) -> None:
+    expected = _expected()
+    got = {(r.start_line, r.number): r for r in doc_003_records}
+    assert len(doc_003_records) == len(expected) == 146
+    for row in expected:
+        record = got[_key(row)]
+        assert record.end_line == int(row["last_line"]), row
+        assert record.persons == (row["leader"],), row
+        assert list(record.lead) == _split(row["lead_units"]), row
+        assert list(record.co) == _split(row["co_units"]), row
+        assert record.text.replace(" ", "").startswith(row["task_start"]), row
+        assert row["section"].replace(" ", "") in "".join(record.group).replace(" ", ""), row
+
+
+def test_each_leader_lists_exactly_their_rows(client: TestClient) -> None:
+    expected = _expected()
+    leaders = sorted({row["leader"] for row in expected})
+    assert len(leaders) == 8
+    for leader in leaders:
+        body = client.get("/v1/records", params={"person": leader, "doc": DOC_003, "page_size": 500}).json()
+        got = sorted((r["start_line"], r["number"]) for r in body["records"])
+        assert got == sorted(_key(row) for row in expected if row["leader"] == leader), leader
+        assert body["total"] == len(got)
+
+
+def test_ten_lead_units_list_exactly_their_rows(client: TestClient) -> None:
+    expected = _expected()
+    counts = Counter(unit_key(u) for row in expected for u in _split(row["lead_units"]))
+    units = [u for u, _ in counts.most_common(10)]
+    for unit in units:
+        body = client.get("/v1/records", params={"unit": unit, "role": "lead", "doc": DOC_003, "page_size": 500}).json()
+        got = sorted((r["start_line"], r["number"]) for r in body["records"])
+        want = sorted(_key(row) for row in expected if unit in {unit_key(u) for u in _split(row["lead_units"])})
+        assert got == want, unit
+
+
+def test_a_list_question_answers_with_every_row_each_cited(client: TestClient) -> None:
+    expected = [row for row in _expected() if row["leader"] == "胡利群" and row["part"] == "民生实事"]
+    body = client.post("/v1/ask", json={"question": "胡利群作为牵头市领导负责哪几项民生实事？"}).json()
+    listing = body["listing"]
+    assert listing["total"] == len(listing["rows"]) == len(expected) == 3
+    cited = {c["id"]: c for c in body["citations"]}
+    lines = client.get(f"/v1/documents/{DOC_003}/lines").json()["lines"]
+    for row, want in zip(listing["rows"], expected, strict=True):
+        citation = cited[row["citation"]]
+        assert (citation["start_line"], citation["end_line"]) == (int(want["first_line"]), int(want["last_line"]))
+        assert citation["quote"] == "\n".join(line["text"] for line in lines[citation["start_line"] - 1 : citation["end_line"]])
+        assert f"[{row['citation']}]" in body["answer"]
+    assert "共3项" in body["answer"]
+    export = client.get(listing["export"]["csv"])
+    assert export.status_code == 200
+    assert export.text.count("\n") == 1 + 3
+
+
+def test_a_unit_in_short_or_full_form_lists_the_same_rows(client: TestClient) -> None:
+    answers = [client.post("/v1/ask", json={"question": q}).json() for q in ("市发改局牵头哪些重点工作？", "发展和改革局牵头哪些重点工作？", "市發改局牽頭哪些重點工作？")]
+    rows = [[r["cells"][0:2] for r in a["listing"]["rows"]] for a in answers]
+    assert rows[0] == rows[1] == rows[2] and len(rows[0]) >= 10
+
+
+def test_a_body_no_task_names_is_refused_with_the_reason(client: TestClient) -> None:
+    body = client.post("/v1/ask", json={"question": "市外事办牵头负责哪些重点工作？"}).json()
+    assert body["refused"] and "外事办" in body["answer"] and body["listing"] is None
+
+
+def test_bad_record_queries_get_a_clear_4xx_or_an_empty_page(client: TestClient) -> None:
+    assert client.get("/v1/records", params={"unit": "局" * 1000}).json()["error"]["code"] == "filter_too_long"
+    assert client.get("/v1/records", params={"type": "poem"}).json()["error"]["code"] == "unknown_record_type"
+    page = client.get("/v1/records", params={"page": 100000})
+    assert page.status_code == 200 and page.json()["records"] == [] and page.json()["total"] > 0
+    assert client.get("/v1/records", params={"role": "boss"}).status_code == 422
+    assert client.get("/v1/records/export.pdf").status_code == 404
+
+
+def test_the_xlsx_export_holds_the_listed_rows(client: TestClient, tmp_path: Path) -> None:
+    from openpyxl import load_workbook
+
+    reply = client.get("/v1/records/export.xlsx", params={"person": "徐健"})
+    assert reply.status_code == 200 and "spreadsheetml" in reply.headers["content-type"]
+    (tmp_path / "x.xlsx").write_bytes(reply.content)
+    sheet = load_workbook(tmp_path / "x.xlsx").active
+    rows = list(sheet.iter_rows(values_only=True))
+    assert rows[0][:5] == ("文档", "分组", "类型", "序号", "内容")
+    assert [r[3] for r in rows[1:]] == ["1", "2", "3", "4", "5"]
+
+
+# --- the forms of other documents --------------------------------------------------------------
+
+
+def test_bracketed_duties_of_state_council_opinions() -> None:
+    lines = (
+        "一、主要任务",
+        "1.拓展市场。推广试点。（税务总局、财政部、海关总署负责，排在第一位的部门为牵头部门，下同）",
+        "2.强化培训。开展培训。（人力资源社会保障部、财政部负责。列第一位者为牵头单位，下同）",
+        "3.稳定岗位。加大支持。（人力资源社会保障部、科技部，各省级人民政府按职责分工负责）",
+        "4.支持创业。建设载体。（教育部会同财政部负责）5.扩大见习。提高补贴。（农业农村部、工业和信息化部牵头负责）",
+    )
+    records = extract_records(Document("o.txt", "意见", lines))
+    duties = [(r.number, r.lead, r.co) for r in records]
+    assert duties == [
+        ("1", ("税务总局",), ("财政部", "海关总署")),
+        ("2", ("人力资源社会保障部",), ("财政部",)),
+        ("3", ("人力资源社会保障部",), ("科技部", "各省级人民政府")),
+        ("4", ("教育部",), ("财政部",)),
+        ("5", ("农业农村部", "工业和信息化部"), ()),
+    ]
+    assert records[3].text == "支持创业。建设载体。" and records[0].group == ("一、主要任务",)
+
+
+def test_lead_units_follow_the_documents_rule() -> None:
+    assert split_lead("**市公安局**, 市打击治理电信网络新型违法犯罪 联席会议各成员单位") == (["市公安局"], ["市打击治理电信网络新型违法犯罪联席会议各成员单位"])
+    assert split_lead("市府办、市司法局, 市政府各部门") == (["市府办", "市司法局"], ["市政府各部门"])
+    assert split_lead("市民政局、市财政局") == (["市民政局"], ["市财政局"])
+    assert units_of("市政府各部门,各镇、乡人民政府,各街道办 事处") == ["市政府各部门", "各镇、乡人民政府", "各街道办事处"]
+    assert units_of("市发改局、银保监(列第一位者为工作牵头或汇总单位,配合部门排名不分先后)") == ["市发改局", "银保监"]
+
+
+def test_table_rows_with_responsibility_columns_and_traditional_labels(tiny_corpus: Path) -> None:
+    table = extract_records(_read(tiny_corpus / "table.txt"))
+    assert [(r.number, r.text, r.lead, r.co) for r in table] == [
+        ("1", "建设产业园", ("市经信局",), ("市财政局",)),
+        ("1", "二期工程", ("市经信局",), ("市住建局",)),  # 序号 and 牵头单位 merged down
+        ("2", "人才引进", ("市人社局",), ("市科技局",)),
+    ]
+    assert unit_key("縣發改局") == unit_key("发改局") == unit_key("市发展和改革局")
+
+
+def test_articles_glossary_and_table_rows_of_the_genre_corpus() -> None:
+    law = _read(CORPORA / "law" / "housing_provident_fund_regulation.txt")
+    records = extract_records(law)
+    articles = [r for r in records if r.kind == "article"]
+    heads = [n for n, line in enumerate(law.lines, start=1) if re.match(r"^\s*第[一二三四五六七八九十百零]+条", line)]
+    assert [r.start_line for r in articles] == heads
+    assert articles[0].number == "第一条" and articles[0].group and articles[0].group[0].startswith("第一章")
+    assert all(r.end_line < s.start_line for r, s in itertools.pairwise(articles))
+    glossary = {r.number: r.text for r in records if r.kind == "glossary"}
+    assert glossary["住房公积金"].startswith("国家机关")
+    notice = extract_records(_read(CORPORA / "notice" / "gov_innovation_reform_measures_2018.txt"))
+    rows = [r for r in notice if r.kind == "table_row"]
+    assert len(rows) == 17 and rows[0].number == "1"
+    assert dict(rows[0].fields)["改革举措"].startswith("知识产权民事、刑事、行政案件")
+
+
+def test_an_index_of_another_record_version_is_rebuilt(hash_index: Path, tmp_path: Path) -> None:
+    manifest = read_manifest(hash_index)
+    store = DocumentStore(tmp_path / "store")
+    assert manifest["records"]
+    assert index_behind(store, hash_index)  # another corpus: behind either way
+    copy = tmp_path / "index"
+    copy.mkdir()
+    for part in hash_index.iterdir():
+        if part.is_file():
+            (copy / part.name).write_bytes(part.read_bytes())
+    (copy / "manifest.json").write_text((hash_index / "manifest.json").read_text().replace(str(manifest["records"]), "records-0"))
+    with pytest.raises(Exception, match="another ragqa version"):
+        Pipeline.from_settings(settings_for(copy))
