@@ -11,7 +11,7 @@ PORT    ?= 8000
 export RAGQA_CACHE_DIR ?= .ragqa/cache
 export PIP_DISABLE_PIP_VERSION_CHECK = 1
 
-.PHONY: run test check index corpora eval train bench load browser-deps screenshots clean
+.PHONY: run test check index corpora eval train bench load formats scale browser-deps screenshots clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -120,6 +120,14 @@ bench: $(VENV)/.installed
 # A bounded soak on loopback: 32 clients for 60 s against a copy of the sample index, with uploads
 # and deletes, 5% malformed requests and 2 slow readers. Fails unless no well-formed request fails
 # and the server's RSS grows by less than 100 MB. Figures: out/soak.json.
+# Sample document 003 as text, PDF (Chromium), Word and a scan (OCR), scored on the gold items about it.
+formats: $(VENV)/.installed browser-deps
+	$(PY) -m ragqa.eval.formats
+
+# One upload into an index of about 20,000 chunks, against building that index (minutes: it embeds 20k chunks).
+scale: $(VENV)/.installed
+	$(PY) -m ragqa.eval.scale
+
 load: $(VENV)/.installed index
 	@mkdir -p out
 	$(PY) -m ragqa.eval.soak --index $(INDEX) --clients 32 --seconds 60 --json out/soak.json

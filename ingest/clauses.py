@@ -19,7 +19,6 @@ the budget at sentence ends (the chunk then records character offsets in that li
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
@@ -27,13 +26,13 @@ from .model import Chunk, Document, chunk_source_text
 from .normalize import SENTENCE_END, SENTENCE_RE, clean_line, fold, join_lines, match_line
 from .tokens import count_tokens
 
-CHUNKER_VERSION = "clauses-3"
+CHUNKER_VERSION = "clauses-4"
 
 _CN = "一二三四五六七八九十百零〇两"
 _HEADINGS: list[tuple[str, re.Pattern[str]]] = [
     ("chapter", re.compile(rf"^第[{_CN}\d]{{1,4}}章")),
     ("section", re.compile(rf"^第[{_CN}\d]{{1,4}}节")),
-    ("article", re.compile(rf"^第[{_CN}\d]{{1,4}}条")),
+    ("article", re.compile(rf"^第[{_CN}\d]{{1,4}}(?:-\d{{1,3}})?条")),
     ("cn", re.compile(rf"^[{_CN}]{{1,3}}[、]")),
     ("paren_cn", re.compile(rf"^[(][{_CN}]{{1,3}}[)]")),
     ("arabic", re.compile(r"^\d{1,3}(?:、|\.(?!\d))")),
@@ -42,7 +41,7 @@ _HEADINGS: list[tuple[str, re.Pattern[str]]] = [
     ("shi", re.compile(r"^(?:十[一二三四五六七八九]?|[一二三四五六七八九])是(?!的)")),
 ]
 _ANNEX = re.compile(r"^附件\s*\d{0,2}\s*[:：]?\s*$")
-_CROSS_REF = re.compile(r"^\s*(?:的|之|中|所|款|项|條|条|规定|規定|要求|提出|明确|明確)")
+_CROSS_REF = re.compile(r"^\s*(?:的|之|中|所|款|项|條|条|规定|規定|要求|提出|明确|明確|第|、|至|及|或|和|与)")
 _LABEL_MAX = 36
 
 
@@ -55,7 +54,7 @@ class Heading:
 
 def detect_heading(cleaned: str) -> Heading | None:
     """The heading that `cleaned` (a cleaned line) opens, or None for body text."""
-    probe = unicodedata.normalize("NFKC", cleaned)
+    probe = fold(cleaned)  # NFKC and Traditional -> Simplified: 第 1 條 is an article too
     if _ANNEX.match(probe):
         return Heading("annex", cleaned.rstrip(":：").strip())
     for kind, pattern in _HEADINGS:

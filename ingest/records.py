@@ -67,8 +67,11 @@ _TASK_HEADERS = re.compile(r"任务|工作|事项|内容|项目|措施|举措|�
 _NUMBER_HEADERS = re.compile(r"^(?:序号|编号|序|No\.?)$", re.IGNORECASE)
 _GLOSSARY_HEADING = re.compile(r"名词解释|名词释义|术语|用语含义|用语的含义|词语解释|释义")
 _GLOSSARY_ENTRY = re.compile(r"^(?:\d{1,3}[.．、]|[(（][^)）]{1,3}[)）])?\s*(?P<term>[^：:，,。；;]{2,24}?)\s*[：:]\s*(?P<def>.{4,})$")
-_DEFINED = re.compile(r"(?:本\S{1,6}?所称|所称)(?P<term>[^，,。；;“”\"]{2,24}?)[，,]?(?:是|系)?指(?P<def>[^。]+。?)")
-_ARTICLE = re.compile(rf"^第(?P<num>[{_CN_NUM}百零〇两\d]{{1,6}})条")
+_DEFINED = re.compile(
+    r"(?:^|(?<=[。；;]))\s*(?:第[一二三四五六七八九十百零〇两\d]{1,6}[条條]\s*)?(?:\d+(?:\.\d+)*\s*)?(?:本[\u4e00-\u9fff]{1,4}?(?:所称的?|中的?)|本(?:标准|条例|办法|规定|法律|法|细则|规则|准则|意见|通知|决定|章|节)|前款(?:中的|所称的?)|所称的?)?"
+    r"(?P<term>[^，,。；;：:“”（）()\s]{2,20}?)[，,]?(?:是|系)指(?P<def>[^。]+。?)"
+)
+_ARTICLE = re.compile(rf"^第(?P<num>[{_CN_NUM}百零〇两\d]{{1,6}}(?:-\d{{1,3}})?)条(?P<sub>之[{_CN_NUM}]{{1,3}})?")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -588,7 +591,7 @@ def _articles(doc: Document) -> list[Record]:
                 path["section"] = heading.label if heading else text
             elif kind == "article":
                 m = _ARTICLE.match(fold(text))
-                current = (n, f"第{m.group('num')}条" if m else "", [text])
+                current = (n, f"第{m.group('num')}条{m.group('sub') or ''}" if m else "", [text])
         elif current is not None:
             current[2].append(text)
         last = n

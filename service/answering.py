@@ -20,7 +20,7 @@ from ragqa.prompts import render
 from .citations import assemble, pieces_from_segments, segments_from_llm
 from .errors import LLMError
 from .extractive import Ranker, Segment, answer_extractive
-from .listing import build_listing
+from .listing import build_definition, build_listing
 from .llm import LLM
 from .question import profile_question, split_question
 from .retrieval import Snapshot
@@ -58,7 +58,7 @@ class Answer:
 def list_answer(question: str, snap: Snapshot) -> Answer | None:
     """Every record the question's filter matches, as a list answer; None for other questions.
     Exact rows need no LLM, so this answer is the same with or without one."""
-    found = build_listing(question, snap.records)
+    found = build_listing(question, snap.records) or build_definition(question, snap.records)
     if found is None:
         return None
     return Answer(found.text, found.refused, found.citations, listing=found.listing)

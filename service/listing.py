@@ -43,6 +43,8 @@ _NAMING_TAGS = {"n", "j", "l", "i", "e", "z"}  # jieba tags of nouns, abbreviati
 _TITLE_WORD = re.compile(r"(?:市|县|区|省|镇|乡)?长$|书记$|主任$|领导$|局长$|部长$")
 _ROLE_NAMES = {"lead": "牵头", "co": "配合", "any": "参与"}
 RESPONSIBILITY = "responsibility"
+GLOSSARY = "glossary"
+_DEFINITION_FRAME = re.compile(r"是指|指什么|什么是|什么意思|含义|定义|何谓|具体指|怎么理解|指的是")
 
 
 @dataclass(frozen=True)
@@ -334,6 +336,35 @@ class Listed:
     citations: list[Citation]
     listing: Listing | None
     refused: bool = False
+
+
+def _defines(term: str, question: str) -> bool:
+    """Whether `question` asks what `term` itself means: the term right before the frame
+    ("X是指什么", "X一词的含义") or right after it ("什么是X", "何谓X")."""
+    t = re.escape(term)
+    after = rf"{t}[”\"」』]?(?:一词|这个词|这一概念|这个概念)?的?(?:具体)?(?:是指|指什么|指的是|是什么意思|什么意思|含义|定义|怎么理解|是什么)"
+    before = rf"(?:什么是|何谓|什么叫|何为)[“\"「『]?{t}"
+    return re.search(after, question) is not None or re.search(before, question) is not None
+
+
+def build_definition(question: str, book: RecordBook) -> Listed | None:
+    """"X 指什么" when a glossary entry or a "本法所称X，是指…" sentence defines X: that entry,
+    cited (several when documents define it alike, scoped by the question's other words)."""
+    folded = fold(question)
+    if not _DEFINITION_FRAME.search(folded):
+        return None
+    terms = {fold(r.number) for r in book.records if r.kind == GLOSSARY and len(r.number) >= 2}
+    named = [t for t in terms if _defines(t, folded)]
+    if not named:
+        return None
+    term = max(named, key=len)
+    base = RecordQuery(kind=GLOSSARY, rest=folded.replace(term, " "))
+    rows = [r for r in book.select(_narrowed(base.rest, base, book)) if fold(r.number) == term]
+    if not rows:
+        return None
+    citations = [_citation(i, r, book.documents[r.doc_id]) for i, r in enumerate(rows, start=1)]
+    text = "\n".join(f"{r.number}：{r.text}[{i}]" for i, r in enumerate(rows, start=1))
+    return Listed(text, citations, None)
 
 
 def build_listing(question: str, book: RecordBook) -> Listed | None:

@@ -216,3 +216,30 @@ def test_an_index_of_another_record_version_is_rebuilt(hash_index: Path, tmp_pat
     (copy / "manifest.json").write_text((hash_index / "manifest.json").read_text().replace(str(manifest["records"]), "records-0"))
     with pytest.raises(Exception, match="another ragqa version"):
         Pipeline.from_settings(settings_for(copy))
+
+
+def test_traditional_articles_are_articles() -> None:
+    law = _read(CORPORA / "zh-hant" / "tw_labor_pension_act.txt")
+    articles = [r for r in extract_records(law) if r.kind == "article"]
+    heads = [n for n, line in enumerate(law.lines, start=1) if re.match(r"^第\s*\d+(?:-\d+)?\s*條", line)]
+    assert [r.start_line for r in articles] == heads and articles[0].number == "第1条"
+
+
+def test_a_definition_question_quotes_the_defining_sentence(tmp_path: Path) -> None:
+    from ragqa.index.build import ingest_paths
+    from ragqa.index.embedders import HashEmbedder
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "rule.txt").write_text(
+        "某市停车管理办法\n第一条 为规范停车管理，制定本办法。\n第二条 本办法所称公共停车场，是指供社会车辆停放的场所。\n"
+        "第三条 公共停车场的收费标准由市发展改革部门制定。\n",
+        encoding="utf-8",
+    )
+    ingest_paths([corpus], tmp_path / "index", HashEmbedder(64))
+    settings = settings_for(tmp_path / "index")
+    with TestClient(create_app(settings, Pipeline.from_settings(settings))) as client:
+        body = client.post("/v1/ask", json={"question": "什么是公共停车场？"}).json()
+        assert "供社会车辆停放的场所" in body["answer"] and body["citations"][0]["start_line"] == 3
+        other = client.post("/v1/ask", json={"question": "公共停车场的收费标准由谁制定？"}).json()
+        assert "是指" not in other["answer"]
