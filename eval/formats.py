@@ -137,8 +137,12 @@ def run(args: argparse.Namespace) -> int:
     scores = []
     with tempfile.TemporaryDirectory() as tmp:
         pdf = print_pdf(lines)
-        versions: dict[str, bytes | None] = {".txt": None, ".pdf": pdf, ".docx": None, ".scan.pdf": scan(pdf)}
+        versions: dict[str, bytes | None] = {".txt": None, ".pdf": pdf, ".docx": None, ".scan.pdf": None}
         for suffix, data in versions.items():
+            if suffix.strip(".").split(".")[0] not in args.versions:
+                continue
+            if suffix == ".scan.pdf":
+                data = scan(pdf, args.dpi)
             corpus = Path(tmp) / suffix.strip(".")
             corpus.mkdir()
             for other in Path(args.corpus).iterdir():
@@ -167,6 +171,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m ragqa.eval.formats", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--corpus", default="samples/corpus", help="the folder of the document and its companions")
     parser.add_argument("--doc", default="003_9350541e24857315.txt", help="the document to convert (a .txt of --corpus)")
+    parser.add_argument("--versions", nargs="+", default=["txt", "pdf", "docx", "scan"], help="which versions to score")
+    parser.add_argument("--dpi", type=int, default=150, help="resolution of the scan (default 150)")
     parser.add_argument("--gold", nargs="+", default=["eval/gold/dev.jsonl", "eval/gold/holdout.jsonl", "eval/gold/blind.jsonl"])
     return run(parser.parse_args(argv))
 

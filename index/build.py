@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,9 +16,9 @@ from ragqa.ingest.model import Chunk, Document
 from ragqa.ingest.readers import Skipped, read_files
 
 from .dense import HNSW_ABOVE
-from .embedders import Embedder, Matrix
+from .embedders import Embedder
 from .errors import IndexUnavailable
-from .store import current_format, embed_text, read_manifest, write_index
+from .store import Reuse, current_format, embed_text, read_manifest, write_index
 
 Progress = Callable[[str, int, int], None]
 
@@ -48,17 +48,21 @@ def build_index(
     progress: Progress = _quiet,
     batch: int = 64,
     hnsw_above: int = HNSW_ABOVE,
-    known: Mapping[str, Matrix] | None = None,
+    reuse: Reuse | None = None,
 ) -> tuple[list[Chunk], Path]:
-    """Chunk and embed `documents`, write the index to `target` (atomic swap). `known` maps
-    texts already embedded (by the live index) to their vectors: only new texts are embedded,
-    so an upload costs its own chunks, not the corpus."""
+    """Chunk and embed `documents`, write the index to `target` (atomic swap). `reuse` holds
+    what the live index already computed (`Reuse.of(live)`): the chunks and records of
+    unchanged documents, and vectors and BM25 tokens by chunk text. Only new documents are
+    chunked and only new texts embedded and tokenised, so an upload costs its own chunks."""
+    reuse = reuse or Reuse()
+    same_budget = reuse.chunks and budget == reuse.budget
     chunks: list[Chunk] = []
     for i, doc in enumerate(documents, start=1):
-        chunks.extend(chunk_document(doc, budget))
+        kept = reuse.chunks.get((doc.doc_id, doc.sha256)) if same_budget and doc.sha256 else None
+        chunks.extend(kept if kept is not None else chunk_document(doc, budget))
         progress("chunk", i, len(documents))
     texts = [embed_text(c) for c in chunks]
-    known = dict(known or {})
+    known = dict(reuse.vectors)
     todo = list(dict.fromkeys(t for t in texts if t not in known))
     for start in range(0, len(todo), batch):
         part = todo[start : start + batch]
@@ -66,7 +70,7 @@ def build_index(
         crash_point("embed")
         progress("embed", min(start + batch, len(todo)), len(todo))
     vectors = np.vstack([known[t] for t in texts]).astype(np.float32) if texts else np.zeros((0, embedder.dim), dtype=np.float32)
-    build = write_index(target, documents, chunks, vectors, embedder, {"token_budget": budget}, hnsw_above)
+    build = write_index(target, documents, chunks, vectors, embedder, {"token_budget": budget}, hnsw_above, reuse)
     return chunks, build
 
 

@@ -13,6 +13,7 @@ import logging
 import math
 import re
 from collections import Counter
+from collections.abc import Mapping
 from pathlib import Path
 
 import bm25s
@@ -70,14 +71,29 @@ class KeywordIndex:
         self._bm25 = retriever
         self.df = df
         self.n_docs = n_docs
+        self._tokens: list[list[str]] | None = None  # kept from `build` until saved
 
     @classmethod
-    def build(cls, texts: list[str]) -> KeywordIndex:
-        corpus = [tokenize(t) or [""] for t in texts]
+    def build(cls, texts: list[str], known: Mapping[str, list[str]] | None = None) -> KeywordIndex:
+        """BM25 over `texts`; `known` maps texts already tokenised (by the live index) to their
+        tokens, so a rebuild after an upload tokenises only the new chunks."""
+        known = known or {}
+        corpus = [known[t] if t in known else (tokenize(t) or [""]) for t in texts]
         retriever = bm25s.BM25()
         retriever.index(corpus, show_progress=False)
         df = Counter(tok for toks in corpus for tok in set(toks) if tok)
-        return cls(retriever, dict(df), len(texts))
+        built = cls(retriever, dict(df), len(texts))
+        built._tokens = corpus
+        return built
+
+    @staticmethod
+    def read_tokens(folder: Path) -> list[list[str]] | None:
+        """The tokens of every chunk as saved beside the BM25 files (None for older indexes)."""
+        path = folder / "tokens.jsonl"
+        if not path.exists():
+            return None
+        with path.open(encoding="utf-8") as f:
+            return [json.loads(line) for line in f]
 
     def idf(self, token: str) -> float:
         """Smoothed inverse document frequency; unseen tokens get the highest weight."""
@@ -94,6 +110,9 @@ class KeywordIndex:
         folder.mkdir(parents=True, exist_ok=True)
         self._bm25.save(str(folder / "bm25"))
         (folder / "df.json").write_text(json.dumps({"n_docs": self.n_docs, "df": self.df}, ensure_ascii=False))
+        if self._tokens is not None:
+            with (folder / "tokens.jsonl").open("w", encoding="utf-8") as f:
+                f.writelines(json.dumps(toks, ensure_ascii=False) + "\n" for toks in self._tokens)
 
     @classmethod
     def load(cls, folder: Path) -> KeywordIndex:

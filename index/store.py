@@ -22,7 +22,7 @@ import os
 import shutil
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 
@@ -55,6 +55,37 @@ class LoadedIndex:
     records: list[Record]
 
 
+@dataclass
+class Reuse:
+    """What a rebuild can take from the live index instead of recomputing: vectors and BM25
+    tokens by chunk text, chunks and records by (document, sha256) of unchanged documents."""
+
+    vectors: dict[str, Matrix] = field(default_factory=dict)
+    tokens: dict[str, list[str]] = field(default_factory=dict)
+    chunks: dict[tuple[str, str], list[Chunk]] = field(default_factory=dict)
+    records: dict[tuple[str, str], list[Record]] = field(default_factory=dict)
+    budget: int = 0  # the token budget the reused chunks were cut to
+
+    @staticmethod
+    def of(live: LoadedIndex) -> Reuse:
+        texts = [embed_text(c) for c in live.chunks]
+        tokens = KeywordIndex.read_tokens(live.path / "keyword")
+        settings = live.manifest.get("settings")
+        budget = settings.get("token_budget", 0) if isinstance(settings, dict) else 0
+        reuse = Reuse(vectors=dict(zip(texts, reconstruct_vectors(live), strict=True)), budget=int(budget))
+        if tokens is not None and len(tokens) == len(texts):
+            reuse.tokens = dict(zip(texts, tokens, strict=True))
+        shas = {d.doc_id: d.sha256 for d in live.documents.values() if d.sha256}
+        reuse.records = {(doc, sha): [] for doc, sha in shas.items()}  # a document may have no records
+        for chunk in live.chunks:
+            if chunk.doc_id in shas:
+                reuse.chunks.setdefault((chunk.doc_id, shas[chunk.doc_id]), []).append(chunk)
+        for record in live.records:
+            if record.doc_id in shas:
+                reuse.records.setdefault((record.doc_id, shas[record.doc_id]), []).append(record)
+        return reuse
+
+
 def _versions() -> dict[str, str]:
     out = {}
     for name in _PACKAGES:
@@ -78,6 +109,7 @@ def write_index(
     embedder: Embedder,
     settings: dict[str, object],
     hnsw_above: int = HNSW_ABOVE,
+    reuse: Reuse | None = None,
 ) -> Path:
     """Write a complete index folder and atomically make `target` point at it."""
     if len(vectors) != len(chunks):
@@ -89,14 +121,16 @@ def write_index(
     build.mkdir()
     dense, dense_kind = build_dense(vectors, hnsw_above)
     save_dense(dense, build / "dense.faiss")
-    KeywordIndex.build([embed_text(c) for c in chunks]).save(build / "keyword")
+    reuse = reuse or Reuse()
+    KeywordIndex.build([embed_text(c) for c in chunks], reuse.tokens).save(build / "keyword")
     with (build / "chunks.jsonl").open("w", encoding="utf-8") as f:
         for chunk in chunks:
             f.write(json.dumps(chunk.to_json(), ensure_ascii=False) + "\n")
     crash_point("write")
     with (build / "records.jsonl").open("w", encoding="utf-8") as f:
         for doc in documents:
-            for record in extract_records(doc):
+            kept = reuse.records.get((doc.doc_id, doc.sha256))
+            for record in kept if kept is not None else extract_records(doc):
                 f.write(json.dumps(record.to_json(), ensure_ascii=False) + "\n")
     with (build / "documents.jsonl").open("w", encoding="utf-8") as f:
         for doc in documents:

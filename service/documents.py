@@ -16,7 +16,7 @@ from pathlib import Path
 
 from ragqa.index.build import build_index, index_behind, ingest_paths, rebuild_from_store
 from ragqa.index.embedders import Embedder, make_embedder
-from ragqa.index.store import embed_text, load_index, read_manifest, reconstruct_vectors, remove_stale_builds
+from ragqa.index.store import Reuse, load_index, read_manifest, remove_stale_builds
 from ragqa.ingest.docstore import Addition, DocumentStore
 from ragqa.ingest.durable import crash_point
 from ragqa.ingest.errors import ReadError
@@ -107,18 +107,17 @@ class Documents:
             shutil.rmtree(self.store.root / "adopting", ignore_errors=True)
 
     def _rebuild(self, documents: list[Document]) -> None:
-        """Build the index of `documents` beside the live one, reusing the live vectors of every
-        unchanged chunk (an upload embeds only its own chunks), and publish it."""
+        """Build the index of `documents` beside the live one, reusing what the live one computed
+        (chunks and records of unchanged documents, vectors and tokens of unchanged chunks), so an
+        upload chunks, embeds and tokenises only itself; then publish it."""
         target = self.settings.index_dir
-        live = self.retrieval.current.index
-        known = dict(zip((embed_text(c) for c in live.chunks), reconstruct_vectors(live), strict=True))
         build_index(
             sorted(documents, key=lambda d: d.doc_id),
             target,
             self.embedder,
             self.settings.token_budget,
             hnsw_above=self.settings.hnsw_above,
-            known=known,
+            reuse=Reuse.of(self.retrieval.current.index),
         )
         self.retrieval.publish(load_index(target, self.embedder.name))
 
