@@ -1,7 +1,9 @@
-/* The chat page's script (served as /static/chat.js): mounts the chat on #app, offers
-   window.ragqa.ask() and announces answers as a ragqa:answer event on window. */
+/* The chat page's script (served as /static/chat.js): mounts the chat on #app with the document
+   panel (documents.js, the page's only: the widget has none), offers window.ragqa.ask() and
+   announces answers as a ragqa:answer event on window. */
 
 import { mount } from "./chat.js";
+import { mountDocuments } from "./documents.js";
 
 const el = document.getElementById("app");
 const chat = mount(el, {
@@ -11,5 +13,6 @@ const chat = mount(el, {
     window.dispatchEvent(new CustomEvent("ragqa:answer", { detail: res }));
   }
 });
+mountDocuments(chat.root, "");
 window.ragqa = { ask: chat.ask, open: chat.focus, close: () => {} };
 chat.focus();
