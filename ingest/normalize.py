@@ -32,7 +32,8 @@ _NEUTRAL = {"de", "le", "men", "zi", "me", "ne", "ma", "ba", "zhe", "guo", "li",
 _PINYIN = re.compile(rf"(?<=[^\s(（])[(（]([a-zü{_TONED}]{{1,7}})[)）]")
 _MD_PREFIX = re.compile(r"^\s*(?:#{1,6}\s*|>\s*|[-*+]\s+)+")
 _MD_INLINE = re.compile(r"\*\*|__|</?(?:u|b|i|em|strong|span|sup|sub)\b[^>]*>")
-_CJK_SPACE = re.compile(rf"(?<=[{CJK}{CJK_PUNCT}])[ \t\u00a0\u3000]+|[ \t\u00a0\u3000]+(?=[{CJK}{CJK_PUNCT}])")
+# (The second branch starts only where a run of spaces starts: linear, not quadratic, on long runs.)
+_CJK_SPACE = re.compile(rf"(?<=[{CJK}{CJK_PUNCT}])[ \t\u00a0\u3000]+|(?<![ \t\u00a0\u3000])[ \t\u00a0\u3000]+(?=[{CJK}{CJK_PUNCT}])")
 
 
 def _is_pinyin(syllable: str) -> bool:

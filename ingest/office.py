@@ -14,13 +14,22 @@ text files:
   A table row becomes one line of tab-separated cells, which the chunker reads as a row.
 - **XLSX** (openpyxl): each sheet's name, then one tab-separated line per non-empty row; the
   first row is the header the chunker pairs with each row.
+
+Hostile or damaged files are refused with a reason (`ReadError`), never read without bound: an
+encrypted PDF is named as such; a page is rendered for OCR at no more than `OCR_MAX_PIXELS`; an
+image over `IMAGE_MAX_PIXELS` is refused before it is decoded; a .docx/.xlsx whose zip directory
+says it would inflate past `ZIP_MAX_TOTAL` (or a large part by more than `ZIP_MAX_RATIO` times)
+is refused before python-docx or openpyxl open it (`check_zip`); a sheet's declared size is not
+trusted, and a workbook is read up to `XLSX_MAX_CELLS` cells.
 """
 
 from __future__ import annotations
 
 import io
+import math
 import re
 import zipfile
+import zlib
 from collections import Counter
 from collections.abc import Iterator
 from datetime import date, datetime
@@ -35,6 +44,8 @@ from .ocr import UNCERTAIN_BELOW, ocr_image
 _PAGE_NUMBER = re.compile(r"^[-—–\s]*(?:第\s*)?\d{1,4}(?:\s*页)?(?:\s*[/／共]\s*\d{1,4}\s*页?)?[-—–\s]*$")
 _EDGE = 2  # lines at the top and bottom of a page where running headers and footers live
 _SCANNED_BELOW = 20  # a page with fewer characters of its own in its text layer is read by OCR
+OCR_MAX_PIXELS = 16_000_000  # a scanned page is rendered at 2x, or smaller when that would be more pixels
+IMAGE_MAX_PIXELS = 50_000_000  # an A4 page scanned at 600 dpi is 35 million
 
 
 def read_pdf(data: bytes) -> PagedLines:
@@ -44,7 +55,7 @@ def read_pdf(data: bytes) -> PagedLines:
     try:
         pdf = pdfium.PdfDocument(data)
     except pdfium.PdfiumError as exc:
-        raise ReadError(f"not a readable PDF ({exc})") from None
+        raise ReadError(_pdf_refusal(exc, data)) from None
     confidence: dict[tuple[int, str], float] = {}
     try:
         pages = [_page_lines(pdf[i]) for i in range(len(pdf))]
@@ -52,7 +63,7 @@ def read_pdf(data: bytes) -> PagedLines:
         for i, lines_of_page in enumerate(pages):
             own = "".join(line for line in lines_of_page if _shape(line) not in layer_running and not _PAGE_NUMBER.match(line))
             if len(own.strip()) < _SCANNED_BELOW:  # (almost) no text of its own: a scanned page
-                read = ocr_image(pdf[i].render(scale=2).to_numpy())
+                read = ocr_image(_render_for_ocr(pdf[i]))
                 pages[i] = [text for text, _ in read]
                 confidence.update({(i, text): score for text, score in read})
     finally:
@@ -75,6 +86,30 @@ def read_pdf(data: bytes) -> PagedLines:
     return PagedLines(lines, page_of, uncertain)
 
 
+def _pdf_refusal(exc: Exception, data: bytes) -> str:
+    """Why PDFium would not open a file, in words an uploader can act on. PDFium sets its error
+    code only for some failures (a wrong password, a format error); for others (no pages) the
+    code is the last one of another file read on this thread, so "password" alone proves nothing:
+    the file must also carry an /Encrypt dictionary, which every encrypted PDF has in the clear."""
+    import pypdfium2.raw as pdfium_c
+
+    unset = getattr(exc, "err_code", None) in (pdfium_c.FPDF_ERR_SUCCESS, pdfium_c.FPDF_ERR_PASSWORD, pdfium_c.FPDF_ERR_SECURITY)
+    if unset and b"/Encrypt" in data:
+        return ("an encrypted (password-protected, 已加密) PDF: it cannot be read without its password; "
+                "save or print it as a PDF without a password and upload that")
+    if unset:
+        return "not a readable PDF (it has no pages, or a page tree PDFium cannot follow)"
+    return f"not a readable PDF ({exc})"
+
+
+def _render_for_ocr(page: Any) -> Any:
+    """A page as an array for OCR: at 2x, or at the scale that keeps it within OCR_MAX_PIXELS (a
+    page can declare itself 5 m wide; rendered at 2x, that is 3 GB of pixels)."""
+    width, height = page.get_size()
+    scale = min(2.0, math.sqrt(OCR_MAX_PIXELS / max(float(width) * float(height), 1.0)))
+    return page.render(scale=scale).to_numpy()
+
+
 def read_image(data: bytes) -> PagedLines:
     """The lines OCR reads in a scanned page (.png, .jpg), as page 1."""
     import numpy as np
@@ -82,6 +117,9 @@ def read_image(data: bytes) -> PagedLines:
 
     try:
         with Image.open(io.BytesIO(data)) as image:
+            if image.width * image.height > IMAGE_MAX_PIXELS:
+                raise ReadError(f"an image of {image.width}x{image.height} pixels is over the limit of {IMAGE_MAX_PIXELS // 1_000_000} "
+                                "million; scan at 300 dpi or scale it down")
             pixels = np.asarray(image.convert("RGB"))[:, :, ::-1]  # the OCR models expect BGR, as OpenCV reads
     except (OSError, ValueError, Image.DecompressionBombError) as exc:
         raise ReadError(f"not a readable image ({exc})") from None
@@ -117,6 +155,7 @@ _CHINESE_DIGITS = "零一二三四五六七八九"
 _LEGAL_DIGITS = "零壹贰叁肆伍陆柒捌玖"
 _STEMS = "甲乙丙丁戊己庚辛壬癸"
 _W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
+_STYLE_DEPTH = 32  # how far a paragraph's style chain (basedOn) is followed for its numbering
 
 
 def _chinese(n: int, digits: str = _CHINESE_DIGITS, ten: str = "十") -> str:
@@ -130,6 +169,8 @@ def _chinese(n: int, digits: str = _CHINESE_DIGITS, ten: str = "十") -> str:
 
 
 def _roman(n: int) -> str:
+    if not 0 < n < 4000:  # Word itself counts in roman numerals only this far; and "M" * 10**9 is a gigabyte
+        return str(n)
     out = ""
     for value, glyph in ((1000, "M"), (900, "CM"), (500, "D"), (400, "CD"), (100, "C"), (90, "XC"), (50, "L"),
                          (40, "XL"), (10, "X"), (9, "IX"), (5, "V"), (4, "IV"), (1, "I")):
@@ -182,7 +223,7 @@ class _Numbering:
 
     def label(self, num_id: str, ilvl: int) -> str:
         """The rendered number of the next paragraph at (num_id, ilvl), e.g. 第三条 or （二）."""
-        if (num_id, ilvl) not in self.levels:
+        if not 0 <= ilvl < 9 or (num_id, ilvl) not in self.levels:
             return ""
         counters = self.counters.setdefault(num_id, [0] * 9)
         fmt, text, start = self.levels[(num_id, ilvl)]
@@ -215,7 +256,9 @@ def _num_pr(paragraph: Any) -> tuple[str, int] | None:
     """(numId, level) of a paragraph's numbering, its own or its style's (numId 0 = none)."""
     holders = [paragraph._p.pPr]
     style = paragraph.style
-    while style is not None:
+    for _ in range(_STYLE_DEPTH):  # styles based on each other in a circle must not loop forever
+        if style is None:
+            break
         holders.append(style.element.pPr)
         style = style.base_style
     for pPr in holders:
@@ -233,13 +276,14 @@ def read_docx(data: bytes) -> list[str]:
     from docx.table import Table
     from docx.text.paragraph import Paragraph
 
+    check_zip(data, ".docx")
     try:
         document = docx.Document(io.BytesIO(data))
     except (zipfile.BadZipFile, KeyError, ValueError) as exc:
         raise ReadError(f"not a readable .docx file ({exc})") from None
     try:
         numbering = _Numbering(document.part.numbering_part.element)
-    except (KeyError, NotImplementedError):
+    except (KeyError, NotImplementedError, ValueError):  # none, or numbers that are not numbers: paragraphs unnumbered
         numbering = _Numbering(None)
     lines: list[str] = []
     for child in document.element.body.iterchildren():
@@ -271,28 +315,47 @@ def _table_rows(table: Any) -> Iterator[str]:
 
 # ---------------------------------------------------------------- XLSX
 
+XLSX_MAX_CELLS = 5_000_000  # cells visited across a workbook's sheets, the gaps a file declares included
+
 
 def read_xlsx(data: bytes) -> list[str]:
     """Each sheet's name, then one tab-separated line per non-empty row (header first)."""
     import openpyxl
 
+    check_zip(data, ".xlsx")
     try:
         book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
         raise ReadError(f"not a readable .xlsx file ({exc})") from None
     lines: list[str] = []
+    budget = [XLSX_MAX_CELLS]
     try:
         for sheet in book.worksheets:
-            rows = [[_cell(v) for v in row] for row in sheet.iter_rows(values_only=True)]
-            rows = [r for r in rows if any(r)]
-            if not rows:
-                continue
-            width = max(max((i for i, v in enumerate(r) if v), default=0) for r in rows) + 1
-            lines.append(str(sheet.title))
-            lines.extend("\t".join(r[:width] + [""] * (width - len(r))) for r in rows)
+            lines.extend(_sheet_lines(sheet, budget))
     finally:
         book.close()
     return lines
+
+
+def _sheet_lines(sheet: Any, budget: list[int]) -> list[str]:
+    """A sheet's name and its non-empty rows, in the columns some row uses; `budget` is what is
+    left of XLSX_MAX_CELLS. The size a sheet declares (<dimension ref="A1:XFD1048576"/>) is not
+    trusted: openpyxl pads every row to it, which made a 5 KB file take gigabytes."""
+    if hasattr(sheet, "reset_dimensions"):
+        sheet.reset_dimensions()
+    rows: list[list[str]] = []
+    for row in sheet.iter_rows(values_only=True):
+        budget[0] -= max(len(row), 1)
+        if budget[0] < 0:
+            raise ReadError(f"a workbook of more than {XLSX_MAX_CELLS:,} cells (counting empty ones up to the last used cell of each row); "
+                            "split it or save it as CSV text")
+        cells = [_cell(v) for v in row]
+        if any(cells):
+            rows.append(cells)
+    if not rows:
+        return []
+    used = sorted({i for r in rows for i, v in enumerate(r) if v})  # columns empty in every row are left out
+    return [str(sheet.title)] + ["\t".join(r[i] if i < len(r) else "" for i in used) for r in rows]
 
 
 def _cell(value: object) -> str:
@@ -305,3 +368,47 @@ def _cell(value: object) -> str:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return " ".join(str(value).split())
+
+
+# ---------------------------------------------------------------- zip containers (DOCX, XLSX)
+
+ZIP_MAX_MEMBERS = 10_000
+ZIP_MAX_TOTAL = 200 * 1024 * 1024  # bytes of all parts together, inflated
+ZIP_BIG_PART = 10 * 1024 * 1024  # a part inflating to more than this ...
+ZIP_MAX_RATIO = 100  # ... may not be more than this many times its compressed size
+
+
+def check_zip(data: bytes, kind: str) -> None:
+    """ReadError for a .docx/.xlsx that is no zip archive, whose zip directory says it would
+    inflate past the limits above (a zip bomb), or whose parts do not inflate to what the
+    directory says; all before python-docx or openpyxl inflate a byte.
+
+    The directory is checked first, so an honest bomb is refused without inflating anything.
+    Then every part is inflated once, a megabyte at a time, and dropped: zipfile stops a part
+    at its recorded size and fails its CRC, so a directory that lies about sizes is caught too
+    (read whole, as the readers read parts, such a part would inflate in one piece to a
+    thousand times its compressed size before being cut)."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            _check_sizes(archive.infolist(), len(data), kind)
+            for part in archive.infolist():
+                with archive.open(part) as stream:
+                    while stream.read(1 << 20):
+                        pass
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, RuntimeError, ValueError, EOFError, OSError, zlib.error) as exc:
+        raise ReadError(f"not a readable {kind} file: not an intact zip archive, as {kind} files are ({exc}); "
+                        "a renamed text or old .doc/.xls file, or a damaged one?") from None
+
+
+def _check_sizes(parts: list[zipfile.ZipInfo], size: int, kind: str) -> None:
+    mb = 1024 * 1024
+    if len(parts) > ZIP_MAX_MEMBERS:
+        raise ReadError(f"refused: a {kind} file of {len(parts):,} parts (over {ZIP_MAX_MEMBERS:,}); not an office document")
+    total = sum(p.file_size for p in parts)
+    if total > ZIP_MAX_TOTAL:
+        raise ReadError(f"refused as a zip bomb: this {size / mb:.1f} MB {kind} file would inflate to {total / mb:,.0f} MB "
+                        f"(the limit is {ZIP_MAX_TOTAL // mb} MB)")
+    for part in parts:
+        if part.file_size > ZIP_BIG_PART and part.file_size > ZIP_MAX_RATIO * max(part.compress_size, 1):
+            raise ReadError(f"refused as a zip bomb: its part {part.filename[:80]!r} would inflate from {part.compress_size / mb:.1f} MB "
+                            f"to {part.file_size / mb:,.0f} MB ({part.file_size // max(part.compress_size, 1):,} times; the limit is {ZIP_MAX_RATIO})")

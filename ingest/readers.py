@@ -3,12 +3,15 @@
 Readers are registered by file suffix (`register_reader`), so PDF and DOCX readers can be added
 without touching callers. Text is decoded as UTF-8 (with or without BOM), UTF-16 with BOM, then
 GB18030 (a superset of GBK and GB2312). A file that decodes as nothing sensible raises
-`ReadError` with the reason; `read_tree` reports it as skipped, never silently.
+`ReadError` with the reason; `read_tree` reports it as skipped, never silently. So does a file
+that makes a reader's parser fail in a way it does not name (a damaged or hostile .docx whose XML
+does not parse): that file is skipped with the parser's complaint, the others are read.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -20,6 +23,7 @@ from .model import Document, PagedLines
 from .normalize import clean_line, fold
 from .office import read_docx, read_image, read_pdf, read_xlsx
 
+log = logging.getLogger("ragqa")
 LineReader = Callable[[bytes], list[str] | PagedLines]
 _READERS: dict[str, LineReader] = {}
 _TITLE_HINT = re.compile(r"关于|通知|规划|计划|方案|建议|意见|报告|办法|决定|条例")
@@ -150,7 +154,7 @@ def read_document(path: Path, doc_id: str) -> Document:
         data = path.read_bytes()
     except OSError as exc:
         raise ReadError(f"cannot read: {exc.strerror or exc}") from exc
-    read = reader(data)
+    read = _run_reader(reader, data, path.suffix.lower(), doc_id)
     lines, pages = (read.lines, tuple(read.pages)) if isinstance(read, PagedLines) else (read, ())
     uncertain = tuple(read.uncertain) if isinstance(read, PagedLines) else ()
     if not any(line.strip() for line in lines):
@@ -163,6 +167,18 @@ def read_document(path: Path, doc_id: str) -> Document:
         pages=pages,
         uncertain=uncertain,
     )
+
+
+def _run_reader(reader: LineReader, data: bytes, suffix: str, doc_id: str) -> list[str] | PagedLines:
+    """`reader(data)`; any failure of the parsers it calls is a ReadError naming it (logged with
+    its traceback), so one bad file is skipped instead of failing a whole upload or ingest."""
+    try:
+        return reader(data)
+    except ReadError:
+        raise
+    except Exception as exc:
+        log.warning("the %s reader failed on %r", suffix, doc_id[:200], exc_info=True)
+        raise ReadError(f"not a readable {suffix} file ({type(exc).__name__}: {str(exc)[:200]})") from None
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,15 @@
 Changes are serialised by one lock. Each is committed to the document store (durable) first,
 then the index is rebuilt beside the live one, swapped in, and published to `Retrieval`;
 requests in flight finish on the snapshot they took. `prepare_index` runs before serving.
+
+An uploaded file's name is its document's name, never rewritten: a name that cannot be one
+(empty, with a folder, a control character or a bidirectional override, a leading dot, over 255
+bytes) is refused with its reason (`check_upload_name`). A document is replaced by uploading a
+file of the same name; the same file twice leaves one document. Names equal but for case or
+Unicode form (Report.txt, report.txt) are one name (`name_key`): a second such file in one upload
+is skipped (the first is kept), and a file whose name differs only so from an existing
+document's is skipped naming that document, so neither ever replaces the other by surprise.
+Stored files are named by hashes (ingest/docstore.py): no uploaded name reaches the file system.
 """
 
 from __future__ import annotations
@@ -10,6 +19,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 import threading
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -69,21 +79,17 @@ class Documents:
 
         The originals are committed to the document store before the index is rebuilt, so a
         crash during the rebuild loses nothing: the next start rebuilds from the store."""
-        new: list[Addition] = []
-        skipped: list[Skipped] = []
-        for name, path in files:
-            try:
-                check_upload_name(name)
-                new.append(Addition(read_document(path, name), path, "upload"))
-            except ReadError as exc:
-                skipped.append(Skipped(name[:255], str(exc)))
+        new, skipped = _read_uploads(files)
         if not new:
-            raise ReadError("; ".join(f"{s.path[:80]}: {s.reason}" for s in skipped) or "no files in the upload")
+            raise ReadError(_reasons(skipped))
         with self._write_lock:
+            docs = dict(self.retrieval.current.index.documents)
+            new = _without_case_clashes(new, docs, skipped)
+            if not new:
+                raise ReadError(_reasons(skipped))
             self._adopt_index_if_new()
             self.store.commit(new)
             crash_point("stored")
-            docs = dict(self.retrieval.current.index.documents)
             docs.update({a.document.doc_id: a.document for a in new})
             self._rebuild(list(docs.values()))
         return Added([a.document.doc_id for a in new], skipped)
@@ -122,12 +128,73 @@ class Documents:
         self.retrieval.publish(load_index(target, self.embedder.name))
 
 
+def _read_uploads(files: list[tuple[str, Path]]) -> tuple[list[Addition], list[Skipped]]:
+    """Each received file read into a document, or skipped with its reason: a bad name, a second
+    file of one name (or of names that differ only in case) in the upload, an unreadable file."""
+    new: list[Addition] = []
+    skipped: list[Skipped] = []
+    first: dict[str, str] = {}
+    for name, path in files:
+        try:
+            check_upload_name(name)
+            key = name_key(name)
+            if key in first:
+                raise ReadError(f"the upload has an earlier file named {first[key]!r} (names that differ only in case are one document); "
+                                "the first is kept")
+            first[key] = name
+            new.append(Addition(read_document(path, name), path, "upload"))
+        except ReadError as exc:
+            skipped.append(Skipped(name[:255], str(exc)))
+    return new, skipped
+
+
+def _without_case_clashes(new: list[Addition], docs: dict[str, Document], skipped: list[Skipped]) -> list[Addition]:
+    """`new` without the files whose names differ only in case from an existing document's (each
+    is added to `skipped`); a file of exactly an existing document's name replaces it."""
+    known = {name_key(doc): doc for doc in docs}
+    kept = []
+    for add in new:
+        name = add.document.doc_id
+        other = known.get(name_key(name), name)
+        if name in docs or other == name:
+            kept.append(add)
+            continue
+        skipped.append(Skipped(name, f"a document named {other!r} is already here, and names that differ only in case are one "
+                                     f"document; upload the file as {other!r} to replace it, or delete {other!r} first"))
+    return kept
+
+
+# Bidirectional embeddings, overrides and isolates: they make "报告\u202etxt.exe" show as "报告exe.txt".
+_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+NAME_BYTES = 255
+
+
+def name_key(name: str) -> str:
+    """What makes two names one document name: equal after Unicode NFC and case folding."""
+    return unicodedata.normalize("NFC", name).casefold()
+
+
+def _reasons(skipped: list[Skipped]) -> str:
+    return "; ".join(f"{s.path[:80]}: {s.reason}" for s in skipped) or "no files in the upload"
+
+
 def check_upload_name(name: str) -> None:
-    """ReadError unless `name` can be a document name: no folder, NUL, hidden name or over 255 bytes."""
+    """ReadError unless `name` can be a document name as it is: not empty, no folder, no control
+    character (C0, DEL, C1; NUL among them) or bidirectional override, no leading dot (hidden),
+    at most 255 bytes."""
+    shown = repr(name[:80]) + ("…" if len(name) > 80 else "")
+    if not name:
+        raise ReadError("a file without a name; give it one such as 通知.txt")
     if "/" in name or "\\" in name:
-        raise ReadError(f"{name[:80]!r} has a folder in it; upload files by their plain names (a document is replaced by name)")
-    if not name or name.startswith(".") or "\x00" in name or len(name.encode("utf-8", "replace")) > 255:
-        raise ReadError(f"{name[:80]!r} is not a usable file name (empty, hidden, a NUL byte, or over 255 bytes)")
+        raise ReadError(f"{shown} has a folder in it; upload files by their plain names (a document is replaced by name)")
+    odd = next((c for c in name if unicodedata.category(c) in ("Cc", "Cs") or c in _BIDI_CONTROLS), None)
+    if odd is not None:
+        raise ReadError(f"{shown} has a control character (U+{ord(odd):04X}) in it; rename the file")
+    if name.startswith("."):
+        raise ReadError(f"{shown} is a hidden file's name (it starts with a dot); rename the file")
+    size = len(name.encode("utf-8", "surrogatepass"))
+    if size > NAME_BYTES:
+        raise ReadError(f"{shown} is {size} bytes long in UTF-8; a name may have {NAME_BYTES} (85 Chinese characters); rename the file")
 
 
 def prepare_index(settings: Settings, seed: list[Path] | None = None, say: Callable[[str], None] = print) -> None:

@@ -16,6 +16,7 @@ from .errors import NotFound
 
 SCALE = 1.5  # 108 dpi: readable on screen, ~150 KB a page
 MARK = (255, 214, 0, 90)  # translucent yellow
+MAX_PIXELS = 16_000_000  # a rendered page is at most this big, however large the page claims to be
 SEARCH_CHARS = 40  # the start of a line is enough to find it and stays clear of wrap differences
 
 
@@ -34,14 +35,16 @@ def _render(pdf_path: Path, _version: int, page: int, mark: str) -> bytes:
         if not 1 <= page <= len(pdf):
             raise NotFound(f"page {page} is outside this document, which has pages 1-{len(pdf)}")
         pdf_page = pdf[page - 1]
-        image = pdf_page.render(scale=SCALE).to_pil().convert("RGBA")
+        # a page that declares itself metres wide is drawn smaller, never past MAX_PIXELS
+        scale = min(SCALE, (MAX_PIXELS / max(pdf_page.get_width() * pdf_page.get_height(), 1.0)) ** 0.5)
+        image = pdf_page.render(scale=scale).to_pil().convert("RGBA")
         boxes = _boxes(pdf_page, mark) if mark else []
         if boxes:
             overlay = Image.new("RGBA", image.size, (0, 0, 0, 0))
             draw = ImageDraw.Draw(overlay)
             height = pdf_page.get_height()
             for left, bottom, right, top in boxes:
-                draw.rectangle((left * SCALE - 2, (height - top) * SCALE - 2, right * SCALE + 2, (height - bottom) * SCALE + 2), fill=MARK)
+                draw.rectangle((left * scale - 2, (height - top) * scale - 2, right * scale + 2, (height - bottom) * scale + 2), fill=MARK)
             image = Image.alpha_composite(image, overlay)
         out = io.BytesIO()
         image.convert("RGB").save(out, format="PNG", optimize=True)

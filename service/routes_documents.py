@@ -74,7 +74,18 @@ async def upload(
     wait: Annotated[bool, Query(description="false: answer 202 at once with the job; poll GET /v1/jobs/{id}")] = True,
 ) -> Any:
     """Add or replace documents (admin key): stored durably, then the index is rebuilt; the old
-    index serves until the swap. The job finishes even if the client leaves."""
+    index serves until the swap. The job finishes even if the client leaves.
+
+    A file's name is its document's name, as sent: uploading a file of an existing document's
+    name replaces that document (the same file twice leaves one document). A file that cannot be
+    read is skipped with its reason and the others are added: a name that is empty, has a folder
+    (`/`, `\\`), a control character or a bidirectional override, a leading dot, or over 255 bytes
+    (names are refused, never rewritten); a second file of one name in an upload, or a
+    name that differs only in case from another (Report.txt, report.txt; the first is kept); an
+    encrypted PDF; a .docx/.xlsx that would inflate past 200 MB (a zip bomb); a damaged file.
+    A file over RAGQA_MAX_UPLOAD_MB is a 413 `file_too_large`, a request over
+    RAGQA_MAX_UPLOAD_REQUEST_MB a 413 `request_too_large` before it is read; files are received
+    to disk in pieces, never held in memory whole."""
     staged = await _stage(files, pipe, settings.max_upload_mb * 1024 * 1024)
     job = jobs.start("upload", [name for name, _ in staged])
     future = jobs.submit(job, lambda: _apply_upload(pipe, staged, metrics), _describe_error)
@@ -86,10 +97,14 @@ async def upload(
 
 
 async def _stage(files: list[UploadFile], pipe: Pipeline, limit: int) -> list[tuple[str, Path]]:
-    """Each upload copied into the store's incoming/ folder in 1 MB pieces, within `limit`."""
+    """Each upload copied into the store's incoming/ folder in 1 MB pieces, within `limit` (the
+    multipart parser has already spooled each file to a temporary file in pieces)."""
     staged: list[tuple[str, Path]] = []
     try:
         for f in files:
+            too_large = ApiError(413, "file_too_large", f"{(f.filename or '')[:80]!r} is over the limit of {limit // 1048576} MB a file")
+            if f.size is not None and f.size > limit:
+                raise too_large
             path = pipe.store.new_incoming(f.filename or "")
             staged.append((f.filename or "", path))
             size = 0
@@ -97,7 +112,7 @@ async def _stage(files: list[UploadFile], pipe: Pipeline, limit: int) -> list[tu
                 while piece := await f.read(1 << 20):
                     size += len(piece)
                     if size > limit:
-                        raise ApiError(413, "file_too_large", f"{f.filename} is over {limit // 1048576} MB")
+                        raise too_large
                     out.write(piece)
                     crash_point("read")
     except BaseException:

@@ -211,11 +211,21 @@ def _raw_multipart(filename: str, content: bytes) -> bytes:
     return head.encode() + content + f"\r\n--{BOUNDARY}--\r\n".encode()
 
 
+BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
 def _usable_name(name: str) -> bool:
     """Whether the server must accept `name` for a document: a plain, not hidden name of at most
-    255 bytes, without NUL, with the extension of a readable type."""
-    plain = not name.startswith(".") and "\x00" not in name and len(name.encode("utf-8")) <= 255
-    return plain and Path(name).suffix.lower() in READABLE
+    255 bytes, without control characters (NUL among them) or bidirectional overrides, with the
+    extension of a readable type."""
+    plain = not name.startswith(".") and len(name.encode("utf-8")) <= 255
+    clean = not any(unicodedata.category(c) == "Cc" or c in BIDI_CONTROLS for c in name)
+    return plain and clean and Path(name).suffix.lower() in READABLE
+
+
+def _name_key(name: str) -> str:
+    """Names the server holds to be one document name (service/documents.py name_key)."""
+    return unicodedata.normalize("NFC", name).casefold()
 
 
 def _token() -> str:
@@ -317,8 +327,8 @@ class DocumentLifecycle(RuleBasedStateMachine):
             response = self.client.post("/v1/documents", content=_raw_multipart(name, content), headers=headers)
         else:
             response = self.client.post("/v1/documents", files={"files": (name, content, "text/plain")}, headers=ADMIN)
-        if not _usable_name(name):
-            assert _error_code(_ok(response, 400)) == "unreadable_document"
+        if not _usable_name(name) or any(_name_key(d) == _name_key(name) and d != name for d in self.docs):
+            assert _error_code(_ok(response, 400)) == "unreadable_document"  # or another document's name but for case
             return
         if response.status_code == 400 and not _plain_text(text):
             assert _error_code(response.json()) == "unreadable_document", response.text
