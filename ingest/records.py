@@ -400,7 +400,7 @@ def split_lead(value: str) -> tuple[list[str], list[str]]:
 
 
 # ---------------------------------------------------------------------------------------------
-# Responsibility in brackets at the end of a task: "…。（海关总署、商务部负责）", "（A牵头，B参与）".
+# Responsibility in brackets at the end of a task: "…。（财政部、商务部负责）", "（A牵头，B参与）".
 
 _ANY_BRACKET = re.compile(r"[（(](?P<body>(?:[^（）()]|[（(][^（）()]{0,30}[）)]){2,200})[）)]")
 _DUTY_CLAUSE = re.compile(r"(?P<units>.+?)(?P<verb>按职责分工负责|牵头负责|共同负责|分别负责|负责|牵头|参与|配合|按职责分工落实)$")

@@ -53,25 +53,6 @@ ABBREVIATIONS: dict[str, str] = {
     "投资促进中心": "投促中心",
     "大数据发展管理局": "数据局",
     "统计局": "统计局",
-    # national ministries and commissions
-    "发展改革委": "发改委",
-    "工业和信息化部": "工信部",
-    "人力资源和社会保障部": "人社部",
-    "人力资源社会保障部": "人社部",
-    "住房和城乡建设部": "住建部",
-    "住房城乡建设部": "住建部",
-    "交通运输部": "交通部",
-    "科学技术部": "科技部",
-    "文化和旅游部": "文旅部",
-    "卫生健康委": "卫健委",
-    "应急管理部": "应急部",
-    "退役军人事务部": "退役军人部",
-    "市场监督管理总局": "市场监管总局",
-    "药品监督管理局": "药监局",
-    "中国人民银行": "人行",
-    "银行保险监督管理委员会": "银保监会",
-    "证券监督管理委员会": "证监会",
-    "共青团中央": "团中央",
 }
 _ORDERED = sorted(ABBREVIATIONS, key=len, reverse=True)
 _ABBREVIATE = re.compile("|".join(map(re.escape, _ORDERED)))
@@ -82,6 +63,19 @@ _NOISE = re.compile(r"[\s\"“”'‘’*]")
 def abbreviate(text: str) -> str:
     """`text` folded, without spaces and quotes, with every full unit name shortened."""
     return _ABBREVIATE.sub(lambda m: ABBREVIATIONS[m.group(0)], _NOISE.sub("", fold(text)))
+
+
+def shortens(short: str, key: str) -> bool:
+    """Whether `short` is a short form of the unit `key` made the usual way: its first and last
+    characters, and the others in order (人社部 of 人力资源社会保障部, 工信部 of 工业和信息化部)."""
+    if not 3 <= len(short) < len(key) or short[0] != key[0] or short[-1] != key[-1]:
+        return False
+    pos = 0
+    for ch in short[1:]:
+        pos = key.find(ch, pos + 1)
+        if pos < 0:
+            return False
+    return True
 
 
 def unit_key(name: str) -> str:

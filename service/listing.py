@@ -21,7 +21,7 @@ from jieba import posseg
 from ragqa.ingest.model import Document
 from ragqa.ingest.normalize import fold
 from ragqa.ingest.records import Record
-from ragqa.ingest.units import abbreviate, unit_key
+from ragqa.ingest.units import abbreviate, shortens, unit_key
 
 from .schemas import Citation, Listing, ListingExport, ListingRow
 
@@ -161,7 +161,11 @@ def read_query(question: str, book: RecordBook) -> tuple[RecordQuery, bool] | No
         return None
     short = abbreviate(question)
     persons = _longest({p for p in book.persons if p in folded})
-    units = _longest({k for k in book.unit_keys if k in short})
+    exact = {k for k in book.unit_keys if k in short}
+    shorter = _shortened_units(short, book.unit_keys)
+    units = _longest(exact | set(shorter.values()))
+    for form, key in shorter.items():
+        short = short.replace(form, key)
     if not persons and not units:
         return _unknown_body(folded, book)
     role = "co" if _CO_WORDS.search(folded) else "lead" if _LEAD_WORDS.search(folded) else "any"
@@ -174,7 +178,22 @@ def read_query(question: str, book: RecordBook) -> tuple[RecordQuery, bool] | No
     return _narrowed(rest, base, book), bool(_COUNT_FRAME.search(folded))
 
 
-# A body named just before a role word: "…，退役军人事务部负责哪些工作".
+def _shortened_units(text: str, keys: set[str]) -> dict[str, str]:
+    """Short forms in `text` of exactly one known unit each (`shortens`): form -> unit key. A
+    form ends where a body's name ends (部, 局, 委 …) and is the longest that fits."""
+    found: dict[str, str] = {}
+    for end in (m.end() for m in _BODY_END.finditer(text)):
+        for start in range(max(0, end - 8), end - 1):
+            form = text[start:end]
+            fits = [k for k in keys if shortens(form, k)]
+            if len(fits) == 1 and form not in keys:
+                found[form] = fits[0]
+                break
+    return found
+
+
+_BODY_END = re.compile(r"(?:部|局|委|办|厅|署|中心|集团|公司|银行)")
+# A body named just before a role word: "…，某某部负责哪些工作".
 _BODY_BEFORE_ROLE = re.compile(
     r"(?:^|[，,。：:；;在由里中])(?P<body>[\u4e00-\u9fff]{1,12}?(?:部|局|委|办|厅|署|中心|集团|公司|银行|政府))"
     r"(?:牵头|负责|配合|参与|协助|主抓|承担|涉及)"
@@ -182,18 +201,15 @@ _BODY_BEFORE_ROLE = re.compile(
 
 
 def _unknown_body(folded: str, book: RecordBook) -> tuple[RecordQuery, bool] | None:
-    """A list question about a body that no record names (nor abbreviates: 农业部 for 农业农村部)
-    while the documents do assign tasks: a query for that body, which matches nothing."""
+    """A list question about a body that no record names (nor could be a short form of) while the
+    documents do assign tasks: a query for that body, which matches nothing."""
     m = _BODY_BEFORE_ROLE.search(folded)
     if m is None or not book.unit_keys:
         return None
     body = unit_key(m.group("body"))
     role = "co" if _CO_WORDS.search(folded) else "lead" if _LEAD_WORDS.search(folded) else "any"
-    near = [key for key in book.unit_keys if _abbreviates(body, key) or body in key]
-    if len(body) < 2 or len(near) > 1:
+    if len(body) < 2 or any(shortens(body, key) or body in key or _abbreviates(body, key) for key in book.unit_keys):
         return None
-    if near:  # a short form the table lacks, of exactly one known unit
-        return _narrowed(folded.replace(m.group("body"), " "), RecordQuery(kind=RESPONSIBILITY, units=(near[0],), role=role, rest=folded), book), False
     return RecordQuery(kind=RESPONSIBILITY, units=(body,), role=role, label=m.group("body"), rest=folded), False
 
 
@@ -202,7 +218,7 @@ def _narrowed(rest: str, base: RecordQuery, book: RecordBook) -> RecordQuery:
 
     A word that the question uses as part of a longer name of a document (its title shares a
     longer span of the question than any heading does) scopes by document title, or by a title
-    it abbreviates (综保区 -> 综合保税区); otherwise it scopes by the rows' headings, and failing
+    it abbreviates (经开区 -> 经济开发区); otherwise it scopes by the rows' headings, and failing
     that by their text."""
     query = base
     for word, flag in dict.fromkeys(_words(rest)):
@@ -287,7 +303,7 @@ def _span(rest: str, word: str, texts: list[str]) -> int:
 
 def _abbreviates(word: str, text: str) -> str | None:
     """The span of `text` that `word` abbreviates: its characters in order, within a span at
-    most twice as long plus two (综保区 -> 综合保税区); None if there is none."""
+    most twice as long plus two (经开区 -> 经济开发区); None if there is none."""
     for start in (i for i, ch in enumerate(text) if ch == word[0]):
         pos = start
         for ch in word[1:]:
