@@ -84,6 +84,8 @@ test: $(VENV)/.installed check browser-deps index corpora node_modules/.installe
 	$(RAGQA) eval eval/gold/aggregate_test.jsonl --index $(RECORDS) --min answer_accuracy=0.85 \
 	  --min citation_accuracy=0.90 --min citation_validity=1.0 --min refusal_recall=0.5
 	$(RAGQA) eval eval/gold/aggregate_dev.jsonl --index $(INDEX) --min answer_accuracy=0.90 --min citation_accuracy=0.90
+	$(RAGQA) eval eval/gold/followup_test.jsonl --index $(INDEX) --min hit@5=0.94 --min answer_accuracy=0.70 --min citation_validity=1.0
+	$(RAGQA) eval eval/gold/reltime_test.jsonl --index $(INDEX) --min hit@5=0.95 --min answer_accuracy=0.95 --min citation_validity=1.0
 	$(PY) -m pytest -q
 
 # Train, test and sample figures side by side, with the plain BM25 baseline on the same documents.
@@ -104,6 +106,16 @@ eval: $(VENV)/.installed index corpora
 	done
 	@echo "== list answers, sample dev (samples/corpus; aggregate_dev.jsonl)"
 	@$(RAGQA) eval eval/gold/aggregate_dev.jsonl --index $(INDEX) 2>/dev/null | sed -n '/^ *n /,/^overall/p'
+	@for set in train test; do \
+	  echo "== conversations, $$set (samples/corpus): follow-ups with history, the same asked self-contained, relative years"; \
+	  for kind in followup standalone reltime; do \
+	    $(RAGQA) eval eval/gold/$${kind}_$$set.jsonl --index $(INDEX) 2>/dev/null | sed -n '/^overall/s/^overall/'"$$kind"'/p'; \
+	  done; \
+	done
+	@echo "== conversations on other genres, train (eval/corpora)"
+	@for kind in followup standalone; do \
+	  $(RAGQA) eval eval/gold/$${kind}_corpora_train.jsonl --index $(CORPORA) 2>/dev/null | sed -n '/^overall/s/^overall/'"$$kind"'/p'; \
+	done
 
 # Retrain the answer model on the train splits only (never test.jsonl); writes service/models/.
 train: $(VENV)/.installed index corpora

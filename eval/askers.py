@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 from urllib.parse import quote
 
@@ -25,8 +25,9 @@ class Asker(Protocol):
         """How many items the runner may have in flight at once (1 = not thread-safe)."""
         ...
 
-    def ask(self, question: str, top_k: int) -> dict[str, Any]:
-        """The `POST /v1/ask` response JSON for `question` with `top_k` passages."""
+    def ask(self, question: str, top_k: int, history: Sequence[tuple[str, str]] = ()) -> dict[str, Any]:
+        """The `POST /v1/ask` response JSON for `question` (a follow-up of `history`, (role, content)
+        turns) with `top_k` passages."""
         ...
 
     def search(self, query: str, top_k: int) -> dict[str, Any]:
@@ -124,8 +125,11 @@ class HttpAsker:
                 raise AskerError(f"{method} {url} did not answer JSON") from None
         raise AskerError(f"{last} (gave up after {self._retries + 1} attempts)")
 
-    def ask(self, question: str, top_k: int) -> dict[str, Any]:
-        body = self._call("POST", "/v1/ask", json={"question": question, "top_k": top_k})
+    def ask(self, question: str, top_k: int, history: Sequence[tuple[str, str]] = ()) -> dict[str, Any]:
+        payload: dict[str, Any] = {"question": question, "top_k": top_k}
+        if history:
+            payload["history"] = [{"role": role, "content": content} for role, content in history]
+        body = self._call("POST", "/v1/ask", json=payload)
         return body if isinstance(body, dict) else {"unexpected": body}
 
     def search(self, query: str, top_k: int) -> dict[str, Any]:
@@ -232,8 +236,11 @@ class InProcessAsker:
         except Exception as exc:
             raise AskerError(f"pipeline.{what} failed: {type(exc).__name__}: {exc}") from None
 
-    def ask(self, question: str, top_k: int) -> dict[str, Any]:
-        result = _dump(self._run("ask", lambda: self._pipeline.ask(question, top_k)))
+    def ask(self, question: str, top_k: int, history: Sequence[tuple[str, str]] = ()) -> dict[str, Any]:
+        from ragqa.service.schemas import Turn
+
+        turns = [Turn.model_validate({"role": role, "content": content}) for role, content in history]
+        result = _dump(self._run("ask", lambda: self._pipeline.ask(question, top_k, turns)))
         return result if isinstance(result, dict) else {"unexpected": result}
 
     def search(self, query: str, top_k: int) -> dict[str, Any]:

@@ -46,6 +46,7 @@ class AskResult:
     llm_backend: str | None = None
     llm_model: str | None = None
     timings_ms: Mapping[str, float] = field(default_factory=dict)
+    rewritten: str | None = None  # the self-contained question the service searched (follow-ups)
 
 
 def _get(obj: Mapping[str, Any], name: str, kind: type, where: str) -> Any:
@@ -135,4 +136,5 @@ def parse_ask(obj: Any) -> AskResult:
             for k, v in timings.items()
             if isinstance(v, (int, float)) and not isinstance(v, bool)
         },
+        rewritten=o["rewritten"] if isinstance(o.get("rewritten"), str) else None,
     )

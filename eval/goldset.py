@@ -22,7 +22,7 @@ from typing import Any
 
 from ragqa.eval.errors import GoldError
 
-ANSWERABLE_TYPES = ("numeric", "unit", "date", "list", "fact", "table", "crossdoc", "aggregate")
+ANSWERABLE_TYPES = ("numeric", "unit", "date", "list", "fact", "table", "crossdoc", "aggregate", "feedback")
 UNANSWERABLE = "unanswerable"
 TYPES = (*ANSWERABLE_TYPES, UNANSWERABLE)
 
@@ -48,6 +48,7 @@ class GoldItem:
     type: str
     note: str = ""
     line_no: int = 0
+    history: tuple[tuple[str, str], ...] = ()  # earlier turns (role, content) of a follow-up question
 
     @property
     def answerable(self) -> bool:
@@ -137,7 +138,20 @@ def _item(obj: Any, line_no: int, lines_of: Callable[[str], int | None] | None) 
         if not refs:
             raise _Bad(f"'refs' is empty for type '{kind}'")
     parsed = tuple(_ref(r, i, lines_of) for i, r in enumerate(refs))
-    return GoldItem(item_id, question, tuple(answers), must_all, parsed, kind, note, line_no)
+    return GoldItem(item_id, question, tuple(answers), must_all, parsed, kind, note, line_no, _history(obj))
+
+
+def _history(obj: dict[str, Any]) -> tuple[tuple[str, str], ...]:
+    """The optional 'history' of a follow-up: a list of {"role": "user"|"assistant", "content"}."""
+    turns = obj.get("history", [])
+    if not isinstance(turns, list):
+        raise _Bad("'history' must be a list of {role, content} objects")
+    out = []
+    for i, turn in enumerate(turns):
+        if not isinstance(turn, dict) or turn.get("role") not in ("user", "assistant") or not isinstance(turn.get("content"), str):
+            raise _Bad(f"history[{i}] must be {{\"role\": \"user\"|\"assistant\", \"content\": \"…\"}}")
+        out.append((turn["role"], turn["content"]))
+    return tuple(out)
 
 
 def _lookup(doc_lines: DocLines | None) -> Callable[[str], int | None] | None:

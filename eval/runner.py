@@ -109,14 +109,16 @@ def fetch_outcome(asker: Asker, item: GoldItem, top_k: int) -> Outcome:
     ask_error: str | None = None
     started = time.perf_counter()
     try:
-        ask = parse_ask(asker.ask(item.question, top_k))
+        ask = parse_ask(asker.ask(item.question, top_k, item.history))
         latency = (time.perf_counter() - started) * 1000.0
     except AskerError as exc:
         ask_error = f"ask: {exc}"
     search: tuple[Passage, ...] = ()
     search_error: str | None = None
     try:
-        search = parse_search(asker.search(item.question, max(SEARCH_DEPTH, top_k)))
+        # a follow-up is searched as the service understood it (its history makes it self-contained)
+        query = ask.rewritten if item.history and ask is not None and ask.rewritten else item.question
+        search = parse_search(asker.search(query, max(SEARCH_DEPTH, top_k)))
     except AskerError as exc:
         search_error = f"search: {exc}"
     return Outcome(search, ask, latency, search_error, ask_error)

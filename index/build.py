@@ -116,13 +116,15 @@ def ingest_paths(
 
 
 def index_behind(store: DocumentStore, target: Path) -> bool:
-    """Whether the index at `target` is missing, holds other documents than the store, or was
-    built by another version of the chunker or record extractor (an upgrade rebuilds it)."""
+    """Whether the index at `target` is missing, holds other documents than the store or other
+    groups for them (a crash between committing new groups and the swap), or was built by
+    another version of the chunker or record extractor (an upgrade rebuilds it)."""
     try:
         manifest = read_manifest(target)
     except IndexUnavailable:
         return True
-    return manifest.get("corpus") != store.identities() or not current_format(manifest)
+    same = manifest.get("corpus") == store.identities() and manifest.get("groups", {}) == store.group_map()
+    return not same or not current_format(manifest)
 
 
 def rebuild_from_store(

@@ -5,20 +5,30 @@ fused(c) = w_kw / (k + rank_kw(c)) + w_dense / (k + rank_dense(c))   (rank 1-bas
 BM25 over clause chunks is the stronger signal on these documents; dense retrieval earns its
 place on paraphrases, so it gets a lower weight (measured on the dev gold set: see README).
 Each hit keeps both raw scores, which the answerer uses as evidence for refusing.
+
+`Searcher.restricted(docs)` searches as if the index held only `docs` (access control,
+docs/access.md): both candidate lists are drawn from their chunks only, before ranking, never
+by over-fetching and filtering. BM25 scores are masked and re-weighted with IDF counted over the
+allowed chunks (`AllowedKeywords`); FAISS searches with an ID selector over the same chunks.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from functools import cached_property
 
+import faiss
 import numpy as np
 from ragqa.ingest.model import Chunk
 from ragqa.ingest.normalize import normalize_query
 
 from .dense import dense_search
-from .embedders import Embedder
-from .keyword import strip_frame
+from .embedders import Embedder, Matrix
+from .keyword import KeywordIndex, strip_frame, tokenize
 from .store import LoadedIndex
+
+# Stands in for a chunk a restricted view may not show, so chunk ids (FAISS and BM25 rows) stay positions.
+HIDDEN = Chunk(doc_id="", start_line=0, end_line=0, clause_path=(), text="", match_text="", kind="hidden")
 
 
 @dataclass(frozen=True)
@@ -47,18 +57,119 @@ class FusionConfig:
             raise ValueError("rrf_k and candidates must be >= 1")
 
 
-class Searcher:
-    """Searches one loaded index with one embedder (the one it was built with)."""
+def _lucene_idf(df: np.ndarray, n: int) -> np.ndarray:
+    """bm25s's Lucene IDF, log(1 + (N - df + 0.5) / (df + 0.5)), for an array of frequencies."""
+    return np.log1p((n - df + 0.5) / (df + 0.5))
 
-    def __init__(self, index: LoadedIndex, embedder: Embedder, fusion: FusionConfig | None = None) -> None:
+
+class AllowedKeywords(KeywordIndex):
+    """The BM25 index of `full` as an index of only the chunks `mask` allows would score: other
+    chunks score 0, and document frequencies and IDF are counted over the allowed chunks, so a
+    forbidden chunk's words change neither a weight nor a rank. The one statistic left
+    corpus-wide is the average chunk length of BM25's length norm.
+
+    Built once per view in O(postings) numpy work plus one dict of the allowed vocabulary; a
+    query costs what a full one does (the postings of its tokens)."""
+
+    def __init__(self, full: KeywordIndex, mask: np.ndarray) -> None:
+        bm25 = full._bm25
+        if (bm25.idf_method or bm25.method) != "lucene":
+            raise ValueError(f"a restricted view needs Lucene IDF; this BM25 index uses {bm25.idf_method or bm25.method!r}")
+        self._indptr: np.ndarray = bm25.scores["indptr"]
+        self._indices: np.ndarray = bm25.scores["indices"]
+        self._data: np.ndarray = bm25.scores["data"]
+        self._vocab: dict[str, int] = bm25.vocab_dict
+        self.mask = mask
+        seen = np.concatenate(([0], np.cumsum(mask[self._indices], dtype=np.int64)))
+        self._df_ids = seen[self._indptr[1:]] - seen[self._indptr[:-1]]
+        df = {tok: int(self._df_ids[i]) for tok, i in self._vocab.items() if tok and self._df_ids[i]}
+        super().__init__(bm25, df, int(mask.sum()))
+        self._full_n = full.n_docs
+
+    def scores(self, query: str) -> np.ndarray:
+        """BM25 score of every chunk of the full index for `query`; 0 for chunks not allowed."""
+        out = np.zeros(len(self.mask), dtype=np.float32)
+        ids = np.asarray([self._vocab[t] for t in tokenize(query) if t in self.df], dtype=np.int64)
+        if not len(ids):
+            return out
+        full_df = (self._indptr[ids + 1] - self._indptr[ids]).astype(np.float64)
+        weights = _lucene_idf(self._df_ids[ids].astype(np.float64), self.n_docs) / _lucene_idf(full_df, self._full_n)
+        for tid, weight in zip(ids.tolist(), weights.tolist(), strict=True):
+            start, end = self._indptr[tid], self._indptr[tid + 1]
+            np.add.at(out, self._indices[start:end], (self._data[start:end] * weight).astype(np.float32))
+        out[~self.mask] = 0.0
+        return out
+
+
+def _selector(dense: faiss.Index, mask: np.ndarray) -> tuple[np.ndarray, faiss.IDSelector, faiss.SearchParameters]:
+    """A FAISS search restricted to the ids `mask` allows: (bitmap, selector, parameters); the
+    caller keeps all three, as FAISS holds only pointers to the first two."""
+    bitmap = np.packbits(mask, bitorder="little")
+    selector = faiss.IDSelectorBitmap(len(mask), faiss.swig_ptr(bitmap))
+    if isinstance(dense, faiss.IndexHNSW):
+        params = faiss.SearchParametersHNSW()  # type: ignore[attr-defined]  # missing from faiss's stubs
+        params.efSearch = dense.hnsw.efSearch
+    else:
+        params = faiss.SearchParameters()
+    params.sel = selector
+    return bitmap, selector, params
+
+
+class Searcher:
+    """Searches one loaded index with one embedder (the one it was built with); with `allowed`
+    (a mask over chunk ids), only those chunks, as `restricted` makes it."""
+
+    def __init__(self, index: LoadedIndex, embedder: Embedder, fusion: FusionConfig | None = None, allowed: np.ndarray | None = None) -> None:
         self.index = index
         self.embedder = embedder
         self.fusion = fusion or FusionConfig()
+        self.allowed = allowed
+        self._allowed_count = len(index.chunks) if allowed is None else int(allowed.sum())
+        self._dense_filter = None if allowed is None else _selector(index.dense, allowed)
+
+    @cached_property
+    def _chunk_docs(self) -> tuple[list[str], np.ndarray]:
+        """The document names, and each chunk's position among them (len(names) when unknown)."""
+        names = list(self.index.documents)
+        place = {name: i for i, name in enumerate(names)}
+        docs = np.fromiter((place.get(c.doc_id, len(names)) for c in self.index.chunks), dtype=np.int64, count=len(self.index.chunks))
+        return names, docs
+
+    def restricted(self, docs: frozenset[str]) -> Searcher:
+        """A searcher over a view of this index that holds only `docs`: their documents, records
+        and chunk texts (other chunks are `HIDDEN`, keeping ids), searched as described above.
+        The view shares the vectors and BM25 matrix, which hold no text."""
+        names, chunk_doc = self._chunk_docs
+        mask = np.append(np.array([name in docs for name in names], dtype=bool), False)[chunk_doc]
+        full = self.index
+        kept = {d: doc for d, doc in full.documents.items() if d in docs}
+        manifest = dict(full.manifest)
+        for key in ("corpus", "groups"):
+            value = manifest.get(key)
+            if isinstance(value, dict):
+                manifest[key] = {d: v for d, v in value.items() if d in kept}
+        manifest.update(documents=len(kept), chunks=int(mask.sum()))
+        view = replace(
+            full,
+            manifest=manifest,
+            documents=kept,
+            chunks=[c if ok else HIDDEN for c, ok in zip(full.chunks, mask.tolist(), strict=True)],
+            keyword=AllowedKeywords(full.keyword, mask),
+            records=[r for r in full.records if r.doc_id in kept],
+        )
+        return Searcher(view, self.embedder, self.fusion, mask)
+
+    def _dense(self, query: Matrix, k: int) -> tuple[np.ndarray, np.ndarray]:
+        if self._dense_filter is None:
+            return dense_search(self.index.dense, query, k)
+        k = max(1, min(k, self._allowed_count))
+        scores, ids = self.index.dense.search(np.ascontiguousarray(query, dtype=np.float32), k, params=self._dense_filter[2])
+        return scores, ids
 
     def search(self, query: str, top_k: int = 5) -> list[Hit]:
         """The `top_k` best chunks for `query` (either script), best first."""
         n = len(self.index.chunks)
-        if n == 0 or not query.strip():
+        if self._allowed_count == 0 or not query.strip():
             return []
         text = normalize_query(query)
         cfg = self.fusion
@@ -67,7 +178,7 @@ class Searcher:
         dense_scores = np.zeros(n, dtype=np.float32)
         dense_order: list[int] = []
         if cfg.dense_weight > 0:
-            scores, ids = dense_search(self.index.dense, self.embedder.encode([text]), cfg.candidates)
+            scores, ids = self._dense(self.embedder.encode([text]), cfg.candidates)
             for s, i in zip(scores[0], ids[0], strict=False):
                 if i >= 0:
                     dense_scores[i] = s

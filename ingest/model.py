@@ -7,9 +7,13 @@ line. `chunk_source_text(doc, chunk) == chunk.text` holds for every chunk.
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from dataclasses import dataclass, field
 
 CLAUSE_SEP = " › "
+GROUP_CHARS = 64  # longest group name
+GROUP_SEPARATOR = re.compile(r"[,，]")
 
 
 @dataclass(frozen=True)
@@ -32,6 +36,7 @@ class Document:
     sha256: str = ""
     pages: tuple[int, ...] = ()
     uncertain: tuple[int, ...] = ()  # lines OCR read with low confidence: searchable, never quoted as an answer
+    groups: tuple[str, ...] = ()  # who may read it (service/access.py); empty: everyone
 
     def line(self, n: int) -> str:
         """Physical line `n` (1-based)."""
@@ -47,6 +52,25 @@ class Document:
             return None
         page = self.pages[n - 1]
         return n - self.pages.index(page)
+
+
+def parse_groups(text: str) -> tuple[str, ...]:
+    """Group names from comma-separated `text` (`,` or `，`), NFC, sorted and unique. ValueError
+    naming the name when one is over 64 characters or has a control character (a line break
+    among them: a group file splits its lines before calling this)."""
+    names = set()
+    for raw in GROUP_SEPARATOR.split(text):
+        name = unicodedata.normalize("NFC", raw.strip())
+        if not name:
+            continue
+        shown = repr(name[:40]) + ("…" if len(name) > 40 else "")
+        if len(name) > GROUP_CHARS:
+            raise ValueError(f"group {shown} is {len(name)} characters long; a group name may have {GROUP_CHARS}")
+        odd = next((c for c in name if unicodedata.category(c) in ("Cc", "Cf", "Cs")), None)
+        if odd is not None:
+            raise ValueError(f"group {shown} has a control character (U+{ord(odd):04X}) in it; group names are plain text")
+        names.add(name)
+    return tuple(sorted(names))
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -6,6 +6,12 @@ GB18030 (a superset of GBK and GB2312). A file that decodes as nothing sensible 
 `ReadError` with the reason; `read_tree` reports it as skipped, never silently. So does a file
 that makes a reader's parser fail in a way it does not name (a damaged or hostile .docx whose XML
 does not parse): that file is skipped with the parser's complaint, the others are read.
+
+Who may read a document (docs/access.md) is written beside it: a sidecar `foo.pdf.groups` names
+the groups of `foo.pdf`, a file `.groups` in a folder those of every document under the folder
+(the nearest folder's wins; a sidecar beats any folder's). A group file holds one group per line
+or several per line separated by commas; lines starting with `#` are comments. A group file that
+cannot be read or names no group skips the documents it covers, never leaves them public.
 """
 
 from __future__ import annotations
@@ -14,12 +20,12 @@ import hashlib
 import logging
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from html.parser import HTMLParser
 from pathlib import Path
 
 from .errors import ReadError
-from .model import Document, PagedLines
+from .model import Document, PagedLines, parse_groups
 from .normalize import clean_line, fold
 from .office import read_docx, read_image, read_pdf, read_xlsx
 
@@ -187,33 +193,86 @@ class Skipped:
     reason: str
 
 
+GROUPS = ".groups"  # a folder's group file, and the suffix of a document's sidecar
+
+
 def iter_files(paths: list[Path]) -> Iterator[tuple[Path, str]]:
-    """(file, doc_id) for every supported file under `paths`; doc_id is relative to its root."""
+    """(file, doc_id) for every document file under `paths` (hidden files and group files left
+    out); doc_id is relative to its root."""
     for root in paths:
         if root.is_file():
             yield root, root.name
             continue
         if not root.is_dir():
             raise ReadError(f"{root}: no such file or directory")
-        for path in sorted(p for p in root.rglob("*") if p.is_file() and not p.name.startswith(".")):
+        for path in sorted(p for p in root.rglob("*") if p.is_file() and not p.name.startswith(".") and not p.name.endswith(GROUPS)):
             yield path, path.relative_to(root).as_posix()
 
 
+def read_groups(path: Path) -> tuple[str, ...]:
+    """The groups a group file names; ReadError when it cannot be read or names none."""
+    try:
+        text = decode_text(path.read_bytes())
+        lines = [line for line in split_physical_lines(text) if not line.strip().startswith("#")]
+        groups = tuple(sorted({g for line in lines for g in parse_groups(line)}))
+    except (OSError, ReadError, ValueError) as exc:
+        raise ReadError(f"its group file {path} is unusable ({exc}); fix it, or delete it to make the document public") from None
+    if not groups:
+        raise ReadError(f"its group file {path} names no group; write one group per line, or delete the file to make the document public")
+    return groups
+
+
+class _GroupRules:
+    """Group files under one ingest root: a document's sidecar, else the nearest folder's `.groups`
+    from its own folder up to the root (for a root that is a file: its folder only)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root if root.is_dir() else root.parent
+        self._folders: dict[Path, tuple[str, ...] | ReadError] = {}
+
+    def groups(self, path: Path) -> tuple[str, ...]:
+        sidecar = path.with_name(path.name + GROUPS)
+        if sidecar.is_file():
+            return read_groups(sidecar)
+        found = self._folder(path.parent)
+        if isinstance(found, ReadError):
+            raise ReadError(str(found))
+        return found
+
+    def _folder(self, folder: Path) -> tuple[str, ...] | ReadError:
+        if folder not in self._folders:
+            try:
+                rule = folder / GROUPS
+                if rule.is_file():
+                    self._folders[folder] = read_groups(rule)
+                elif folder == self.root or folder == folder.parent or self.root not in folder.parents:
+                    self._folders[folder] = ()
+                else:
+                    self._folders[folder] = self._folder(folder.parent)
+            except ReadError as exc:
+                self._folders[folder] = exc
+        return self._folders[folder]
+
+
 def read_files(paths: list[Path]) -> tuple[list[tuple[Document, Path]], list[Skipped]]:
-    """Every file under `paths` read, with the file it came from; unreadable or unsupported
-    files are returned as skipped."""
+    """Every file under `paths` read, with the file it came from and the groups its group files
+    give it; unreadable or unsupported files, and files whose group file is unusable, are
+    returned as skipped."""
     docs: list[tuple[Document, Path]] = []
     skipped: list[Skipped] = []
     seen: set[str] = set()
-    for path, doc_id in iter_files(paths):
-        if doc_id in seen:
-            skipped.append(Skipped(str(path), f"duplicate document name {doc_id}"))
-            continue
-        try:
-            docs.append((read_document(path, doc_id), path))
-            seen.add(doc_id)
-        except ReadError as exc:
-            skipped.append(Skipped(str(path), str(exc)))
+    rules = {root: _GroupRules(root) for root in paths}
+    for root in paths:
+        for path, doc_id in iter_files([root]):
+            if doc_id in seen:
+                skipped.append(Skipped(str(path), f"duplicate document name {doc_id}"))
+                continue
+            try:
+                groups = rules[root].groups(path)
+                docs.append((replace(read_document(path, doc_id), groups=groups), path))
+                seen.add(doc_id)
+            except ReadError as exc:
+                skipped.append(Skipped(str(path), str(exc)))
     return docs, skipped
 
 

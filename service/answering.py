@@ -18,8 +18,9 @@ from ragqa.ingest.normalize import fold
 from ragqa.prompts import render
 
 from .citations import assemble, pieces_from_segments, segments_from_llm
+from .conversation import Similar, followup
 from .errors import LLMError
-from .extractive import Ranker, Segment, answer_extractive
+from .extractive import SUGGESTIONS, Ranker, Segment, answer_extractive
 from .listing import build_definition, build_listing
 from .llm import LLM
 from .question import profile_question, split_question
@@ -53,6 +54,7 @@ class Answer:
     citations: list[Citation]
     llm: LLMInfo = field(default_factory=lambda: LLMInfo(backend="extractive"))
     listing: Listing | None = None
+    suggestions: list[Citation] = field(default_factory=list)  # with a refusal: passages that may still help
 
 
 def list_answer(question: str, snap: Snapshot) -> Answer | None:
@@ -110,7 +112,23 @@ class Answerer:
     def _fallback(self, question: str, hits: list[Hit], snap: Snapshot, exc: LLMError) -> Answer:
         answer = self.extractive(question, hits, snap)
         info = LLMInfo(backend="extractive", fallback=True, reason=f"{exc.reason}: {exc}")
-        return Answer(answer.text, answer.refused, answer.citations, info)
+        return Answer(answer.text, answer.refused, answer.citations, info, suggestions=answer.suggestions)
+
+    def rewrite(self, question: str, history: list[tuple[str, str]], similar: Similar | None = None) -> str:
+        """A follow-up made self-contained from `history` ((role, content), oldest first): by the
+        LLM when one is configured and it answers sensibly, else by the extractive rewriter."""
+        if self.llm is not None:
+            turns = "\n".join(f"{'用户' if role == 'user' else '助手'}：{content[:500]}" for role, content in history[-6:])
+            try:
+                text = self.llm.complete(
+                    [{"role": "system", "content": render("rewrite")}, {"role": "user", "content": render("rewrite_user", history=turns, question=question)}]
+                )
+                line = text.strip().splitlines()[0].strip(" \"'“”「」") if text.strip() else ""
+                if 0 < len(line) <= 2 * len(question) + 200 and not _is_refusal(line):
+                    return line
+            except LLMError:
+                pass
+        return followup(question, history, similar)
 
     def messages(self, question: str, hits: list[Hit], snap: Snapshot) -> list[dict[str, str]]:
         """The chat messages that ask the LLM to answer from `hits` (titles from the same snapshot)."""
@@ -134,12 +152,15 @@ class Answerer:
 
     def extractive(self, question: str, hits: list[Hit], snap: Snapshot) -> Answer:
         segments: list[Segment] = []
+        suggested: list[Segment] = []
         for part in split_question(question):
             q = profile_question(part, snap.index.keyword)
             draft = answer_extractive(q, hits, snap.index.documents, self.ranker, self.refuse_below)
             segments += [s for s in draft.segments if s not in segments and not _uncertain(s, snap)]
+            suggested += [s for s in draft.suggested if s not in suggested]
         if not segments:
-            return Answer(refusal_text(question), True, [])
+            suggestions = assemble(pieces_from_segments(tuple(suggested[:SUGGESTIONS])), hits, snap.index.documents)[1] if suggested else []
+            return Answer(refusal_text(question), True, [], suggestions=suggestions)
         text, citations = assemble(pieces_from_segments(tuple(segments)), hits, snap.index.documents)
         return Answer(text, False, citations)
 

@@ -1,9 +1,12 @@
 """The FastAPI app: middleware, error handlers and the routers; nothing else.
 
-Routes live in routes_answer.py, routes_documents.py, routes_ops.py, openai_compat.py and
-web.py, and get what they need through `Depends` (deps.py). The index is loaded once, in the
-lifespan, into `app.state.pipeline`. Every error leaves as `{"error": {"code", "message"}}`
-with the status `service/errors.py` assigns; an unexpected fault is a 500 with no traceback.
+Routes live in routes_answer.py, routes_documents.py, routes_records.py, routes_feedback.py,
+routes_ops.py, openai_compat.py and web.py, and get what they need through `Depends` (deps.py,
+feedback.py). The index is loaded once, in the lifespan, into `app.state.pipeline`;
+`app.state.answers` remembers recent answers so they can be rated, and `app.state.feedback`
+stores the ratings (SQLite, opened at the first one, closed with the app). Every error leaves
+as `{"error": {"code", "message"}}` with the status `service/errors.py` assigns; an unexpected
+fault is a 500 with no traceback.
 Middleware, outermost first: request ids and access log, CORS and security headers, metrics,
 body limits (which check the upload admin key before a byte of the body is read).
 """
@@ -20,9 +23,10 @@ from fastapi.responses import JSONResponse
 from ragqa.ingest.errors import RagqaError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from . import routes_answer, routes_documents, routes_ops, routes_records
+from . import routes_answer, routes_documents, routes_feedback, routes_ops, routes_records
 from .deps import admin_refusal, error_response, get_pipeline
 from .errors import http_error
+from .feedback import AnswerLog, FeedbackStore, feedback_path
 from .jobs import Jobs
 from .limits import BodyLimit
 from .logs import RequestIds
@@ -81,17 +85,19 @@ def _install_error_handlers(app: FastAPI) -> None:
 
 def create_app(settings: Settings | None = None, pipeline: Pipeline | None = None) -> FastAPI:
     """The ragqa app. With `pipeline` given (tests), the lifespan does not load one."""
+    conf = settings or cached_settings()
     metrics = Metrics()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if getattr(app.state, "pipeline", None) is None:
-            app.state.pipeline = Pipeline.from_settings(settings or cached_settings())
+            app.state.pipeline = Pipeline.from_settings(conf)
         app.state.jobs = Jobs(app.state.pipeline.store.root / "jobs.jsonl")
         metrics.documents.set(len(app.state.pipeline.index.documents))
         metrics.chunks.set(len(app.state.pipeline.index.chunks))
         yield
         app.state.jobs.shutdown()
+        app.state.feedback.close()
 
     app = FastAPI(
         title="ragqa",
@@ -103,7 +109,9 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
     )
     app.state.pipeline = pipeline
     app.state.metrics = metrics
-    _limit_bodies(app, settings or cached_settings())
+    app.state.answers = AnswerLog()
+    app.state.feedback = FeedbackStore(feedback_path(conf))
+    _limit_bodies(app, conf)
     app.add_middleware(Observe, metrics=metrics)
     if settings is not None:
         app.dependency_overrides[cached_settings] = lambda: settings
@@ -112,8 +120,9 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
     app.include_router(routes_answer.router)
     app.include_router(routes_documents.router)
     app.include_router(routes_records.router)
+    app.include_router(routes_feedback.router)
     app.include_router(routes_ops.router)
     install_openai_compat(app, get_pipeline)
-    install_web(app, (settings or cached_settings()).cors_origins)
+    install_web(app, conf.cors_origins)
     app.add_middleware(RequestIds)  # outermost: every response, errors and 413s included, carries its id
     return app

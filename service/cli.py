@@ -24,6 +24,7 @@ EPILOG = """examples:
   ragqa ask "缙云县中医药产业发展由哪个部门负责?"
   ragqa serve --port 8000
   ragqa eval eval/gold/dev.jsonl --report out/
+  ragqa feedback export --out out/feedback.jsonl
 
 settings come from RAGQA_* environment variables or a TOML file named by RAGQA_CONFIG;
 flags override them. See README.md for the full list."""
@@ -150,6 +151,45 @@ def cmd_train(args: argparse.Namespace) -> int:
     return train_answerer.run(args)
 
 
+def cmd_feedback_export(args: argparse.Namespace) -> int:
+    from .feedback import feedback_path, gold_candidates, read_feedback
+
+    path = Path(args.db) if args.db else feedback_path(_settings(args))
+    export = gold_candidates(read_feedback(path))
+    text = "".join(json.dumps(line, ensure_ascii=False) + "\n" for line in export.lines)
+    if args.out:
+        out = Path(args.out)
+        try:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise RagqaError(f"cannot write {out}: {exc.strerror or exc}") from None
+    else:
+        sys.stdout.write(text)
+    for reason in export.skipped:
+        print(f"skipped {reason}", file=sys.stderr)
+    print(f"{len(export.lines)} gold-set candidates from {export.corrections} 👎 with a correct answer in {path}"
+          f"{' -> ' + args.out if args.out else ''}", file=sys.stderr)
+    return 0
+
+
+FEEDBACK_EXPORT_HELP = """\
+Write the 👎 answers whose reader typed the correct answer (正确答案是…) as gold-set candidates,
+one JSON object a line, in the format of eval/gold/*.jsonl:
+
+  {"id": "feedback-12", "question": "…", "answers": ["<the correct answer typed>"], "must_all": false,
+   "refs": [{"doc": "…", "start_line": 23, "end_line": 23}], "type": "feedback", "note": "<the comment>"}
+
+question  the question searched for (a follow-up as rewritten to stand alone; the note keeps the words asked)
+refs      the source the reader picked as holding the answer, else every source the answer cited
+          (for a refusal: the passages it suggested); an answer with no source is skipped and named
+
+These are candidates, not gold: before adding one to a gold set, check that each answer string is
+found verbatim in the lines of its refs, narrow the refs to those lines, and set `type` (numeric,
+unit, date, …). Until then `ragqa eval FILE` scores them as their own type, "feedback".
+👍 and 👎 without a correct answer stay in the database (docs/feedback.md shows how to read it)."""
+
+
 def _command(sub: argparse._SubParsersAction[argparse.ArgumentParser], name: str, func: Callable[[argparse.Namespace], int],
              help_: str, example: str) -> argparse.ArgumentParser:
     p = sub.add_parser(name, help=help_, description=help_, epilog=f"example:\n  {example}", formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -218,6 +258,25 @@ def _add_tool_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser])
     p = sub.add_parser("eval", help="score answers and retrieval against a gold set", formatter_class=argparse.RawDescriptionHelpFormatter)
     p.set_defaults(func=cmd_eval)
     eval_command.configure_parser(p)
+    _add_feedback_commands(sub)
+
+
+def _add_feedback_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """feedback export."""
+    p = sub.add_parser("feedback", help="readers' 👍/👎 on answers: export corrections as gold-set candidates",
+                       description="Readers' 👍/👎 on answers, kept by `ragqa serve` in feedback.sqlite (docs/feedback.md).",
+                       epilog="example:\n  ragqa feedback export --out out/feedback.jsonl", formatter_class=argparse.RawDescriptionHelpFormatter)
+    actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    e = actions.add_parser("export", help="write 👎 answers with a correct answer as gold-set candidates (JSONL)",
+                           description=FEEDBACK_EXPORT_HELP, formatter_class=argparse.RawDescriptionHelpFormatter,
+                           epilog="examples:\n  ragqa feedback export --out out/feedback.jsonl\n"
+                                  "  ragqa feedback export --db /srv/ragqa/live.data/feedback.sqlite > candidates.jsonl\n"
+                                  "  ragqa eval out/feedback.jsonl        # how the current index does on them")
+    e.set_defaults(func=cmd_feedback_export)
+    e.add_argument("--db", metavar="PATH", help="the feedback database (default: RAGQA_FEEDBACK_DB, else feedback.sqlite in the document store)")
+    _index_option(e)
+    _data_option(e)
+    e.add_argument("--out", metavar="FILE", help="write the JSONL here (default: standard output); a summary goes to standard error")
 
 
 def build_parser() -> argparse.ArgumentParser:

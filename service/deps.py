@@ -12,6 +12,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Header, Request
 from fastapi.responses import JSONResponse
 
+from .access import EVERYONE, Access
 from .jobs import Jobs
 from .metrics import Metrics
 from .pipeline import Pipeline
@@ -42,7 +43,22 @@ def get_jobs(request: Request) -> Jobs:
     return jobs
 
 
+def get_access(request: Request, settings: Annotated[Settings, Depends(cached_settings)]) -> Access:
+    """The reader's groups from the trusted proxy header (comma-separated); without the header, a
+    reader of public documents only. Everyone when no header is configured, in which case a
+    client's own groups header is ignored. Several copies of the header are refused (a proxy that
+    appends instead of replacing), as the reader's groups would be ambiguous."""
+    name = settings.trusted_groups_header
+    if not name:
+        return EVERYONE
+    values = request.headers.getlist(name)
+    if len(values) > 1:
+        raise ApiError(400, "bad_request", f"the request carries {name} {len(values)} times; the proxy must replace it, not append (docs/access.md)")
+    return Access.from_header(values[0] if values else None)
+
+
 Pipe = Annotated[Pipeline, Depends(get_pipeline)]
+Reader = Annotated[Access, Depends(get_access)]
 AppMetrics = Annotated[Metrics, Depends(get_metrics)]
 AppJobs = Annotated[Jobs, Depends(get_jobs)]
 AppSettings = Annotated[Settings, Depends(cached_settings)]

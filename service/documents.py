@@ -12,6 +12,11 @@ Unicode form (Report.txt, report.txt) are one name (`name_key`): a second such f
 is skipped (the first is kept), and a file whose name differs only so from an existing
 document's is skipped naming that document, so neither ever replaces the other by surprise.
 Stored files are named by hashes (ingest/docstore.py): no uploaded name reaches the file system.
+
+Listing and lookup take the reader's `Access`: a document the reader may not read is neither
+listed nor found, and its 404 is word for word a missing document's. An upload gives its files
+the upload's groups; a document that has groups is replaced only by an upload that names groups
+(possibly others), so a new version sent without them never makes it public by accident.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ import tempfile
 import threading
 import unicodedata
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ragqa.index.build import build_index, index_behind, ingest_paths, rebuild_from_store
@@ -33,6 +38,7 @@ from ragqa.ingest.errors import ReadError
 from ragqa.ingest.model import Document
 from ragqa.ingest.readers import Skipped, read_document
 
+from .access import EVERYONE, Access
 from .errors import LastDocument, NotFound
 from .retrieval import Retrieval
 from .schemas import DocumentInfo
@@ -57,8 +63,9 @@ class Documents:
         self.store = DocumentStore(settings.data_path)
         self._write_lock = threading.Lock()
 
-    def listing(self) -> list[DocumentInfo]:
-        index = self.retrieval.current.index
+    def listing(self, access: Access = EVERYONE) -> list[DocumentInfo]:
+        """The documents `access` may read, by name (EVERYONE: the CLI and eval, in process)."""
+        index = self.retrieval.current.restricted(access).index
         counts: dict[str, int] = {}
         for chunk in index.chunks:
             counts[chunk.doc_id] = counts.get(chunk.doc_id, 0) + 1
@@ -67,24 +74,30 @@ class Documents:
             for d in sorted(index.documents.values(), key=lambda d: d.doc_id)
         ]
 
-    def get(self, doc: str) -> Document:
-        try:
-            return self.retrieval.current.index.documents[doc]
-        except KeyError:
-            raise NotFound(f"no document {doc!r}; GET /v1/documents lists them") from None
+    def get(self, doc: str, access: Access = EVERYONE) -> Document:
+        """Document `doc`; NotFound, the same for a missing one as for one `access` may not read."""
+        found = self.retrieval.current.index.documents.get(doc)
+        if found is None or not access.allows(found.groups):
+            raise NotFound(f"no document {doc!r}; GET /v1/documents lists them")
+        return found
 
-    def add(self, files: list[tuple[str, Path]]) -> Added:
-        """Add (or replace) documents from received files and rebuild the index; returns the
-        names added and the files skipped, each with its reason (ReadError when none is usable).
+    def add(self, files: list[tuple[str, Path]], groups: tuple[str, ...] | None = None) -> Added:
+        """Add (or replace) documents from received files, readable by `groups` (None or empty:
+        everyone), and rebuild the index; returns the names added and the files skipped, each
+        with its reason (ReadError when none is usable). Without `groups`, a file that would
+        replace a document that has groups is skipped, naming them.
 
         The originals are committed to the document store before the index is rebuilt, so a
         crash during the rebuild loses nothing: the next start rebuilds from the store."""
         new, skipped = _read_uploads(files)
+        new = [Addition(replace(a.document, groups=groups or ()), a.source, a.origin) for a in new]
         if not new:
             raise ReadError(_reasons(skipped))
         with self._write_lock:
             docs = dict(self.retrieval.current.index.documents)
             new = _without_case_clashes(new, docs, skipped)
+            if not groups:
+                new = _keeping_groups(new, docs, skipped)
             if not new:
                 raise ReadError(_reasons(skipped))
             self._adopt_index_if_new()
@@ -161,6 +174,20 @@ def _without_case_clashes(new: list[Addition], docs: dict[str, Document], skippe
             continue
         skipped.append(Skipped(name, f"a document named {other!r} is already here, and names that differ only in case are one "
                                      f"document; upload the file as {other!r} to replace it, or delete {other!r} first"))
+    return kept
+
+
+def _keeping_groups(new: list[Addition], docs: dict[str, Document], skipped: list[Skipped]) -> list[Addition]:
+    """`new` without the files that would replace a document that has groups (each is added to
+    `skipped`, naming the groups): an upload without groups would make it public."""
+    kept = []
+    for add in new:
+        old = docs.get(add.document.doc_id)
+        if old is None or not old.groups:
+            kept.append(add)
+            continue
+        skipped.append(Skipped(add.document.doc_id, f"this document is readable only by the groups {', '.join(old.groups)}; send them "
+                                                    "again in the upload's groups field to replace it, or delete it first to make it public"))
     return kept
 
 

@@ -58,6 +58,7 @@ class Draft:
     segments: tuple[Segment, ...]
     refused: bool
     confidence: float
+    suggested: tuple[Segment, ...] = ()  # when refused with relevant passages: the best pieces, as 可能相关的原文
 
     @property
     def text(self) -> str:
@@ -165,6 +166,21 @@ def _heading(best: Candidate, docs: dict[str, Document]) -> Segment | None:
 _YEAR_STATE = FEATURES.index("year_state")
 
 
+SUGGESTIONS = 2
+
+
+def _suggestions(pool: list[Candidate], order: np.ndarray) -> tuple[Segment, ...]:
+    """The best-ranked pieces of different passages, shown with a refusal as possibly relevant."""
+    out: list[Segment] = []
+    for i in order:
+        cand = pool[int(i)]
+        if all(s.passage != cand.passage for s in out):
+            out.append(_segment(cand, cand.sentence.text))
+        if len(out) == SUGGESTIONS:
+            break
+    return tuple(out)
+
+
 def answer_extractive(
     q: QuestionProfile, hits: list[Hit], docs: dict[str, Document], ranker: Ranker, threshold: float | None = None
 ) -> Draft:
@@ -179,8 +195,10 @@ def answer_extractive(
     confidence = float(probs[order[0]])
     answerable = ranker.abstainer.probability(question_features(probs, features))
     evidence = float(features[:, FEATURES.index("cov_passage")].max())
-    if evidence < MIN_EVIDENCE or answerable < (ranker.threshold if threshold is None else threshold):
+    if evidence < MIN_EVIDENCE:
         return Draft((), True, answerable)
+    if answerable < (ranker.threshold if threshold is None else threshold):
+        return Draft((), True, answerable, _suggestions(pool, order))
     if best.kind == "sentence" and ("list" in q.types or best.sentence.text.rstrip()[-1:] in ":：；;"):
         first = _enumeration(q, best, pool)
     else:

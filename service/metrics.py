@@ -1,7 +1,8 @@
 """Prometheus metrics of one app instance (own registry, so tests can build many apps).
 
 Labels come from fixed sets only, so no client can grow /metrics: route templates (or
-"unmatched") and the methods in KNOWN_METHODS (any other counts as OTHER).
+"unmatched"), the methods in KNOWN_METHODS (any other counts as OTHER) and the VERDICTS of
+feedback.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 KNOWN_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
+VERDICTS = ("up", "down")
 _LATENCY = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 
 
@@ -31,6 +33,9 @@ class Metrics:
         self.llm_errors = Counter("ragqa_llm_errors_total", "LLM failures that fell back to the extractive answerer", ["reason"], registry=r)
         self.documents = Gauge("ragqa_documents", "Documents in the loaded index", registry=r)
         self.chunks = Gauge("ragqa_chunks", "Chunks in the loaded index", registry=r)
+        self.feedback = Counter("ragqa_feedback_total", "Answer feedback stored, by verdict (up or down)", ["verdict"], registry=r)
+        for verdict in VERDICTS:
+            self.feedback.labels(verdict)
 
     def record_answer(self, backend: str, refused: bool, fallback_reason: str | None, retrieve_ms: float, generate_ms: float) -> None:
         self.retrieve.observe(retrieve_ms / 1000)
@@ -38,6 +43,12 @@ class Metrics:
         self.answers.labels(backend, "refused" if refused else "answered").inc()
         if fallback_reason:
             self.llm_errors.labels(fallback_reason.split(":", 1)[0]).inc()
+
+    def record_feedback(self, verdict: str) -> None:
+        """Count one stored feedback; `verdict` must be one of VERDICTS (the route validated it)."""
+        if verdict not in VERDICTS:
+            raise ValueError(f"verdict {verdict!r} is not one of {', '.join(VERDICTS)}")
+        self.feedback.labels(verdict).inc()
 
 
 Message = MutableMapping[str, Any]

@@ -12,7 +12,7 @@ safe to call from many threads.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,14 +25,20 @@ from ragqa.index.store import LoadedIndex, load_index, read_manifest
 from ragqa.ingest.docstore import DocumentStore
 from ragqa.ingest.model import Document
 
-from .answering import Answer, Answerer
+from .access import EVERYONE, Access
+from .answering import REFUSAL_SIMPLIFIED, REFUSAL_TRADITIONAL, Answer, Answerer, refusal_text
+from .conversation import Query, resolve_relative_time
 from .documents import Added, Documents
 from .extractive import Ranker, default_ranker
+from .feedback import new_answer_id
 from .listing import RecordBook
 from .llm import LLM, OpenAIChat
-from .retrieval import Retrieval, to_passage
-from .schemas import AskResponse, CitationsEvent, DeltaEvent, DocumentInfo, DoneEvent, Passage, StreamEvent, Timings
+from .retrieval import Retrieval, Snapshot, to_passage
+from .schemas import AskResponse, CitationsEvent, DeltaEvent, DocumentInfo, DoneEvent, Passage, StreamEvent, Timings, Turn
 from .settings import Settings
+from .suggest import candidate_questions
+
+SUGGESTION_TRIES = 4  # candidates tried per suggested question wanted
 
 
 class Pipeline:
@@ -46,6 +52,7 @@ class Pipeline:
         self.retrieval = Retrieval(index, embedder, FusionConfig(settings.keyword_weight, settings.dense_weight, settings.rrf_k))
         self.answerer = Answerer(ranker or default_ranker(), llm, settings.refuse_below)
         self.docs = Documents(settings, self.retrieval, embedder)
+        self._suggested: dict[tuple[int, frozenset[str] | None], list[str]] = {}
 
     @classmethod
     def from_settings(cls, settings: Settings, http_client: httpx.Client | None = None) -> Pipeline:
@@ -73,38 +80,44 @@ class Pipeline:
     def llm(self) -> LLM | None:
         return self.answerer.llm
 
-    def records(self) -> RecordBook:
-        """The records of the current index (for GET /v1/records and exports)."""
-        return self.retrieval.current.records
+    def records(self, access: Access = EVERYONE) -> RecordBook:
+        """The records of the current index `access` may read (for GET /v1/records and exports)."""
+        return self.retrieval.current.restricted(access).records
 
-    def search(self, query: str, top_k: int = 5) -> list[Passage]:
-        return [to_passage(h) for h in self.retrieval.current.search(query, top_k)]
+    def search(self, query: str, top_k: int = 5, access: Access = EVERYONE) -> list[Passage]:
+        return [to_passage(h) for h in self.retrieval.current.restricted(access).search(query, top_k)]
 
-    def ask(self, question: str, top_k: int = 5) -> AskResponse:
-        """Answer `question` from the index, with citations, or refuse."""
+    def ask(self, question: str, top_k: int = 5, history: Sequence[Turn] = (), access: Access = EVERYONE) -> AskResponse:
+        """Answer `question` (a follow-up of `history`) from the documents `access` may read, with
+        citations, or refuse."""
         started = time.perf_counter()
-        snap = self.retrieval.current
-        hits = snap.search(question, top_k)
+        snap = self.retrieval.current.restricted(access)
+        query = self.understand(question, history, snap, top_k)
+        hits = snap.search(query.text, top_k)
         retrieved = time.perf_counter()
-        answer = self.answerer.answer(question, hits, snap)
+        answer = self.answerer.answer(query.text, hits, snap)
         return AskResponse(
-            answer=answer.text,
+            id=new_answer_id(),
+            answer=_with_note(answer, query, question),
             refused=answer.refused,
             citations=answer.citations,
             passages=[to_passage(h) for h in hits],
             llm=answer.llm,
             timings_ms=_timings(started, retrieved, time.perf_counter()),
             listing=answer.listing,
+            rewritten=query.rewritten(question),
+            suggestions=answer.suggestions,
         )
 
-    def ask_stream(self, question: str, top_k: int = 5) -> Iterator[StreamEvent]:
+    def ask_stream(self, question: str, top_k: int = 5, history: Sequence[Turn] = (), access: Access = EVERYONE) -> Iterator[StreamEvent]:
         """`delta` events of answer text, one `citations` (with the final answer), then `done`."""
         started = time.perf_counter()
-        snap = self.retrieval.current
-        hits = snap.search(question, top_k)
+        snap = self.retrieval.current.restricted(access)
+        query = self.understand(question, history, snap, top_k)
+        hits = snap.search(query.text, top_k)
         retrieved = time.perf_counter()
         final: Answer | None = None
-        for item in self.answerer.stream(question, hits, snap):
+        for item in self.answerer.stream(query.text, hits, snap):
             if isinstance(item, DeltaEvent):
                 yield item
             else:
@@ -112,18 +125,59 @@ class Pipeline:
         assert final is not None, "Answerer.stream ends with the Answer"
         passages = [to_passage(h) for h in hits]
         yield CitationsEvent(
-            answer=final.text, refused=final.refused, citations=final.citations, passages=passages, llm=final.llm, listing=final.listing
+            answer=_with_note(final, query, question),
+            refused=final.refused,
+            citations=final.citations,
+            passages=passages,
+            llm=final.llm,
+            listing=final.listing,
+            id=new_answer_id(),
+            rewritten=query.rewritten(question),
+            suggestions=final.suggestions,
         )
         yield DoneEvent(timings_ms=_timings(started, retrieved, time.perf_counter()), refused=final.refused, llm=final.llm)
 
-    def documents(self) -> list[DocumentInfo]:
-        return self.docs.listing()
+    def suggested_questions(self, access: Access = EVERYONE, limit: int = 6) -> list[str]:
+        """Up to `limit` questions from the headings of the documents `access` may read, each one
+        the service answers (tried once per index version and reader groups, then cached)."""
+        snap = self.retrieval.current.restricted(access)
+        key = (id(self.retrieval.current.index), access.groups)
+        if key not in self._suggested:
+            if len(self._suggested) > 64:
+                self._suggested.clear()
+            docs = snap.index.documents  # a restricted view holds exactly the readable documents
+            allowed = [c for c in snap.index.chunks if c.doc_id in docs]
+            found: list[str] = []
+            for question in candidate_questions(allowed, docs)[: limit * SUGGESTION_TRIES]:
+                hits = snap.search(question, self.settings.top_k)
+                if not self.answerer.extractive(question, hits, snap).refused:
+                    found.append(question)
+                if len(found) == limit:
+                    break
+            self._suggested[key] = found
+        return self._suggested[key]
 
-    def document(self, doc: str) -> Document:
-        return self.docs.get(doc)
+    def _similar(self, text: str, options: list[str]) -> list[float]:
+        """Cosine of `text` to each of `options` under the index's embedder."""
+        vectors = self.embedder.encode([text, *options])
+        return [float(x) for x in vectors[1:] @ vectors[0]]
 
-    def document_lines(self, doc: str) -> list[str]:
-        return list(self.docs.get(doc).lines)
+    def understand(self, question: str, history: Sequence[Turn], snap: Snapshot, top_k: int) -> Query:
+        """The self-contained question to search and answer: a follow-up rewritten from `history`
+        (by the LLM when one is configured, else extractively), relative years made absolute."""
+        text = question
+        if history:
+            text = self.answerer.rewrite(question, [(t.role, t.content) for t in history], self._similar)
+        return resolve_relative_time(text, snap, top_k)
+
+    def documents(self, access: Access = EVERYONE) -> list[DocumentInfo]:
+        return self.docs.listing(access)
+
+    def document(self, doc: str, access: Access = EVERYONE) -> Document:
+        return self.docs.get(doc, access)
+
+    def document_lines(self, doc: str, access: Access = EVERYONE) -> list[str]:
+        return list(self.docs.get(doc, access).lines)
 
     def add_documents(self, files: list[tuple[str, Path]]) -> Added:
         return self.docs.add(files)
@@ -158,6 +212,14 @@ def _llm(settings: Settings, http_client: httpx.Client | None) -> LLM | None:
         max_tokens=settings.llm_max_tokens,
         temperature=settings.llm_temperature,
     )
+
+
+def _with_note(answer: Answer, query: Query, question: str) -> str:
+    """The answer text with the query's note (which year 今年 meant); a refusal in the script the
+    user typed, even when the rewritten question is in the other one."""
+    if answer.refused:
+        return refusal_text(question) if answer.text in (REFUSAL_SIMPLIFIED, REFUSAL_TRADITIONAL) else answer.text
+    return f"{answer.text}{query.note}" if query.note else answer.text
 
 
 def _timings(started: float, retrieved: float, done: float) -> Timings:

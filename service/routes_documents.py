@@ -1,4 +1,8 @@
-"""Routes of documents and their changes: list, source lines, upload (a job), delete, jobs."""
+"""Routes of documents and their changes: list, source lines, upload (a job), delete, jobs.
+
+Reading routes show only what the reader's groups allow (docs/access.md); a document they may
+not read answers 404 exactly as a missing one. Changes need the admin key and see everything.
+"""
 
 from __future__ import annotations
 
@@ -8,12 +12,13 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Query, UploadFile
+from fastapi import APIRouter, File, Form, Query, UploadFile
 from fastapi import Path as Path_
 from fastapi.responses import JSONResponse, Response
 from ragqa.ingest.durable import crash_point
+from ragqa.ingest.model import GROUP_CHARS, parse_groups
 
-from .deps import ERRORS, Admin, AppJobs, AppMetrics, AppSettings, Pipe
+from .deps import ERRORS, Admin, AppJobs, AppMetrics, AppSettings, Pipe, Reader
 from .errors import http_error
 from .metrics import Metrics
 from .pages import render_page
@@ -25,19 +30,21 @@ router = APIRouter(tags=["documents"])
 
 
 @router.get("/v1/documents", response_model=DocumentList)
-def documents(pipe: Pipe) -> DocumentList:
-    return DocumentList(documents=pipe.documents())
+def documents(pipe: Pipe, reader: Reader) -> DocumentList:
+    """The documents the reader may read."""
+    return DocumentList(documents=pipe.docs.listing(reader))
 
 
 @router.get("/v1/documents/{doc:path}/lines", response_model=DocumentLines, responses=ERRORS)
 def document_lines(
     doc: str,
     pipe: Pipe,
+    reader: Reader,
     start: Annotated[int, Query(ge=1, description="first line, 1-based")] = 1,
     end: Annotated[int | None, Query(ge=1, description="last line, inclusive (default: to the end)")] = None,
 ) -> DocumentLines:
     """Physical source lines of a document, for "view source" next to a citation."""
-    document = pipe.document(doc)
+    document = pipe.docs.get(doc, reader)
     total = len(document.lines)
     last = total if end is None else end
     if start > total or last < start:
@@ -52,10 +59,11 @@ def document_page(
     doc: str,
     page: Annotated[int, Path_(ge=1, description="1-based page")],
     pipe: Pipe,
+    reader: Reader,
     line: Annotated[int | None, Query(ge=1, description="a line of the document to mark on the page")] = None,
 ) -> Response:
     """A page of a PDF document as PNG, with `line` (a document line number) marked, for the source viewer."""
-    document = pipe.document(doc)
+    document = pipe.docs.get(doc, reader)
     entry = pipe.store.entries().get(doc)
     if not document.pages or entry is None or not entry.file.endswith(".pdf"):
         raise ApiError(404, "not_found", f"{doc} has no pages: page images are for PDF documents; GET its /lines instead")
@@ -72,6 +80,10 @@ async def upload(
     metrics: AppMetrics,
     settings: AppSettings,
     wait: Annotated[bool, Query(description="false: answer 202 at once with the job; poll GET /v1/jobs/{id}")] = True,
+    groups: Annotated[
+        str | None,
+        Form(description=f"comma-separated groups that may read these files (each at most {GROUP_CHARS} characters); none: everyone"),
+    ] = None,
 ) -> Any:
     """Add or replace documents (admin key): stored durably, then the index is rebuilt; the old
     index serves until the swap. The job finishes even if the client leaves.
@@ -85,15 +97,29 @@ async def upload(
     encrypted PDF; a .docx/.xlsx that would inflate past 200 MB (a zip bomb); a damaged file.
     A file over RAGQA_MAX_UPLOAD_MB is a 413 `file_too_large`, a request over
     RAGQA_MAX_UPLOAD_REQUEST_MB a 413 `request_too_large` before it is read; files are received
-    to disk in pieces, never held in memory whole."""
+    to disk in pieces, never held in memory whole.
+
+    `groups` (a form field) makes the files readable only by readers in one of those groups
+    (docs/access.md); a name with a control character or over 64 characters is a 422. A document
+    that has groups is replaced only by an upload that names groups: without them, the file is
+    skipped naming the groups, so a new version never becomes public by accident."""
+    readers = _upload_groups(groups)
     staged = await _stage(files, pipe, settings.max_upload_mb * 1024 * 1024)
     job = jobs.start("upload", [name for name, _ in staged])
-    future = jobs.submit(job, lambda: _apply_upload(pipe, staged, metrics), _describe_error)
+    future = jobs.submit(job, lambda: _apply_upload(pipe, staged, metrics, readers), _describe_error)
     if not wait:
         return JSONResponse(UploadResponse(job=JobInfo(**asdict(job))).model_dump(), status_code=202)
     result = await asyncio.shield(asyncio.wrap_future(future))
     finished = jobs.get(job.id) or job
     return UploadResponse(**result, job=JobInfo(**asdict(finished)))
+
+
+def _upload_groups(field: str | None) -> tuple[str, ...] | None:
+    """The upload's `groups` field as group names; None when absent or naming none; 422 when a name is unusable."""
+    try:
+        return parse_groups(field or "") or None
+    except ValueError as exc:
+        raise ApiError(422, "invalid_request", f"groups: {exc}; separate group names with commas") from None
 
 
 async def _stage(files: list[UploadFile], pipe: Pipeline, limit: int) -> list[tuple[str, Path]]:
@@ -121,9 +147,9 @@ async def _stage(files: list[UploadFile], pipe: Pipeline, limit: int) -> list[tu
     return staged
 
 
-def _apply_upload(pipe: Pipeline, staged: list[tuple[str, Path]], metrics: Metrics) -> dict[str, Any]:
+def _apply_upload(pipe: Pipeline, staged: list[tuple[str, Path]], metrics: Metrics, groups: tuple[str, ...] | None) -> dict[str, Any]:
     try:
-        done = pipe.add_documents(staged)
+        done = pipe.docs.add(staged, groups)
     finally:
         _discard(staged)
     metrics.documents.set(len(pipe.index.documents))

@@ -2,7 +2,8 @@
 
 The filters are those of a list answer (`listing.RecordQuery`), so the export link of a list
 answer downloads exactly the rows it listed. Unit names are matched by their canonical key
-(市发改局 = 发改局 = 市发展和改革局), persons and words in either script.
+(市发改局 = 发改局 = 市发展和改革局), persons and words in either script. Only the records of
+documents the reader may read are searched and exported (docs/access.md).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from ragqa.ingest.normalize import fold
 from ragqa.ingest.records import Record
 from ragqa.ingest.units import unit_key
 
-from .deps import ERRORS, Pipe
+from .deps import ERRORS, Pipe, Reader
 from .listing import RecordBook, RecordQuery
 from .schemas import ApiError, RecordOut, RecordsPage
 
@@ -69,6 +70,7 @@ def _out(record: Record, book: RecordBook) -> RecordOut:
 @router.get("/v1/records", response_model=RecordsPage, responses=ERRORS)
 def records(
     pipe: Pipe,
+    reader: Reader,
     type: Annotated[str | None, Query(max_length=40, description=f"one of {', '.join(KINDS)}")] = None,
     person: Annotated[list[str] | None, Query(description="a leading official's name")] = None,
     unit: Annotated[list[str] | None, Query(description="a unit, full or short name (市发改局, 发改局)")] = None,
@@ -84,7 +86,7 @@ def records(
 ) -> RecordsPage:
     """Records (responsibility rows, table rows, articles, glossary entries) matching every
     filter given, in document order; a page past the end is empty. 例：?person=胡利群&role=lead"""
-    book = pipe.records()
+    book = pipe.retrieval.current.restricted(reader).records
     found = book.select(_query(type, person, unit, role, doc, group, title, q, either, only))
     start = (page - 1) * page_size
     return RecordsPage(total=len(found), page=page, page_size=page_size, records=[_out(r, book) for r in found[start : start + page_size]])
@@ -117,6 +119,7 @@ def _download(body: bytes, media: str, name: str) -> Response:
 def export(
     fmt: str,
     pipe: Pipe,
+    reader: Reader,
     type: Annotated[str | None, Query(max_length=40)] = None,
     person: Annotated[list[str] | None, Query()] = None,
     unit: Annotated[list[str] | None, Query()] = None,
@@ -132,7 +135,7 @@ def export(
     Excel) or `export.xlsx`; at most 10,000 rows."""
     if fmt not in ("csv", "xlsx"):
         raise ApiError(404, "not_found", f"no export format {fmt[:20]!r}: use export.csv or export.xlsx")
-    book = pipe.records()
+    book = pipe.retrieval.current.restricted(reader).records
     found = book.select(_query(type, person, unit, role, doc, group, title, q, either, only))[:EXPORT_MAX]
     columns, rows = _table(found, book)
     if fmt == "csv":

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -30,12 +30,38 @@ def check_question(value: str, name: str = "question") -> str:
     return value
 
 
+MAX_HISTORY_TURNS = 20
+MAX_TURN_CHARS = 4000
+
+
+class Turn(BaseModel):
+    """One earlier turn of the conversation: what the user asked or what ragqa answered."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    role: Literal["user", "assistant"]
+    content: str = Field(description=f"at most {MAX_TURN_CHARS} characters")
+
+    @field_validator("content")
+    @classmethod
+    def _content(cls, value: str) -> str:
+        value = clean_text(value)
+        if len(value) > MAX_TURN_CHARS:
+            raise ValueError(f"a history turn has {len(value)} characters; the limit is {MAX_TURN_CHARS}")
+        return value
+
+
 class AskRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"question": "东阳2023年GDP目标增长多少?", "top_k": 5}]})
 
     question: str = Field(description="1–2,000 characters after trimming; Simplified or Traditional Chinese")
     top_k: int = Field(5, ge=1, le=50, description="passages to retrieve")
     stream: bool = Field(False, description="true: text/event-stream with delta, citations and done events")
+    history: list[Turn] = Field(
+        default_factory=list,
+        max_length=MAX_HISTORY_TURNS,
+        description=f"earlier turns, oldest first (at most {MAX_HISTORY_TURNS}); a follow-up is rewritten from them into a self-contained question",
+    )
 
     @field_validator("question")
     @classmethod
@@ -112,6 +138,7 @@ class Listing(BaseModel):
 
 
 class AskResponse(BaseModel):
+    id: str = Field("", description="this answer's id, for POST /v1/feedback")
     answer: str
     refused: bool
     citations: list[Citation]
@@ -119,6 +146,10 @@ class AskResponse(BaseModel):
     llm: LLMInfo
     timings_ms: Timings
     listing: Listing | None = Field(None, description="set when the question asks for every row matching a filter (a list answer)")
+    rewritten: str | None = Field(None, description="the self-contained question searched for, when it differs from `question` (follow-ups, 今年 …)")
+    suggestions: list[Citation] = Field(
+        default_factory=list, description="when refused but relevant passages exist: the best two, shown as 可能相关的原文"
+    )
 
 
 class RecordOut(BaseModel):
@@ -166,6 +197,9 @@ class CitationsEvent(BaseModel):
     passages: list[Passage]
     llm: LLMInfo
     listing: Listing | None = None
+    id: str = ""
+    rewritten: str | None = None
+    suggestions: list[Citation] = Field(default_factory=list)
 
 
 class DoneEvent(BaseModel):
@@ -212,6 +246,10 @@ def parse_sse(text: str) -> list[StreamEvent]:
 
 class SearchResponse(BaseModel):
     passages: list[Passage]
+
+
+class SuggestedQuestions(BaseModel):
+    questions: list[str] = Field(description="questions from the documents' headings that the service answers")
 
 
 class DocumentInfo(BaseModel):

@@ -60,6 +60,12 @@ class Settings(BaseSettings):
     header_timeout_s: float = Field(10.0, gt=0, description="a client must send its request line and headers within this")
     body_timeout_s: float = Field(30.0, gt=0, description="longest pause while a request body arrives")
     max_connections: int = Field(1000, ge=1, description="open connections at most; more are answered 503")
+    trusted_groups_header: str | None = Field(
+        None,
+        description="request header carrying the user's groups, set by the intranet's authenticating reverse proxy "
+        "(e.g. X-Ragqa-Groups); unset: every document is public and any such header is ignored",
+    )
+    feedback_db: Path | None = Field(None, description="SQLite file of answer feedback (default: feedback.sqlite in the document store)")
 
     @property
     def data_path(self) -> Path:

@@ -17,6 +17,7 @@ class FakeOpenAI:
     def __init__(self) -> None:
         self.requests: list[dict[str, Any]] = []
         self.mode = "ok"
+        self.rewrite: str | None = None
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -60,6 +61,8 @@ class FakeOpenAI:
 
     def reply(self, messages: list[dict[str, str]]) -> str:
         user = messages[-1]["content"]
+        if "改写" in messages[0]["content"]:  # the follow-up rewriter: `rewrite` when set, else the follow-up as sent
+            return self.rewrite or user.rsplit("追问：", 1)[-1].split("\n", 1)[0]
         question = user.rsplit("问题：", 1)[-1]
         if "不存在" in question:
             refusal = re.search(r"只回答：(.+)", messages[0]["content"])

@@ -137,7 +137,7 @@ class Hit(BaseModel):
 
 
 class FakePipeline:
-    def ask(self, question: str, top_k: int) -> BaseModel:
+    def ask(self, question: str, top_k: int, history: object = ()) -> BaseModel:
         raise RuntimeError("index not loaded")
 
     def search(self, query: str, top_k: int) -> list[Hit]:

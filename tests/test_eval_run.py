@@ -6,6 +6,7 @@ import argparse
 import io
 import json
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -107,7 +108,7 @@ class FakeAsker:
         self.replies = {q: replies[i] for q, i in by_question.items()}
         self.calls: list[tuple[str, str, int]] = []
 
-    def ask(self, question: str, top_k: int) -> dict[str, Any]:
+    def ask(self, question: str, top_k: int, history: Sequence[tuple[str, str]] = ()) -> dict[str, Any]:
         self.calls.append(("ask", question, top_k))
         return self.replies[question][1]
 
@@ -311,7 +312,7 @@ def test_progress_rewrites_one_line_on_a_tty_and_prints_periodically_otherwise()
 
 
 class FailingAsker(FakeAsker):
-    def ask(self, question: str, top_k: int) -> dict[str, Any]:
+    def ask(self, question: str, top_k: int, history: Sequence[tuple[str, str]] = ()) -> dict[str, Any]:
         if question == GOLD[0]["question"]:
             raise AskerError("POST http://svc/v1/ask answered 500: boom (gave up after 4 attempts)")
         return super().ask(question, top_k)

@@ -1,4 +1,5 @@
-/* The row under a finished answer: copy answer and sources, and the time the answer took. */
+/* The row under a finished answer: copy answer and sources, 👍/👎 (feedback.js), and the time the
+   answer took. */
 
 import { copyText } from "./clipboard.js";
 import { button, h, icon } from "./dom.js";
@@ -17,10 +18,12 @@ function copyButton(res, scope) {
   return cp;
 }
 
-/** The actions of answer `res`; `scope` is the chat's root element (see copyText). */
-export function actionRow(res, scope) {
+/** The actions of answer `res`; `scope` is the chat's root element (see copyText); `rate` is the
+    answer's 👍/👎 bar, or null. */
+export function actionRow(res, scope, rate) {
   const row = h("div", "rq-actions");
   row.appendChild(copyButton(res, scope));
+  if (rate) row.appendChild(rate);
   const ms = res.timings_ms && res.timings_ms.total;
   if (typeof ms === "number") row.appendChild(h("span", "rq-meta", elapsedLabel(ms)));
   return row;

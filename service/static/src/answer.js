@@ -45,11 +45,12 @@ function sourceItem(c, openSource) {
   return li;
 }
 
-/** The "来源" section: one button per citation. */
-export function sourceList(citations, openSource) {
+/** The "来源" section (or another `heading`): one button per citation. */
+export function sourceList(citations, openSource, heading) {
+  const title = heading || "来源";
   const sec = h("section", "rq-sources");
-  sec.setAttribute("aria-label", "来源");
-  sec.appendChild(h("p", "rq-sources-h", "来源"));
+  sec.setAttribute("aria-label", title);
+  sec.appendChild(h("p", "rq-sources-h", title));
   const ol = h("ol", "rq-src-list");
   citations.forEach((c) => { ol.appendChild(sourceItem(c, openSource)); });
   sec.appendChild(ol);

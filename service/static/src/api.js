@@ -1,5 +1,6 @@
-/* The service's HTTP API as the chat uses it: POST v1/ask, GET v1/documents/{doc}/lines, the
-   export links of a listing answer. */
+/* The service's HTTP API as the chat uses it: POST v1/ask (with the conversation's history),
+   POST v1/feedback, GET v1/suggested-questions, GET v1/documents/{doc}/lines, the export links
+   of a listing answer. */
 
 /** An error with a message fit to show to the reader. */
 export class ChatError {
@@ -23,16 +24,55 @@ export async function httpError(r) {
   return new ChatError("请求未被接受（HTTP " + r.status + "）。");
 }
 
-/** Ask `question`, asking for a stream; resolves to the ok response or rejects (ChatError for HTTP errors). */
-export async function postQuestion(endpoint, question, signal) {
+/** Ask `question` after the earlier turns `history` ([{role, content}], oldest first), asking for
+    a stream; resolves to the ok response or rejects (ChatError for HTTP errors). */
+export async function postQuestion(endpoint, question, history, signal) {
+  const body = { question: question, top_k: 5, stream: true };
+  if (history && history.length) body.history = history;
   const r = await fetch(endpoint + "v1/ask", {
     method: "POST",
     headers: { "Content-Type": "application/json", "Accept": "text/event-stream" },
-    body: JSON.stringify({ question: question, top_k: 5, stream: true }),
+    body: JSON.stringify(body),
     signal: signal
   });
   if (!r.ok) throw await httpError(r);
   return r;
+}
+
+/** A refused request: HTTP `status` (0: the service could not be reached) and the error `code`. */
+export class RequestFailed {
+  constructor(status, code) {
+    this.status = status;
+    this.code = code || "";
+  }
+}
+
+/** POST v1/feedback with `payload` ({answer_id, verdict, comment?, correct_answer?, citation?});
+    resolves to the stored feedback, or rejects with a RequestFailed. */
+export async function postFeedback(endpoint, payload) {
+  let r;
+  try {
+    r = await fetch(endpoint + "v1/feedback", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify(payload)
+    });
+  } catch (err) { throw new RequestFailed(0, "network"); }
+  let body = null;
+  try { body = await r.json(); } catch (err) { body = null; }
+  if (!r.ok) throw new RequestFailed(r.status, body && body.error && body.error.code);
+  return body;
+}
+
+/** The service's suggested questions (strings, at most `max`); [] when it offers none or fails. */
+export async function getSuggestedQuestions(endpoint, max) {
+  try {
+    const r = await fetch(endpoint + "v1/suggested-questions");
+    if (!r.ok) return [];
+    const body = await r.json();
+    const qs = body && Array.isArray(body.questions) ? body.questions : [];
+    return qs.filter((q) => typeof q === "string" && q.trim()).map((q) => q.trim()).slice(0, max);
+  } catch (err) { return []; }
 }
 
 /** Whether the service answered with a stream of events (else with one JSON answer). */

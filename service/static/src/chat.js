@@ -67,6 +67,7 @@ export function mount(container, options) {
   chat.ui = buildLayout(container, opts, chat.title);
   chat.retry = (t) => { run(chat, t); };
   chat.openSource = (c, from) => { openViewer(chat, c, from); };
+  chat.askQuestion = (q) => { ask(chat, q); };
   bindEvents(chat);
   restore(chat);
   renderAll(chat);

@@ -13,8 +13,11 @@ const ICONS = {
   alert: "M12 3a9 9 0 1 0 0 18 9 9 0 0 0 0-18zM12 7v6M12 16.3v.2",
   retry: "M19.5 12a7.5 7.5 0 1 1-2.2-5.3M19.5 4.5v4h-4",
   doc: "M7 3h7l5 5v13H7zM14 3v5h5",
-  download: "M12 4v11M7.5 10.5 12 15l4.5-4.5M5 19.5h14"
+  download: "M12 4v11M7.5 10.5 12 15l4.5-4.5M5 19.5h14",
+  up: "M7.5 10.5v9h-3v-9zM7.5 10.5 11 3.5c1.6 0 2.7 1.3 2.4 2.9l-.6 3.1h5.2a2 2 0 0 1 2 2.3l-1.2 6a2 2 0 0 1-2 1.7H7.5",
+  down: "M7.5 10.5v9h-3v-9zM7.5 10.5 11 3.5c1.6 0 2.7 1.3 2.4 2.9l-.6 3.1h5.2a2 2 0 0 1 2 2.3l-1.2 6a2 2 0 0 1-2 1.7H7.5"
 };
+const TURNED = { down: "rotate(180 12 12)" };  // 👎 is 👍 upside down
 
 /** An element with an optional class and text content. */
 export function h(tag, cls, text) {
@@ -33,6 +36,7 @@ export function icon(name) {
   const p = document.createElementNS(SVG_NS, "path");
   p.setAttribute("d", ICONS[name]);
   if (name === "stop") p.setAttribute("fill", "currentColor");
+  if (TURNED[name]) p.setAttribute("transform", TURNED[name]);
   s.appendChild(p);
   return s;
 }

@@ -3,6 +3,7 @@
 
 import { ChatError, isEventStream, postQuestion } from "./api.js";
 import { setBusy } from "./composer.js";
+import { historyFor } from "./history.js";
 import { save } from "./state.js";
 import { parseEvent, readEventStream } from "./sse.js";
 import { nearBottom, paint, toBottom } from "./thread.js";
@@ -55,7 +56,7 @@ async function readStream(chat, t, r, onChunk) {
 
 /** Ask t's question; resolves to {meta, timings} (meta: the answer's fields). */
 async function fetchAnswer(chat, t, signal, onChunk) {
-  const r = await postQuestion(chat.endpoint, t.q, signal);
+  const r = await postQuestion(chat.endpoint, t.q, historyFor(chat, t), signal);
   if (isEventStream(r)) return readStream(chat, t, r, onChunk);
   const meta = await r.json();
   t.text = meta.answer || "";
@@ -63,14 +64,19 @@ async function fetchAnswer(chat, t, signal, onChunk) {
 }
 
 /** The answer as the page keeps it and announces it (the fields of POST /v1/ask, plus the question);
-    `listing` (every record matching a filter, as a table) is null for ordinary answers. */
+    `listing` (every record matching a filter, as a table) is null for ordinary answers; `id` ("" from
+    a service without feedback) is what v1/feedback rates; `rewritten` is the question searched for
+    when it differs from the one asked; `suggestions` are passages offered under a refusal. */
 function resultOf(t, got) {
   const meta = got.meta;
   return {
     question: t.q,
+    id: typeof meta.id === "string" ? meta.id : "",
     answer: typeof meta.answer === "string" ? meta.answer : t.text,
     refused: !!meta.refused,
+    rewritten: typeof meta.rewritten === "string" && meta.rewritten ? meta.rewritten : null,
     citations: Array.isArray(meta.citations) ? meta.citations : [],
+    suggestions: Array.isArray(meta.suggestions) ? meta.suggestions : [],
     passages: Array.isArray(meta.passages) ? meta.passages : [],
     listing: meta.listing || null,
     llm: meta.llm || null,
@@ -115,6 +121,7 @@ export async function run(chat, t) {
   t.text = "";
   t.res = null;
   t.err = null;
+  t.fb = null;
   paint(chat, t);
   setBusy(chat, true);
   toBottom(chat);
