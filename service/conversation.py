@@ -146,6 +146,25 @@ def _geographic(text: str) -> float:
     return geo / max(len(text), 1)
 
 
+_MEASURED = re.compile(r"(多少|几)[个项家所条张套宗名户辆座台件次批株栋间床倍亩人](?=[?？。]?$)")
+
+
+def _window(topic: str, text: str) -> str | None:
+    """The stretch of `text` as long as `topic` that shares most of its characters (at least half),
+    starting and ending with characters of `topic`: 轻伤一级 for 轻伤二级, where the parts of speech
+    do not make a noun phrase of it."""
+    chars, n = set(topic), len(topic)
+    best, score = None, 0.5
+    for i in range(len(text) - n + 1):
+        piece = text[i : i + n]
+        if piece == topic or piece[0] not in chars or piece[-1] not in chars:
+            continue
+        value = overlap(topic, [piece])[0]
+        if value > score:
+            best, score = piece, value
+    return best
+
+
 def _most_similar(target: str, runs: list[str], similar: Similar | None) -> str | None:
     if not runs:
         return None
@@ -185,8 +204,10 @@ def merge(previous: str, question: str, similar: Similar | None = None) -> str:
             return _DANGLING.sub("", _MEASURE_LEFT.sub("", strip_frame(out)).strip("，,、？?。 ")) + "的" + topic
         if len(re.sub(r"\W", "", topic)) < 2:
             return out
-        best = _most_similar(topic, [r for r in noun_runs(out) if r not in new_years], similar)
-        return out.replace(best, topic, 1) if best else f"{topic}{out}"
+        best = _window(topic, out) or _most_similar(topic, [r for r in noun_runs(out) if r not in new_years], similar)
+        if not best:
+            return f"{topic}{out}"
+        return _MEASURED.sub(r"\1", out.replace(best, topic, 1))  # 多少个 counted the old subject, not the new one
     pointed = _pointed(question)
     if pointed:
         # "这部宪法是哪天生效的？": the pointer and its noun become what they point at.
@@ -223,13 +244,9 @@ def _pointed(question: str) -> tuple[str, str] | None:
     words = [(w.word, w.flag) for w in jieba.posseg.cut(question)]
     for i, (word, flag) in enumerate(words[:-1]):
         if flag == "r" and _POINTER.fullmatch(word) and not word.startswith(("其", "它")):
-            noun = ""
-            for nxt, nflag in words[i + 1 :]:
-                if not nflag.startswith(_NOUNISH):
-                    break
-                noun += nxt
-            if noun:
-                return word + noun, noun
+            nxt, nflag = words[i + 1]
+            if nflag.startswith(_NOUNISH):
+                return word + nxt, nxt
     return None
 
 
