@@ -3,7 +3,11 @@
 Each turns a file into the lines a person reads, so the chunker and the citations work as for
 text files:
 
-- **PDF** (pypdfium2, Apache-2.0/BSD): each page's text in the order the page draws it. Lines
+- **PDF** (pypdfium2, Apache-2.0/BSD): each page's text in the order the page draws it, except
+  a page set in two columns whose lines are drawn across both, which is read column by column
+  (`_column_order`, from the characters' boxes). A page that draws ruled lines is searched for
+  tables by pdfplumber (MIT); a table of two rows and two columns or more becomes rows of
+  tab-separated cells in its place, which the chunker and the records read as table rows. Lines
   that repeat at the top or bottom of most pages (running headers, footers) and bare page
   numbers ("- 3 -", "第3页") are dropped. Every line knows its page (`PagedLines.pages`), and
   citations carry it. A page without a text layer (a scan) is read by OCR (`ingest/ocr.py`);
@@ -26,12 +30,16 @@ trusted, and a workbook is read up to `XLSX_MAX_CELLS` cells.
 from __future__ import annotations
 
 import io
+import logging
 import math
 import re
+import statistics
+import unicodedata
 import zipfile
 import zlib
 from collections import Counter
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
@@ -57,8 +65,9 @@ def read_pdf(data: bytes) -> PagedLines:
     except pdfium.PdfiumError as exc:
         raise ReadError(_pdf_refusal(exc, data)) from None
     confidence: dict[tuple[int, str], float] = {}
+    tables = _Tables(data)
     try:
-        pages = [_page_lines(pdf[i]) for i in range(len(pdf))]
+        pages = [tables.lines(i) or _page_lines(pdf[i]) if _has_rules(pdf[i]) else _page_lines(pdf[i]) for i in range(len(pdf))]
         layer_running = _running_lines(pages)
         for i, lines_of_page in enumerate(pages):
             own = "".join(line for line in lines_of_page if _shape(line) not in layer_running and not _PAGE_NUMBER.match(line))
@@ -68,6 +77,7 @@ def read_pdf(data: bytes) -> PagedLines:
                 confidence.update({(i, text): score for text, score in read})
     finally:
         pdf.close()
+        tables.close()
     if not any(pages):
         raise ReadError("no text in this PDF, not even by OCR")
     running = _running_lines(pages)
@@ -130,8 +140,172 @@ def read_image(data: bytes) -> PagedLines:
 
 
 def _page_lines(page: Any) -> list[str]:
-    text = page.get_textpage().get_text_range()
-    return [line.rstrip() for line in re.split(r"\r\n|\r|\n", text) if line.strip()]
+    """A page's lines in reading order: as drawn, unless the page is set in two columns whose
+    lines are drawn across both (left line 1, right line 1, …), which are then read column by
+    column (`_column_order`)."""
+    textpage = page.get_textpage()
+    text = textpage.get_text_range()
+    drawn = [line.rstrip() for line in re.split(r"\r\n|\r|\n", text) if line.strip()]
+    reordered = _column_order(_segments(textpage), float(page.get_size()[0]))
+    return reordered if reordered is not None else drawn
+
+
+_MIN_RULES = 4  # path objects (ruling lines, cell borders) before a page is searched for tables
+MAX_TABLE_PAGES = 300  # pages of one PDF searched for tables; the rest are read as drawn
+_RADICALS = re.compile(r"[\u2e80-\u2fdf]")  # CJK radicals some PDFs draw for ordinary characters (⽔ for 水)
+
+
+def _has_rules(page: Any) -> bool:
+    """Whether a page draws enough lines to hold a ruled table (a cheap test before pdfplumber)."""
+    import pypdfium2.raw as pdfium_c
+
+    count = 0
+    for obj in page.get_objects(max_depth=1):
+        count += obj.type == pdfium_c.FPDF_PAGEOBJ_PATH
+        if count >= _MIN_RULES:
+            return True
+    return False
+
+
+class _Tables:
+    """Ruled tables of a PDF's pages by pdfplumber's table finder (MIT), opened on first use."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self.pdf: Any = None
+        self.searched = 0
+
+    def lines(self, index: int) -> list[str] | None:
+        """Page `index`'s lines with each ruled table as rows of tab-separated cells (the header
+        row first, as the chunker reads tables), the text around it in order; None when the page
+        has no table of at least two rows and two columns, or the search budget is spent."""
+        if self.searched >= MAX_TABLE_PAGES:
+            return None
+        self.searched += 1
+        import pdfplumber
+
+        logging.getLogger("pdfminer").setLevel(logging.ERROR)  # font-descriptor warnings of ordinary PDFs
+        try:
+            if self.pdf is None:
+                self.pdf = pdfplumber.open(io.BytesIO(self.data))
+            page = self.pdf.pages[index]
+            found = [t for t in page.find_tables() if len(t.rows) >= 2 and max(len(r.cells) for r in t.rows) >= 2]
+            if not found:
+                return None
+            placed: list[tuple[float, int, str]] = []
+            outside = page
+            for table in found:
+                outside = outside.outside_bbox(table.bbox)
+                for n, row in enumerate(table.extract()):
+                    cells = [_RADICALS.sub(lambda m: unicodedata.normalize("NFKC", m.group(0)), re.sub(r"\s*\n\s*", "", c or "")) for c in row]
+                    if any(cells):
+                        placed.append((float(table.bbox[1]), n, "\t".join(cells)))
+            for line in outside.extract_text_lines():
+                text = _RADICALS.sub(lambda m: unicodedata.normalize("NFKC", m.group(0)), line["text"]).rstrip()
+                if text.strip():
+                    placed.append((float(line["top"]), -1, text))
+        except Exception:  # pdfminer meets PDFs pdfium reads: fall back to the text as drawn
+            return None
+        return [text for _, _, text in sorted(placed, key=lambda p: (p[0], p[1]))]
+
+    def close(self) -> None:
+        if self.pdf is not None:
+            self.pdf.close()
+
+
+@dataclass
+class _Segment:
+    """A run of characters on one line with no wide gap inside: a line, or its part in a column."""
+
+    text: str
+    x0: float
+    x1: float
+    top: float
+    height: float
+
+
+_MAX_CHARS_FOR_LAYOUT = 20_000  # pages with more characters are read as drawn
+
+
+def _segments(textpage: Any) -> list[_Segment]:
+    """The page's characters joined into segments: the same line (vertical centres within half a
+    character) and no horizontal gap wider than two characters."""
+    count = textpage.count_chars()
+    if count > _MAX_CHARS_FOR_LAYOUT:
+        return []
+    chars = []
+    for i in range(count):
+        ch = textpage.get_text_range(i, 1)
+        if not ch.strip():
+            continue
+        left, bottom, right, top = textpage.get_charbox(i)
+        if right <= left or top <= bottom:
+            continue
+        chars.append((ch, left, right, (top + bottom) / 2, top - bottom))
+    segments: list[_Segment] = []
+    for ch, left, right, middle, height in chars:  # drawn order: a segment grows while its line goes on
+        last = segments[-1] if segments else None
+        if (last is not None and abs((last.top - last.height / 2) - middle) <= max(last.height, height) / 2
+                and -height <= left - last.x1 <= 2 * max(last.height, height)):
+            last.text += ch
+            last.x1 = max(last.x1, right)
+        else:
+            segments.append(_Segment(ch, left, right, middle + height / 2, height))
+    return segments
+
+
+_MIN_GUTTER = 8.0  # points between two columns
+_MIN_COLUMN_SEGMENTS = 4
+_MIN_COLUMN_SHARE = 0.2  # a column of running text: its typical line is at least this share of the page width
+
+
+def _column_order(segments: list[_Segment], width: float) -> list[str] | None:
+    """Lines column by column when the segments are set in two columns and were drawn across
+    them; None when the page is one column or its drawing order already reads column by column.
+
+    Two columns: a vertical line in the middle half of the page that at most a fifth of the
+    segments cross (titles and other spanning lines), with at least `_MIN_COLUMN_SEGMENTS`
+    segments wholly on each side and `_MIN_GUTTER` points of white between them. The spanning
+    segments cut the page into bands; each band is read left column then right, top to bottom."""
+    if len(segments) < 2 * _MIN_COLUMN_SEGMENTS:
+        return None
+    best: tuple[int, float, float] | None = None  # (segments crossing, -white, x)
+    for step in range(0, 51):
+        x = width * (0.25 + 0.5 * step / 50)
+        crossing = sum(1 for s in segments if s.x0 < x < s.x1)
+        left_end = max((s.x1 for s in segments if s.x1 <= x), default=None)
+        right_start = min((s.x0 for s in segments if s.x0 >= x), default=None)
+        if left_end is None or right_start is None:
+            continue
+        white = right_start - left_end
+        if white >= _MIN_GUTTER and (best is None or (crossing, -white) < best[:2]):
+            best = (crossing, -white, x)
+    if best is None or best[0] > len(segments) // 5:
+        return None
+    x = best[2]
+    left = [s for s in segments if s.x1 <= x]
+    right = [s for s in segments if s.x0 >= x]
+    if len(left) < _MIN_COLUMN_SEGMENTS or len(right) < _MIN_COLUMN_SEGMENTS:
+        return None
+    if min(statistics.median(s.x1 - s.x0 for s in side) for side in (left, right)) < _MIN_COLUMN_SHARE * width:
+        return None  # short cells side by side: a table, not columns of running text
+    ordered: list[_Segment] = []
+    band: list[_Segment] = []
+    for seg in sorted(segments, key=lambda s: -s.top):
+        if seg.x0 < x < seg.x1:
+            ordered += [*_read_band(band, x), seg]
+            band = []
+        else:
+            band.append(seg)
+    ordered += _read_band(band, x)
+    if [id(s) for s in ordered] == [id(s) for s in segments]:
+        return None
+    return [s.text for s in ordered]
+
+
+def _read_band(band: list[_Segment], x: float) -> list[_Segment]:
+    """A band's segments, left column then right, each top to bottom (sorted already)."""
+    return [s for s in band if s.x1 <= x] + [s for s in band if s.x1 > x]
 
 
 def _shape(line: str) -> str:

@@ -89,6 +89,68 @@ def test_a_pdf_with_no_text_even_for_ocr_is_refused_with_the_reason(browser: Bro
         read_pdf(blank)
 
 
+def interleaved_columns(browser: Browser) -> bytes:
+    """A page set in two columns whose lines are drawn across both (left 1, right 1, left 2, …),
+    as some layout programs write them, under a title that spans both."""
+    lines = ""
+    for i in range(1, 9):
+        lines += f'<div style="position:absolute;left:20px;top:{80 + i * 24}px">左栏第{i}行文字，这一行写得足够长填满左栏</div>'
+        lines += f'<div style="position:absolute;left:320px;top:{80 + i * 24}px">右栏第{i}行文字，这一行也写得够长填满右栏</div>'
+    title = '<div style="position:absolute;left:20px;top:30px">横跨两栏的标题写得很长很长很长很长很长很长</div>'
+    page = browser.new_page()
+    try:
+        page.set_content(f'<html lang="zh-CN"><body style="font:12px sans-serif">{title}{lines}</body></html>')
+        return page.pdf(format="A4")
+    finally:
+        page.close()
+
+
+def test_two_columns_drawn_across_are_read_column_by_column(browser: Browser) -> None:
+    read = read_pdf(interleaved_columns(browser))
+    assert read.lines[0].startswith("横跨两栏的标题")
+    assert [line[:5] for line in read.lines[1:]] == [f"左栏第{i}行" for i in range(1, 9)] + [f"右栏第{i}行" for i in range(1, 9)]
+
+
+def test_columns_printed_one_after_the_other_keep_their_order(browser: Browser) -> None:
+    left = "".join(f"<p>第{n}条 左栏的第{n}条规定，内容较长需要折行显示以便测试阅读顺序。</p>" for n in "一二三四五")
+    right = "".join(f"<p>第{n}条 右栏的第{n}条规定，内容较长需要折行显示以便测试阅读顺序。</p>" for n in "六七八九十")
+    read = read_pdf(print_pdf(browser, f'<h2>标题</h2><div style="column-count:2;column-gap:40px">{left}{right}</div>'))
+    starts = [line[:3] for line in read.lines if line.startswith("第")]
+    assert starts == [f"第{n}条" for n in "一二三四五六七八九十"]
+
+
+TABLE = [("序号", "任务", "牵头单位", "完成时限"), ("1", "建设跨河桥梁", "市水务局", "2024年6月底"),
+         ("2", "完成河道清淤工作并通过验收", "市住建局", "2024年10月底")]
+
+
+def ruled_table(browser: Browser) -> bytes:
+    rows = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in TABLE)
+    return print_pdf(browser, f"<h2>河道整治任务分解</h2><p>下表为任务分解。</p><table border=1 style='border-collapse:collapse'>{rows}</table><p>表后正文。</p>")
+
+
+def test_a_ruled_table_becomes_rows_of_cells_in_place(browser: Browser) -> None:
+    read = read_pdf(ruled_table(browser))
+    rows = ["\t".join(row) for row in TABLE]
+    assert [line for line in read.lines if "\t" in line] == rows
+    assert read.lines.index(rows[0]) > read.lines.index("下表为任务分解。")
+    assert read.lines.index("表后正文。") > read.lines.index(rows[-1])
+
+
+def test_a_table_cell_in_a_pdf_is_answered_from_its_row(browser: Browser, hash_index: Path, tmp_path: Path) -> None:
+    shutil.copytree(hash_index.resolve(), tmp_path / "build")
+    (tmp_path / "index").symlink_to(tmp_path / "build")
+    pipe = Pipeline.from_settings(settings_for(tmp_path / "index"))
+    (tmp_path / "index.data" / "incoming").mkdir(parents=True)
+    staged = tmp_path / "index.data" / "incoming" / "t.pdf"
+    staged.write_bytes(ruled_table(browser))
+    assert pipe.add_documents([("河道整治任务.pdf", staged)]).added == ["河道整治任务.pdf"]
+    answer = pipe.ask("完成河道清淤工作的牵头单位是哪个？")
+    cited = [c for c in answer.citations if c.doc == "河道整治任务.pdf"]
+    assert cited and "市住建局" in answer.answer and cited[0].page == 1
+    rows = [r for r in pipe.records().records if r.doc_id == "河道整治任务.pdf" and r.kind in ("table_row", "responsibility")]
+    assert any("市住建局" in dict(r.fields).values() or "市住建局" in r.lead for r in rows)
+
+
 def scanned(browser: Browser) -> tuple[bytes, bytes]:
     """A page of two articles as a picture (PNG), and a PDF whose second page is that picture
     only (a scan: no text layer), after a first page with text."""
