@@ -21,9 +21,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-import jieba.posseg
 from ragqa.index.keyword import STOPWORDS, strip_frame
 from ragqa.ingest.model import Document
 from ragqa.ingest.normalize import fold
@@ -32,6 +31,14 @@ from .question import years_in
 
 if TYPE_CHECKING:
     from .retrieval import Snapshot
+
+def _cut(text: str) -> Any:
+    """jieba's part-of-speech tagging (imported on first use: its model takes 0.4 s to load, and
+    only follow-ups and relative years need it)."""
+    import jieba.posseg
+
+    return jieba.posseg.cut(text)
+
 
 # Words that make a question lean on the turn before it.
 _LEAD = re.compile(r"^(?:那么|那|还有|另外|同样|此外|而|又|再问一下|再问|那请问)[，,、\s]*")
@@ -63,7 +70,7 @@ def slots(question: str) -> Slots:
     text = question.strip()
     years = tuple(m.group(0) for m in _YEAR_WORDS.finditer(text))
     places: list[str] = []
-    words = [(w.word.strip(), w.flag) for w in jieba.posseg.cut(_YEAR_WORDS.sub(" ", text))]
+    words = [(w.word.strip(), w.flag) for w in _cut(_YEAR_WORDS.sub(" ", text))]
     joined = False  # whether the previous word is the end of a place
     for i, (word, flag) in enumerate(words):
         core = flag == "ns" or (flag.startswith("n") and len(word) >= 2 and _PLACE_END.search(word) is not None and word not in STOPWORDS)
@@ -120,7 +127,7 @@ def noun_runs(text: str) -> list[str]:
     in order: the things a follow-up may swap for another."""
     runs: list[str] = []
     current, has_noun = "", False
-    for w in jieba.posseg.cut(_YEAR_WORDS.sub(" ", text)):
+    for w in _cut(_YEAR_WORDS.sub(" ", text)):
         word = w.word.strip()
         nounish = bool(word) and (w.flag.startswith(_NOUNISH) or re.fullmatch(r"[A-Za-z0-9.]+", word) is not None) and word not in STOPWORDS
         numeral = w.flag == "m" and not _YEAR_WORDS.fullmatch(word)  # 轻伤 + 一级, 一次 + 退休金
@@ -141,7 +148,7 @@ _GEO_END = re.compile(r"(?:省|市|县|縣|区|區|镇|鎮|乡|鄉|村|街道|�
 
 def _geographic(text: str) -> float:
     """The share of `text` that names places (words jieba tags ns, or that end as places do)."""
-    words = list(jieba.posseg.cut(text))
+    words = list(_cut(text))
     geo = sum(len(w.word) for w in words if w.flag == "ns" or (len(w.word) >= 2 and _GEO_END.search(w.word) is not None))
     return geo / max(len(text), 1)
 
@@ -230,7 +237,7 @@ def merge(previous: str, question: str, similar: Similar | None = None) -> str:
 
 def _pointers(text: str) -> list[str]:
     """The pronouns of `text` that point back (这个, 该, 其, 它 …; jieba tags them r)."""
-    return [w.word for w in jieba.posseg.cut(text) if w.flag == "r" and _POINTER.fullmatch(w.word)]
+    return [w.word for w in _cut(text) if w.flag == "r" and _POINTER.fullmatch(w.word)]
 
 
 def _unpoint(text: str) -> str:
@@ -241,7 +248,7 @@ def _unpoint(text: str) -> str:
 
 def _pointed(question: str) -> tuple[str, str] | None:
     """("这部宪法", "宪法") when `question` points back with a pronoun followed by a noun."""
-    words = [(w.word, w.flag) for w in jieba.posseg.cut(question)]
+    words = [(w.word, w.flag) for w in _cut(question)]
     for i, (word, flag) in enumerate(words[:-1]):
         if flag == "r" and _POINTER.fullmatch(word) and not word.startswith(("其", "它")):
             nxt, nflag = words[i + 1]

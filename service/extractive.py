@@ -22,7 +22,6 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import lightgbm
 import numpy as np
 from ragqa.index.search import Hit
 from ragqa.ingest.model import Document
@@ -31,6 +30,7 @@ from ragqa.ingest.normalize import clean_line, fold
 from .abstain import QUESTION_FEATURES, Abstainer, question_features
 from .candidates import FEATURES, FEATURES_VERSION, Candidate, candidates, featurize
 from .question import QuestionProfile
+from .trees import Forest, ForestError, load_forest
 
 MAX_ANSWER_CHARS = 360
 # No retrieved passage (with its title and clause path) holds this share of the question's
@@ -73,7 +73,7 @@ class ModelError(Exception):
 class Ranker:
     """The trained candidate model and the decisions chosen with it on train."""
 
-    booster: Any
+    forest: Forest
     abstainer: Abstainer
     join_ratio: float
     meta: dict[str, Any]
@@ -85,7 +85,7 @@ class Ranker:
     def probabilities(self, features: np.ndarray) -> np.ndarray:
         if len(features) == 0:
             return np.zeros(0)
-        return np.asarray(self.booster.predict(features, num_threads=1), dtype=float)
+        return self.forest.predict(features)
 
 
 def load_ranker(folder: Path = MODEL_DIR) -> Ranker:
@@ -103,8 +103,11 @@ def load_ranker(folder: Path = MODEL_DIR) -> Ranker:
             f"the answer model in {folder} was trained on features {meta.get('features_version')!r}, "
             f"this code computes {FEATURES_VERSION!r}; retrain with 'ragqa train'"
         )
-    booster = lightgbm.Booster(model_file=str(model_path))
-    return Ranker(booster, Abstainer.from_json(meta["abstainer"]), float(meta["join_ratio"]), meta)
+    try:
+        forest = load_forest(model_path)
+    except (ForestError, KeyError, ValueError) as exc:
+        raise ModelError(f"the answer model {model_path} cannot be read ({exc}); retrain with 'ragqa train'") from None
+    return Ranker(forest, Abstainer.from_json(meta["abstainer"]), float(meta["join_ratio"]), meta)
 
 
 @lru_cache(maxsize=1)

@@ -64,8 +64,11 @@ class Pipeline:
                 f"index at {settings.index_dir} was built with embedder {built_with!r} but RAGQA_EMBEDDER is "
                 f"{settings.embedder!r}; re-ingest with it or unset RAGQA_EMBEDDER"
             )
-        embedder = make_embedder(built_with, settings.embed_threads)
+        embedder = make_embedder(built_with, settings.embed_threads, settings.cache_dir / "models")
         index = load_index(settings.index_dir, embedder.name)
+        warm = getattr(embedder, "warm", None)
+        if warm is not None:  # load the model before the service says it is ready, not on the first question
+            warm()
         return cls(settings, index, embedder, _llm(settings, http_client))
 
     @property

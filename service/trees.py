@@ -1,0 +1,126 @@
+"""The answer model's trees evaluated with numpy, so serving needs no LightGBM.
+
+`ragqa train` fits a LightGBM binary model and saves it in LightGBM's text format
+(service/models/answerer.txt). Importing LightGBM costs a second at start-up (it pulls in
+scikit-learn, SciPy and pandas) and a hundred megabytes; answering only walks 200 small trees.
+`Forest` reads the text format (numerical splits only, which is all `ragqa train` makes) and
+walks every tree for every candidate at once: one gather and compare per level of depth.
+tests/test_trees.py checks it against LightGBM's own predictions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+_ZERO = 1e-35  # LightGBM's kZeroThreshold: |x| below it is "zero" for zero-as-missing splits
+
+
+class ForestError(ValueError):
+    """The model file is not a LightGBM text model this evaluator supports."""
+
+
+@dataclass(frozen=True)
+class Forest:
+    """Trees as arrays [tree, node]; a child < 0 is leaf ~child."""
+
+    feature: np.ndarray
+    threshold: np.ndarray
+    left: np.ndarray
+    right: np.ndarray
+    default_left: np.ndarray
+    missing: np.ndarray  # 0 none, 1 zero, 2 NaN (LightGBM's missing types)
+    leaf: np.ndarray  # [tree, leaf]
+    depth: int
+    sigmoid: float
+    n_features: int
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        """P(positive) for each row of `x` (binary objective), as LightGBM's predict gives it."""
+        x = np.asarray(x, dtype=np.float64)
+        if x.ndim != 2 or x.shape[1] != self.n_features:
+            raise ForestError(f"expected rows of {self.n_features} features, got shape {x.shape}")
+        n, trees = len(x), len(self.leaf)
+        t = np.arange(trees)[None, :]
+        rows = np.arange(n)[:, None]
+        node = np.where(self.feature[:, 0] >= 0, 0, -1)[None, :].repeat(n, axis=0)  # a stump is leaf 0
+        for _ in range(self.depth):
+            inner = node >= 0
+            if not inner.any():
+                break
+            at = np.where(inner, node, 0)
+            value = x[rows, self.feature[t, at]]
+            missing = self.missing[t, at]
+            nan = np.isnan(value)
+            value = np.where(nan & (missing != 2), 0.0, value)  # LightGBM reads NaN as 0 unless NaN is "missing"
+            is_missing = ((missing == 2) & nan) | ((missing == 1) & (np.abs(value) <= _ZERO))
+            go_left = np.where(is_missing, self.default_left[t, at], value <= self.threshold[t, at])
+            step = np.where(go_left, self.left[t, at], self.right[t, at])
+            node = np.where(inner, step, node)
+        raw = self.leaf[t, ~node].sum(axis=1)
+        return np.asarray(1.0 / (1.0 + np.exp(-self.sigmoid * raw)), dtype=np.float64)
+
+
+def _numbers(block: dict[str, str], key: str, kind: type) -> list[float] | list[int]:
+    text = block.get(key, "").strip()
+    return [kind(v) for v in text.split()] if text else []
+
+
+def load_forest(path: Path) -> Forest:
+    """A LightGBM text model (binary objective, numerical splits) as a `Forest`."""
+    text = path.read_text(encoding="utf-8")
+    head, _, body = text.partition("\nTree=")
+    header = dict(line.split("=", 1) for line in head.splitlines() if "=" in line)
+    objective = header.get("objective", "")
+    if not objective.startswith("binary"):
+        raise ForestError(f"{path}: objective {objective!r}; only binary models are supported")
+    sigmoid = next((float(p.split(":", 1)[1]) for p in objective.split() if p.startswith("sigmoid:")), 1.0)
+    n_features = int(header["max_feature_idx"]) + 1
+    trees: list[dict[str, str]] = []
+    for chunk in ("Tree=" + body).split("\nTree="):
+        if "num_leaves=" not in chunk:
+            continue
+        block = dict(line.split("=", 1) for line in chunk.splitlines() if "=" in line)
+        if int(block.get("num_cat", "0")) != 0:
+            raise ForestError(f"{path}: categorical splits are not supported")
+        trees.append(block)
+    if not trees:
+        raise ForestError(f"{path}: no trees")
+    inner = max(max(int(b["num_leaves"]) - 1, 1) for b in trees)
+    leaves = max(int(b["num_leaves"]) for b in trees)
+    shape = (len(trees), inner)
+    feature = np.full(shape, -1, dtype=np.int64)
+    threshold = np.zeros(shape)
+    left = np.full(shape, -1, dtype=np.int64)
+    right = np.full(shape, -1, dtype=np.int64)
+    default_left = np.zeros(shape, dtype=bool)
+    missing = np.zeros(shape, dtype=np.int64)
+    leaf = np.zeros((len(trees), leaves))
+    depth = 1
+    for i, b in enumerate(trees):
+        values = _numbers(b, "leaf_value", float)
+        leaf[i, : len(values)] = values
+        splits = _numbers(b, "split_feature", int)
+        if not splits:
+            continue
+        k = len(splits)
+        decision = np.asarray(_numbers(b, "decision_type", int), dtype=np.int64)
+        if (decision & 1).any():
+            raise ForestError(f"{path}: categorical splits are not supported")
+        feature[i, :k] = splits
+        threshold[i, :k] = _numbers(b, "threshold", float)
+        left[i, :k] = _numbers(b, "left_child", int)
+        right[i, :k] = _numbers(b, "right_child", int)
+        default_left[i, :k] = (decision & 2) > 0
+        missing[i, :k] = (decision >> 2) & 3
+        depth = max(depth, _depth(left[i, :k], right[i, :k]))
+    return Forest(feature, threshold, left, right, default_left, missing, leaf, depth, sigmoid, n_features)
+
+
+def _depth(left: np.ndarray, right: np.ndarray, node: int = 0) -> int:
+    """Levels of splits below `node` (1 for a node whose children are leaves)."""
+    below = [_depth(left, right, int(c)) for c in (left[node], right[node]) if c >= 0]
+    return 1 + max(below, default=0)
+
