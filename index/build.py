@@ -15,10 +15,10 @@ from ragqa.ingest.errors import RagqaError
 from ragqa.ingest.model import Chunk, Document
 from ragqa.ingest.readers import Skipped, read_files
 
-from .dense import HNSW_ABOVE
-from .embedders import Embedder
+from .embedders import Embedder, Matrix
 from .errors import IndexUnavailable
-from .store import Reuse, current_format, embed_text, read_manifest, write_index
+from .store import Reuse, build_store, current_format, embed_text, keep_store, read_manifest, replaced_store, write_index
+from .vectors import HNSW_ABOVE, StoreConfig, store_config, tune_recall
 
 Progress = Callable[[str, int, int], None]
 
@@ -49,12 +49,18 @@ def build_index(
     batch: int = 64,
     hnsw_above: int = HNSW_ABOVE,
     reuse: Reuse | None = None,
+    store: StoreConfig | None = None,
 ) -> tuple[list[Chunk], Path]:
     """Chunk and embed `documents`, write the index to `target` (atomic swap). `reuse` holds
     what the live index already computed (`Reuse.of(live)`): the chunks and records of
     unchanged documents, and vectors and BM25 tokens by chunk text. Only new documents are
-    chunked and only new texts embedded and tokenised, so an upload costs its own chunks."""
+    chunked and only new texts embedded and tokenised, so an upload costs its own chunks.
+
+    `store` says where the vectors go (default: the live index's store, or for a new index
+    RAGQA_STORE, FAISS). A Milvus collection keeps the rows it holds; only the missing ones are written. The recall@10 of an approximate index
+    is measured when the build holds every vector (otherwise the live index's figure stays)."""
     reuse = reuse or Reuse()
+    config = store or keep_store(target, store_config())
     same_budget = reuse.chunks and budget == reuse.budget
     chunks: list[Chunk] = []
     for i, doc in enumerate(documents, start=1):
@@ -62,16 +68,39 @@ def build_index(
         chunks.extend(kept if kept is not None else chunk_document(doc, budget))
         progress("chunk", i, len(documents))
     texts = [embed_text(c) for c in chunks]
-    known = dict(reuse.vectors)
-    todo = list(dict.fromkeys(t for t in texts if t not in known))
-    for start in range(0, len(todo), batch):
-        part = todo[start : start + batch]
+    dense, ids = build_store(config, target, embedder, [(c.doc_id, c.kind, t) for c, t in zip(chunks, texts, strict=True)], hnsw_above)
+    replaced = replaced_store(target, dense, config)
+    need = np.flatnonzero(~dense.contains(ids))
+    vectors = _vectors([texts[i] for i in need], embedder, reuse, progress, batch)
+    dense.add(ids[need], vectors, [chunks[i].doc_id for i in need], [chunks[i].kind for i in need])
+    recall = tune_recall(dense, vectors, ids[need]) if len(need) == len(chunks) or dense.exact else _live_recall(target, dense.kind)
+    build = write_index(target, documents, chunks, dense, ids, embedder, {"token_budget": budget}, reuse, recall, replaced)
+    return chunks, build
+
+
+def _vectors(texts: list[str], embedder: Embedder, reuse: Reuse, progress: Progress, batch: int) -> Matrix:
+    """The vectors of `texts`: reused from the live index where it has them, else embedded."""
+    todo = list(dict.fromkeys(texts))
+    known = {t: reuse.vectors[t] for t in todo if t in reuse.vectors}
+    if reuse.fetch is not None:
+        known.update(reuse.fetch([t for t in todo if t not in known]))
+    missing = [t for t in todo if t not in known]
+    for start in range(0, len(missing), batch):
+        part = missing[start : start + batch]
         known.update(zip(part, embedder.encode(part), strict=True))
         crash_point("embed")
-        progress("embed", min(start + batch, len(todo)), len(todo))
-    vectors = np.vstack([known[t] for t in texts]).astype(np.float32) if texts else np.zeros((0, embedder.dim), dtype=np.float32)
-    build = write_index(target, documents, chunks, vectors, embedder, {"token_budget": budget}, hnsw_above, reuse)
-    return chunks, build
+        progress("embed", min(start + batch, len(missing)), len(missing))
+    return np.vstack([known[t] for t in texts]).astype(np.float32) if texts else np.zeros((0, embedder.dim), dtype=np.float32)
+
+
+def _live_recall(target: Path, kind: str) -> float | None:
+    """The recall the live index at `target` measured, if its dense index is of the same kind."""
+    try:
+        manifest = read_manifest(target)
+    except IndexUnavailable:
+        return None
+    recall = manifest.get("dense_recall@10")
+    return float(recall) if isinstance(recall, int | float) and manifest.get("dense") == kind else None
 
 
 def ingest_paths(
@@ -83,11 +112,13 @@ def ingest_paths(
     hnsw_above: int = HNSW_ABOVE,
     store: DocumentStore | None = None,
     drop_uploads: bool = False,
+    vectors: StoreConfig | None = None,
 ) -> BuildReport:
     """Read every supported file under `paths` and build an index of them at `target`.
 
     With a document store, the files are committed to it first and the index is built from the
-    store: documents uploaded through the API stay (listed in `kept`) unless `drop_uploads`."""
+    store: documents uploaded through the API stay (listed in `kept`) unless `drop_uploads`.
+    `vectors` says where the vectors go (default: as `build_index`)."""
     started = time.perf_counter()
     read, skipped = read_files(paths)
     if not read:
@@ -103,7 +134,7 @@ def ingest_paths(
         store.commit([Addition(doc, path, "ingest") for doc, path in read], gone)
         documents, unreadable = store.read_all()
         skipped += unreadable
-    chunks, build = build_index(documents, target, embedder, budget, progress, hnsw_above=hnsw_above)
+    chunks, build = build_index(documents, target, embedder, budget, progress, hnsw_above=hnsw_above, store=vectors)
     return BuildReport(
         files=len(read) + len(skipped),
         documents=len(documents),
@@ -128,12 +159,13 @@ def index_behind(store: DocumentStore, target: Path) -> bool:
 
 
 def rebuild_from_store(
-    store: DocumentStore, target: Path, embedder: Embedder, budget: int = 350, progress: Progress = _quiet, hnsw_above: int = HNSW_ABOVE
+    store: DocumentStore, target: Path, embedder: Embedder, budget: int = 350, progress: Progress = _quiet, hnsw_above: int = HNSW_ABOVE,
+    vectors: StoreConfig | None = None,
 ) -> BuildReport:
-    """Build the index at `target` from exactly the documents in the store."""
+    """Build the index at `target` from exactly the documents in the store (vectors: where the vectors go)."""
     started = time.perf_counter()
     documents, skipped = store.read_all()
     if not documents:
         raise IndexUnavailable(f"the document store {store.root} holds no readable document; ingest some with 'ragqa ingest PATH'")
-    chunks, build = build_index(documents, target, embedder, budget, progress, hnsw_above=hnsw_above)
+    chunks, build = build_index(documents, target, embedder, budget, progress, hnsw_above=hnsw_above, store=vectors)
     return BuildReport(len(documents) + len(skipped), len(documents), len(chunks), skipped, time.perf_counter() - started, str(build))

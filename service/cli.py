@@ -40,6 +40,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     from ragqa.index.build import ingest_paths
     from ragqa.index.embedders import make_embedder
     from ragqa.index.keyword import configure_jieba
+    from ragqa.index.vectors import store_config
     from ragqa.ingest.docstore import DocumentStore
 
     from .progress import ProgressLine
@@ -51,7 +52,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     store = DocumentStore(settings.data_path)
     report = ingest_paths(
         [Path(p) for p in args.paths], settings.index_dir, embedder, settings.token_budget, progress, settings.hnsw_above,
-        store=store, drop_uploads=args.drop_uploads,
+        store=store, drop_uploads=args.drop_uploads, vectors=store_config(settings),
     )
     for skipped in report.skipped:
         print(f"skipped {skipped.path}: {skipped.reason}", file=sys.stderr)

@@ -31,7 +31,8 @@ from pathlib import Path
 
 from ragqa.index.build import build_index, index_behind, ingest_paths, rebuild_from_store
 from ragqa.index.embedders import Embedder, make_embedder
-from ragqa.index.store import Reuse, load_index, read_manifest, remove_stale_builds
+from ragqa.index.store import Reuse, keep_store, load_index, read_manifest, remove_stale_builds
+from ragqa.index.vectors import store_config
 from ragqa.ingest.docstore import Addition, DocumentStore
 from ragqa.ingest.durable import crash_point
 from ragqa.ingest.errors import ReadError
@@ -137,8 +138,9 @@ class Documents:
             self.settings.token_budget,
             hnsw_above=self.settings.hnsw_above,
             reuse=Reuse.of(self.retrieval.current.index),
+            store=keep_store(target, store_config(self.settings)),
         )
-        self.retrieval.publish(load_index(target, self.embedder.name))
+        self.retrieval.publish(load_index(target, self.embedder.name, store_config(self.settings)))
 
 
 def _read_uploads(files: list[tuple[str, Path]]) -> tuple[list[Addition], list[Skipped]]:
@@ -238,11 +240,11 @@ def prepare_index(settings: Settings, seed: list[Path] | None = None, say: Calla
         if has_index:
             say(f"document store {store.root}: starting it from the documents of {settings.index_dir}")
             with tempfile.TemporaryDirectory(dir=store.root.parent) as scratch:
-                store.adopt(load_index(settings.index_dir).documents.values(), Path(scratch))
+                store.adopt(load_index(settings.index_dir, store=store_config(settings)).documents.values(), Path(scratch))
         elif seed:
             say(f"first start: ingesting {', '.join(map(str, seed))} into {store.root}")
             report = ingest_paths(seed, settings.index_dir, make_embedder(settings.embedder, settings.embed_threads),
-                                  settings.token_budget, hnsw_above=settings.hnsw_above, store=store)
+                                  settings.token_budget, hnsw_above=settings.hnsw_above, store=store, vectors=store_config(settings))
             say(f"indexed {report.documents} documents into {report.chunks} chunks")
             return
         else:
@@ -251,7 +253,8 @@ def prepare_index(settings: Settings, seed: list[Path] | None = None, say: Calla
         built_with = read_manifest(settings.index_dir).get("embedder") if has_index else settings.embedder
         say(f"the index at {settings.index_dir} does not match the document store {store.root}; rebuilding it from the store")
         report = rebuild_from_store(store, settings.index_dir, make_embedder(str(built_with), settings.embed_threads),
-                                    settings.token_budget, hnsw_above=settings.hnsw_above)
+                                    settings.token_budget, hnsw_above=settings.hnsw_above,
+                                    vectors=keep_store(settings.index_dir, store_config(settings)))
         for skipped in report.skipped:
             say(f"skipped {skipped.path}: {skipped.reason}")
         say(f"rebuilt: {report.documents} documents, {report.chunks} chunks in {report.seconds:.1f}s")

@@ -22,6 +22,7 @@ from ragqa.index.errors import IndexUnavailable
 from ragqa.index.keyword import configure_jieba
 from ragqa.index.search import FusionConfig
 from ragqa.index.store import LoadedIndex, load_index, read_manifest
+from ragqa.index.vectors import store_config
 from ragqa.ingest.docstore import DocumentStore
 from ragqa.ingest.model import Document
 
@@ -65,7 +66,7 @@ class Pipeline:
                 f"{settings.embedder!r}; re-ingest with it or unset RAGQA_EMBEDDER"
             )
         embedder = make_embedder(built_with, settings.embed_threads, settings.cache_dir / "models")
-        index = load_index(settings.index_dir, embedder.name)
+        index = load_index(settings.index_dir, embedder.name, store_config(settings))
         warm = getattr(embedder, "warm", None)
         if warm is not None:  # load the model before the service says it is ready, not on the first question
             warm()

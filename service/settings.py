@@ -32,6 +32,13 @@ class Settings(BaseSettings):
     embed_threads: int = Field(2, ge=1, le=64)
     token_budget: int = Field(350, ge=20, le=8192, description="max tokens (cl100k) of a chunk")
     hnsw_above: int = Field(50_000, ge=0, description="dense index: exact FAISS flat up to this many chunks, HNSW above")
+    store: Literal["faiss", "milvus"] = Field(
+        "faiss",
+        description="where a new index or 'ragqa ingest' puts the chunk vectors: faiss (index folder) | milvus (collection at "
+        "RAGQA_MILVUS_URI); uploads keep the index's store",
+    )
+    milvus_uri: str = Field("", description="milvus-lite file (ending in .db) or Milvus server URL (http://host:19530); empty: the index's own <index>.milvus.db")
+    milvus_token: SecretStr = Field(SecretStr(""), description="Milvus user:password or API key")
     top_k: int = Field(5, ge=1, le=50)
     keyword_weight: float = Field(1.0, ge=0)
     dense_weight: float = Field(0.15, ge=0)
@@ -101,7 +108,7 @@ class Settings(BaseSettings):
     def public(self) -> dict[str, Any]:
         """Settings safe to show (secrets masked)."""
         data = self.model_dump(mode="json")
-        for key in ("llm_api_key", "admin_key"):
+        for key in ("llm_api_key", "admin_key", "milvus_token"):
             data[key] = "***" if data.get(key) else ""
         return data
 

@@ -42,7 +42,7 @@ def test_index_folder_holds_what_the_manifest_says(hash_index: Path) -> None:
     assert manifest["embedder"] == "hash:64" and manifest["dim"] == 64 and manifest["dense"] == "flat-ip"
     assert set(manifest["corpus"]) == {p.name for p in SAMPLES.iterdir()}
     index = load_index(hash_index)
-    assert len(index.chunks) == manifest["chunks"] == index.dense.ntotal
+    assert len(index.chunks) == manifest["chunks"] == index.dense.count()
     assert reconstruct_vectors(index).shape == (manifest["chunks"], 64)
 
 
