@@ -126,8 +126,12 @@ train: $(VENV)/.installed index corpora
 screenshots: $(VENV)/.installed browser-deps
 	RAGQA_SCREENSHOTS_DIR=docs/screenshots $(PY) -m pytest -q tests/browser -k "screenshot or source_viewer"
 
+# The sample index's timings, then the scale benchmark (issue 14): the sample corpus and a 10k-chunk
+# synthetic corpus, beside LlamaIndex, written to docs/benchmarks.md. BENCH_FLAGS=--full adds 100k and 1M.
 bench: $(VENV)/.installed
+	$(PY) -m pip install -q -e ".[bench]"
 	$(RAGQA) bench
+	$(PY) -m ragqa.eval.scalebench $(BENCH_FLAGS)
 
 # A bounded soak on loopback: 32 clients for 60 s against a copy of the sample index, with uploads
 # and deletes, 5% malformed requests and 2 slow readers. Fails unless no well-formed request fails

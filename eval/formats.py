@@ -2,13 +2,16 @@
 
 The document (default: sample 003) is printed to PDF by Chromium (text layer, A4, running
 header and page numbers), written as .docx by python-docx, and scanned: each PDF page rendered
-to a 150-dpi image and bound into an image-only PDF, which ragqa reads by OCR. Each version is
-indexed with the other sample documents as text, and the gold items about the document are
-asked in process. Answer accuracy uses the eval's rule (gold strings, no line numbers, since
+to a 150-dpi image (or each of `--dpi`) and bound into an image-only PDF, which ragqa reads by
+OCR. Each version is indexed with the other sample documents as text, and the gold items about
+the document are asked in process. Answer accuracy uses the eval's rule (gold strings, no line numbers, since
 each format has its own lines); every citation of the document is checked: its quote is the
 document's lines, and for the PDF the quote's text is on the cited page as pdfium extracts it.
+Each version lists the ids of the items it answered wrong (`missed`), so two versions can be
+compared item by item, and its accuracy on each gold set.
 
     python -m ragqa.eval.formats [--doc 003_9350541e24857315.txt] [--gold eval/gold/dev.jsonl …]
+    python -m ragqa.eval.formats --versions txt scan --dpi 150 200   # the scan only, at two resolutions
 """
 
 from __future__ import annotations
@@ -22,7 +25,8 @@ import shutil
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ragqa.eval.goldset import GoldItem, load_gold
@@ -43,6 +47,7 @@ class Score:
     pages_ok: int = 0
     paged: int = 0
     ingest_s: float = 0.0
+    missed: list[str] = field(default_factory=list)
 
 
 def _html(lines: list[str]) -> str:
@@ -119,7 +124,10 @@ def score(version: str, corpus: Path, doc_name: str, items: list[GoldItem], page
             answer = pipe.ask(item.question)
             result.items += 1
             result.refused += answer.refused
-            result.correct += not answer.refused and answer_contains(answer.answer, item.answers, item.must_all)
+            correct = not answer.refused and answer_contains(answer.answer, item.answers, item.must_all)
+            result.correct += correct
+            if not correct:
+                result.missed.append(item.id)
             for c in (c for c in answer.citations if c.doc == doc_name):
                 result.citations += 1
                 result.quotes_ok += c.quote == "\n".join(doc.lines[c.start_line - 1 : c.end_line])
@@ -131,19 +139,21 @@ def score(version: str, corpus: Path, doc_name: str, items: list[GoldItem], page
 
 def run(args: argparse.Namespace) -> int:
     source = Path(args.corpus) / args.doc
-    items = [i for g in args.gold for i in load_gold(Path(g)).items if i.answerable and any(r.doc == args.doc for r in i.refs)]
+    gold_of = {i.id: Path(g).stem for g in args.gold for i in load_gold(Path(g)).items if i.answerable and any(r.doc == args.doc for r in i.refs)}
+    items = [i for g in args.gold for i in load_gold(Path(g)).items if i.id in gold_of]
     lines = source.read_text(encoding="utf-8").splitlines()
     stem = Path(args.doc).stem
     scores = []
     with tempfile.TemporaryDirectory() as tmp:
         pdf = print_pdf(lines)
-        versions: dict[str, bytes | None] = {".txt": None, ".pdf": pdf, ".docx": None, ".scan.pdf": None}
-        for suffix, data in versions.items():
+        versions: list[tuple[str, str, bytes | None]] = [(".txt", ".txt", None), (".pdf", ".pdf", pdf), (".docx", ".docx", None)]
+        versions += [(f".scan.pdf@{dpi}" if len(args.dpi) > 1 else ".scan.pdf", ".scan.pdf", None) for dpi in args.dpi]
+        for version, suffix, data in versions:
             if suffix.strip(".").split(".")[0] not in args.versions:
                 continue
             if suffix == ".scan.pdf":
-                data = scan(pdf, args.dpi)
-            corpus = Path(tmp) / suffix.strip(".")
+                data = scan(pdf, int(version.partition("@")[2] or args.dpi[0]))
+            corpus = Path(tmp) / version.strip(".")
             corpus.mkdir()
             for other in Path(args.corpus).iterdir():
                 if other.name != args.doc:
@@ -156,14 +166,16 @@ def run(args: argparse.Namespace) -> int:
             else:
                 assert data is not None
                 target.write_bytes(data)
-            print(f"formats: {suffix} …", file=sys.stderr)
+            print(f"formats: {version} …", file=sys.stderr)
             texts = _page_texts(pdf) if suffix == ".pdf" else None
-            scores.append(score(suffix, corpus, target.name, items, texts))
+            scores.append(score(version, corpus, target.name, items, texts))
     print(json.dumps([s.__dict__ for s in scores], ensure_ascii=False, indent=1))
     for s in scores:
         page = f", page check {s.pages_ok}/{s.paged}" if s.paged else ""
-        print(f"{s.version:10s} answer {s.correct}/{s.items} = {s.correct / max(s.items, 1):.3f}, refused {s.refused}, "
-              f"quotes exact {s.quotes_ok}/{s.citations}{page}, ingest {s.ingest_s}s")  # fmt: skip
+        per_set = Counter(gold_of.values())
+        sets = " ".join(f"{name} {n - sum(gold_of[m] == name for m in s.missed)}/{n}" for name, n in per_set.items())
+        print(f"{s.version:14s} answer {s.correct}/{s.items} = {s.correct / max(s.items, 1):.3f}, refused {s.refused}, "
+              f"({sets}), quotes exact {s.quotes_ok}/{s.citations}{page}, ingest {s.ingest_s}s, missed {' '.join(s.missed) or '-'}")  # fmt: skip
     return 0
 
 
@@ -172,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--corpus", default="samples/corpus", help="the folder of the document and its companions")
     parser.add_argument("--doc", default="003_9350541e24857315.txt", help="the document to convert (a .txt of --corpus)")
     parser.add_argument("--versions", nargs="+", default=["txt", "pdf", "docx", "scan"], help="which versions to score")
-    parser.add_argument("--dpi", type=int, default=150, help="resolution of the scan (default 150)")
+    parser.add_argument("--dpi", type=int, nargs="+", default=[150], help="resolution of the scan (default 150); several make a scan each")
     parser.add_argument("--gold", nargs="+", default=["eval/gold/dev.jsonl", "eval/gold/holdout.jsonl", "eval/gold/blind.jsonl"])
     return run(parser.parse_args(argv))
 
