@@ -81,7 +81,7 @@ def run_llama(corpus: Path, queries: list[Query], embedder: _Timed) -> dict[str,
     from llama_index.core import Settings, SimpleDirectoryReader, VectorStoreIndex
     from llama_index.core.embeddings import BaseEmbedding
 
-    class RagqaEmbedding(BaseEmbedding):  # type: ignore[misc]
+    class RagqaEmbedding(BaseEmbedding):  # type: ignore[misc, unused-ignore]  # Any when llama-index-core is not installed
         """LlamaIndex's embedding interface over ragqa's embedder."""
 
         def _get_query_embedding(self, query: str) -> list[float]:
