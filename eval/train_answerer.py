@@ -45,7 +45,7 @@ from ragqa.service.settings import Settings
 PARAMS = {
     "objective": "binary",
     "learning_rate": 0.05,
-    "num_leaves": 7,
+    "num_leaves": 15,
     "min_data_in_leaf": 40,
     "feature_fraction": 0.8,
     "bagging_fraction": 0.8,

@@ -28,12 +28,12 @@ from ragqa.ingest.model import Document
 
 from .access import EVERYONE, Access
 from .answering import REFUSAL_SIMPLIFIED, REFUSAL_TRADITIONAL, Answer, Answerer, refusal_text
-from .conversation import Query, resolve_relative_time
 from .documents import Added, Documents
 from .extractive import Ranker, default_ranker
 from .feedback import new_answer_id
 from .listing import RecordBook
 from .llm import LLM, OpenAIChat
+from .reltime import Query, resolve_relative_time
 from .retrieval import Retrieval, Snapshot, to_passage
 from .schemas import AskResponse, CitationsEvent, DeltaEvent, DocumentInfo, DoneEvent, Passage, StreamEvent, Timings, Turn
 from .settings import Settings

@@ -12,8 +12,9 @@ from fastapi.testclient import TestClient
 from ragqa.ingest.model import Document
 from ragqa.ingest.normalize import fold
 from ragqa.service.app import create_app
-from ragqa.service.conversation import document_term, document_year, followup, leans_on_context, resolve_time
+from ragqa.service.conversation import followup, leans_on_context, slots
 from ragqa.service.pipeline import Pipeline
+from ragqa.service.reltime import document_term, document_year, resolve_time
 from ragqa.service.schemas import MAX_HISTORY_TURNS, MAX_TURN_CHARS, Turn
 
 from .conftest import settings_for
@@ -42,6 +43,38 @@ def _turns(*questions: str) -> list[tuple[str, str]]:
 )
 def test_a_follow_up_becomes_self_contained(first: str, follow: str, expected: str) -> None:
     assert followup(follow, _turns(first)) == fold(expected)  # rewritten questions are in folded (Simplified, NFKC) form
+
+
+@pytest.mark.parametrize(
+    ("first", "follow", "expected"),
+    [
+        # a question of its own after 那 keeps what the earlier one asked within (and 那 points at nothing)
+        ("安全生产条例所称的重大隐患是指哪些情形？", "那一般隐患是指哪些情形？", "安全生产条例所称的一般隐患是指哪些情形？"),
+        ("城市更新办法里，旧改项目的容积率上限是多少？", "那审批部门多久给出答复？", "城市更新办法里审批部门多久给出答复？"),
+        # a pointer becomes the thing as the earlier question named it, modifiers and all
+        ("2023年预算报告说今年新发行多少长期建设债券？", "这批债券用在哪里？", "2023年预算报告说今年新发行长期建设债券用在哪里？"),
+        # a bare head noun means the thing already named
+        ("社区养老服务中心的床位有多少张？", "中心的运营经费由谁承担？", "社区养老服务中心的运营经费由谁承担？"),
+        # the ordinal of the same unit, else the last one, is replaced
+        ("物业管理办法第十二条列举的第一种情形是什么？", "第三项呢？", "物业管理办法第十二条列举的第三项情形是什么？"),
+        # the same head with another modifier replaces the modifier too; a shared start keeps what precedes it
+        ("东阳市2022年新建5G基站的牵头单位是谁？", "那协同单位呢？", "东阳市2022年新建5G基站的协同单位是谁？"),
+        ("2022年末全省4G基站有多少个？", "4G用户呢？", "2022年末全省4G用户有多少？"),
+        # the interrogative frame is never replaced
+        ("整治行动的第二阶段围绕几个专题展开？", "第三阶段呢？", "整治行动的第三阶段围绕几个专题展开？"),
+        ("东阳2022年要新增上市企业几家？", "那省级专精特新企业呢？", "东阳2022年要新增省级专精特新企业几家？"),
+    ],
+)
+def test_a_follow_up_keeps_the_earlier_scope_and_its_own_ask(first: str, follow: str, expected: str) -> None:
+    assert followup(follow, _turns(first)) == fold(expected)
+
+
+def test_pronouns_for_people_and_2_character_words_ending_like_places() -> None:
+    assert leans_on_context("她在全体会议上的发言主题是什么？")
+    rewritten = followup("他们签署的合作协议涉及哪些领域？", _turns("2021年5月部长访问欧洲期间会见了哪些外长？"))
+    assert rewritten.startswith("2021年5月部长访问欧洲期间") and "他们" not in rewritten
+    assert slots("相关规划什么时候全部完成？").places == ()  # 全部 is no place
+    assert slots("金华开发区今年地区生产总值增长多少？").places == ("金华开发区",)  # nor is 地区
 
 
 def test_a_question_that_stands_alone_is_left_as_it_is() -> None:
