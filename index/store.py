@@ -166,7 +166,7 @@ def build_store(config: StoreConfig, target: Path, embedder: Embedder, keys: lis
     collection = str(saved["collection"]) if same and saved else collection_for(target, embedder.name)
     uri = config.milvus_uri or (str(saved["uri"]) if saved else str(target.absolute().parent / f"{target.name}.milvus.db"))
     ef = int(str(saved["ef_search"])) if same and saved else EF_SEARCH
-    return MilvusStore(uri, collection, embedder.dim, config.milvus_token, hnsw_above, ef), stable_ids(keys)
+    return MilvusStore(uri, collection, embedder.dim, config.milvus_token, hnsw_above, ef, embedder=embedder.name), stable_ids(keys)
 
 
 def keep_store(target: Path, config: StoreConfig) -> StoreConfig:

@@ -25,11 +25,11 @@ import json
 import os
 import re
 import socket
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
@@ -45,7 +45,9 @@ EF_SEARCH = 128  # HNSW search breadth to start from
 EF_MAX = 1024
 RECALL_TARGET = 0.95
 RECALL_QUERIES = 200  # stored vectors used as queries when measuring recall@10
+T = TypeVar("T")
 SEARCH_TIMEOUT = 10.0  # seconds a Milvus search may take before the request fails (503)
+HEALTH_TIMEOUT = 2.0  # seconds /healthz waits for Milvus
 
 Ids = npt.NDArray[np.int64]
 
@@ -263,10 +265,11 @@ class MilvusStore:
     DOC_BYTES = 4096
 
     def __init__(self, uri: str, collection: str, dim: int, token: str = "", hnsw_above: int = HNSW_ABOVE, ef_search: int = EF_SEARCH,
-                 create: bool = True) -> None:  # fmt: skip
+                 create: bool = True, embedder: str = "") -> None:  # fmt: skip
         if not re.fullmatch(f"{self.PREFIX}[A-Za-z0-9_]+", collection):
             raise ValueError(f"collection name {collection!r} must start with {self.PREFIX!r} and hold only letters, digits and '_'")
         self.uri, self.collection, self.dim, self.hnsw_above, self.ef_search = uri, collection, dim, hnsw_above, ef_search
+        self.embedder = embedder
         self.local = uri.endswith(".db")
         try:
             from pymilvus import MilvusClient
@@ -280,7 +283,7 @@ class MilvusStore:
                 if not create:
                     raise IndexUnavailable(f"Milvus at {shown_uri(uri)} has no collection {collection}; re-ingest: ragqa ingest PATH --index FOLDER")
                 self._create()
-            self._check_dim()
+            self._check_built_by()
             self._index = str(self.client.describe_index(collection, "vector").get("index_type", "FLAT"))
             self.client.load_collection(collection)
 
@@ -289,7 +292,9 @@ class MilvusStore:
         """The collection `folder` was built with, at `config.milvus_uri` or else where it was built."""
         saved = json.loads((folder / cls.FILE).read_text())
         uri = config.milvus_uri or str(saved["uri"])
-        return cls(uri, str(saved["collection"]), int(saved["dim"]), config.milvus_token, hnsw_above, int(saved["ef_search"]), create=False)
+        built_by = str(json.loads((folder / "manifest.json").read_text()).get("embedder", "")) if (folder / "manifest.json").is_file() else ""
+        return cls(uri, str(saved["collection"]), int(saved["dim"]), config.milvus_token, hnsw_above, int(saved["ef_search"]), create=False,
+                   embedder=built_by)  # fmt: skip
 
     def _errors(self, what: str) -> AbstractContextManager[None]:
         busy = " (a milvus-lite file is open in one process at a time: is another ragqa using it?)" if self.local else ""
@@ -303,7 +308,9 @@ class MilvusStore:
         schema.add_field("vector", DataType.FLOAT_VECTOR, dim=self.dim)
         schema.add_field("doc", DataType.VARCHAR, max_length=self.DOC_BYTES)
         schema.add_field("kind", DataType.VARCHAR, max_length=64)
-        self.client.create_collection(self.collection, schema=schema, index_params=self._index_params("FLAT"), consistency_level="Strong")
+        built_by = {self.BUILT_BY: self.embedder} if self.embedder else None
+        self.client.create_collection(self.collection, schema=schema, index_params=self._index_params("FLAT"), consistency_level="Strong",
+                                      properties=built_by)  # fmt: skip
 
     def _index_params(self, index: str) -> Any:
         params = self.client.prepare_index_params()
@@ -311,12 +318,42 @@ class MilvusStore:
         params.add_index(field_name="vector", index_type=index, metric_type="IP", params=extra)
         return params
 
-    def _check_dim(self) -> None:
-        fields = self.client.describe_collection(self.collection).get("fields", [])
-        dims = [int(f.get("params", {}).get("dim", 0)) for f in fields if f.get("name") == "vector"]
+    BUILT_BY = "ragqa.embedder"  # the collection property naming the embedder of its vectors
+
+    def _check_built_by(self) -> None:
+        """The collection holds vectors of this store's dimension and, when both are known, of its
+        embedder (a collection property ragqa sets when it creates the collection)."""
+        described = self.client.describe_collection(self.collection)
+        dims = [int(f.get("params", {}).get("dim", 0)) for f in described.get("fields", []) if f.get("name") == "vector"]
         if dims != [self.dim]:
             raise IndexUnavailable(f"collection {self.collection} at {shown_uri(self.uri)} holds vectors of {dims} dimensions, "
                                    f"not {self.dim}; drop it or build into another index folder")  # fmt: skip
+        built = str((described.get("properties") or {}).get(self.BUILT_BY, ""))
+        if self.embedder and built and built != self.embedder:
+            raise IndexUnavailable(f"collection {self.collection} at {shown_uri(self.uri)} holds vectors of the embedder {built}, "
+                                   f"not {self.embedder}; re-ingest: ragqa ingest PATH --index FOLDER")  # fmt: skip
+
+    def _reloading(self, call: Callable[[], T]) -> T:
+        """`call()`, and once more after loading the collection when Milvus says it is not loaded:
+        a Milvus that restarted (or a collection another client released) serves again without
+        restarting ragqa."""
+        try:
+            return call()
+        except Exception as exc:
+            if "load" not in str(exc).lower() or type(exc).__module__.split(".")[0] != "pymilvus":
+                raise
+            self.client.load_collection(self.collection, timeout=SEARCH_TIMEOUT)
+            return call()
+
+    def health(self) -> str | None:
+        """None when the collection answers (loading it again if Milvus restarted), else why not:
+        `/healthz` reports it."""
+        try:
+            with self._errors("reach"):
+                self._reloading(lambda: self.client.query(self.collection, filter="id < 0", output_fields=["id"], limit=1, timeout=HEALTH_TIMEOUT))
+        except IndexUnavailable as exc:
+            return str(exc)
+        return None
 
     @property
     def kind(self) -> str:
@@ -403,8 +440,8 @@ class MilvusStore:
         if self._index == "HNSW":
             params["params"] = {"ef": max(self.ef_search, k)}
         with self._errors("search"):
-            results = self.client.search(self.collection, data=[q.tolist() for q in queries], limit=k, filter=" and ".join(terms),
-                                         output_fields=["id"], search_params=params, timeout=SEARCH_TIMEOUT)  # fmt: skip
+            results = self._reloading(lambda: self.client.search(self.collection, data=[q.tolist() for q in queries], limit=k, filter=" and ".join(terms),
+                                                                 output_fields=["id"], search_params=params, timeout=SEARCH_TIMEOUT))  # fmt: skip
         width = max((len(r) for r in results), default=0)
         scores = np.full((len(queries), width), -np.inf, dtype=np.float32)
         found = np.full((len(queries), width), -1, dtype=np.int64)
@@ -415,7 +452,7 @@ class MilvusStore:
 
     def count(self) -> int:
         with self._errors("count the rows of"):
-            rows = self.client.query(self.collection, filter="", output_fields=["count(*)"])
+            rows = self._reloading(lambda: self.client.query(self.collection, filter="", output_fields=["count(*)"]))
         return int(rows[0]["count(*)"]) if rows else 0
 
     def save(self, folder: Path) -> None:

@@ -16,12 +16,16 @@ router = APIRouter(tags=["ops"])
 
 @router.get("/healthz")
 def healthz(request: Request, authorization: Annotated[str | None, Header()] = None) -> Any:
-    """Liveness and what is loaded; the index and data folders' paths only for the admin key."""
+    """Liveness and what is loaded; the index and data folders' paths only for the admin key.
+    A vector store that does not answer (Milvus gone away) makes it a 503 that says why, until
+    the store answers again."""
     pipe: Pipeline | None = getattr(request.app.state, "pipeline", None)
     if pipe is None:
         return JSONResponse({"status": "loading"}, status_code=503)
+    check = getattr(pipe.index.dense, "health", None)
+    problem = check() if check is not None else None
     body: dict[str, Any] = {
-        "status": "ok",
+        "status": "unavailable" if problem else "ok",
         "documents": len(pipe.index.documents),
         "chunks": len(pipe.index.chunks),
         "embedder": pipe.embedder.name,
@@ -30,6 +34,9 @@ def healthz(request: Request, authorization: Annotated[str | None, Header()] = N
     if is_admin(pipe.settings, authorization):
         body["index"] = str(pipe.settings.index_dir)
         body["data"] = str(pipe.store.root)
+    if problem:  # where Milvus runs is for the admin key
+        body["vectors"] = problem if is_admin(pipe.settings, authorization) else "the vector store does not answer"
+        return JSONResponse(body, status_code=503)
     return body
 
 
