@@ -384,10 +384,13 @@ def test_two_copies_of_the_header_are_refused(client: TestClient) -> None:
     assert response.status_code == 400 and "replace it, not append" in response.json()["error"]["message"]
 
 
-def test_healthz_counts_stay_global_and_name_nothing(client: TestClient) -> None:
-    body = client.get("/healthz").json()
-    assert body["documents"] == len(DOCS)
-    assert_only_visible(json.dumps(body, ensure_ascii=False), "anonymous")
+@pytest.mark.parametrize("reader", list(READERS))
+def test_healthz_counts_only_what_the_reader_may_read(client: TestClient, reader: str) -> None:
+    body = client.get("/healthz", headers=reader_headers(reader)).json()
+    assert body["documents"] == len(VISIBLE[reader]) < len(DOCS)
+    everything = client.get("/healthz", headers={HEADER: "财务处,audit,hr".encode()}).json()
+    assert body["chunks"] < everything["chunks"] and everything["documents"] == len(DOCS)
+    assert_only_visible(json.dumps(body, ensure_ascii=False), reader)
 
 
 # ---------------------------------------------------------------- uploads
