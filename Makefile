@@ -21,19 +21,19 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 # Rebuilt when the corpus or the ingest code changes (a new chunker version refuses old indexes).
-$(INDEX)/manifest.json: $(VENV)/.installed $(wildcard samples/corpus/*) $(wildcard ingest/*.py)
+$(INDEX)/manifest.json: $(VENV)/.installed $(wildcard samples/corpus/*) $(wildcard ingest/*.py) index/store.py index/textstore.py
 	$(RAGQA) ingest samples/corpus --index $(INDEX)
 
 index: $(INDEX)/manifest.json
 
 # The evaluation corpus: public documents of eight genres (eval/corpora/*/SOURCES.tsv).
-$(CORPORA)/manifest.json: $(VENV)/.installed $(wildcard eval/corpora/*/*.txt) $(wildcard ingest/*.py)
+$(CORPORA)/manifest.json: $(VENV)/.installed $(wildcard eval/corpora/*/*.txt) $(wildcard ingest/*.py) index/store.py index/textstore.py
 	$(RAGQA) ingest eval/corpora --index $(CORPORA)
 
 corpora: $(CORPORA)/manifest.json $(RECORDS)/manifest.json
 
 # Responsibility breakdowns for the list-answer (aggregate) gold sets (eval/records/*/SOURCES.tsv).
-$(RECORDS)/manifest.json: $(VENV)/.installed $(wildcard eval/records/*/*.txt) $(wildcard ingest/*.py)
+$(RECORDS)/manifest.json: $(VENV)/.installed $(wildcard eval/records/*/*.txt) $(wildcard ingest/*.py) index/store.py index/textstore.py
 	$(RAGQA) ingest eval/records --index $(RECORDS)
 
 # The served index has its own document store ($(LIVE).data): the sample corpus seeds it on the

@@ -1,22 +1,28 @@
 """`FaissStore`: the default `VectorStore` (index/vectors.py), FAISS inner product over unit
 vectors (so scores are cosines), kept in the index folder.
 
-Exact `IndexFlatIP` up to `hnsw_above` rows (setting `RAGQA_HNSW_ABOVE`): exact, no training,
-and at this size a batched exact search takes well under a millisecond. Past the threshold, HNSW
-(M=32) keeps search sub-linear without a training step; the build measures its recall@10 against
-exact search and widens efSearch until it reaches the target (vectors.tune_recall).
+Exact `IndexFlatIP` over float32 up to `hnsw_above` rows (setting `RAGQA_HNSW_ABOVE`): exact, no
+training, and at this size a batched exact search takes well under a millisecond. Past the
+threshold, HNSW (M=32) over 8-bit scalar-quantized vectors (`IndexHNSWSQ`, QT_8bit: one byte a
+dimension, trained on the vectors' per-dimension range), so a million 512-dimension vectors take
+512 MB in memory instead of 2 GB. The float32 vectors stay on disk beside it (`dense.vectors.f32`,
+read with pread, never loaded or mapped): a search takes twice `k` candidates from the graph and
+ranks them by their exact float32 cosines, so scores are exact and the quantization costs only
+the candidates it misses. The build measures recall@10 against exact search and widens efSearch
+until it reaches the target (vectors.tune_recall).
 
 Rows are FAISS positions in insertion order, beside each row's id, document and kind. A search
 filtered by documents or kinds hands FAISS a bitmap of the allowed rows (`IDSelectorBitmap` in the
 search parameters), so only they are ranked. A delete rebuilds the index from the remaining
 vectors (HNSW cannot remove rows); builds write whole indexes, so deletes are rare.
 
-Files: dense.faiss (the FAISS index) and dense.rows.npz (ids, documents, kinds, efSearch). A folder
-written before the rows file existed loads with the rows its chunks give (`load(rows=...)`).
+Files: dense.faiss (the FAISS index), dense.rows.npz (ids, documents, kinds, efSearch) and, for
+HNSW, dense.vectors.f32 (row-major float32, FAISS row order).
 """
 
 from __future__ import annotations
 
+import os
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -32,7 +38,33 @@ from .vectors import EF_SEARCH, HNSW_ABOVE, Ids, check_rows
 
 faiss.cvar.distance_compute_blas_threshold = 4
 FILTERS = 64  # filtered-search bitmaps kept (one per reader view; least recently used dropped)
+RERANK = 2  # an HNSW search takes RERANK * k candidates and ranks them by exact float32 cosine
+VECTORS = "dense.vectors.f32"
 Rows = tuple[Ids, Sequence[str], Sequence[str]]
+
+
+class _RowFile:
+    """Float32 rows of `dim` numbers in a file, read by position with pread (nothing mapped, so
+    reads cost no resident memory); the open file outlives the folder's deletion."""
+
+    def __init__(self, path: Path, dim: int, rows: int) -> None:
+        self._file = path.open("rb", buffering=0)
+        self.dim, self.rows = dim, rows
+        size = os.fstat(self._file.fileno()).st_size
+        if size != rows * dim * 4:
+            self._file.close()
+            raise ValueError(f"{path} holds {size} bytes, not {rows} rows of {dim} float32")
+
+    def read(self, positions: npt.NDArray[np.int64]) -> Matrix:
+        if len(positions) > 4096:
+            return self.all()[positions]
+        width = self.dim * 4
+        fd = self._file.fileno()
+        data = b"".join(os.pread(fd, width, int(p) * width) for p in positions.tolist())
+        return np.frombuffer(data, dtype=np.float32).reshape(len(positions), self.dim).copy()
+
+    def all(self) -> Matrix:
+        return np.fromfile(self._file.name, dtype=np.float32).reshape(self.rows, self.dim) if self.rows else np.zeros((0, self.dim), np.float32)
 
 
 class _Codes:
@@ -69,9 +101,13 @@ class FaissStore:
         self._kind_rows = np.zeros(0, dtype=np.int32)
         self._filters: OrderedDict[tuple[frozenset[str] | None, frozenset[str] | None], tuple[object, ...]] = OrderedDict()
         self._lock = threading.Lock()
+        self._originals: Matrix | None = None  # an HNSW index's float32 rows, while built in memory
+        self._file: _RowFile | None = None  # or where they are, once loaded
 
     @property
     def kind(self) -> str:
+        if isinstance(self.index, faiss.IndexHNSWSQ):
+            return "hnsw32-sq8"
         return "hnsw32" if isinstance(self.index, faiss.IndexHNSW) else "flat-ip"
 
     @property
@@ -110,24 +146,43 @@ class FaissStore:
         if self.exact and len(self.ids) > self.hnsw_above:
             self.index = self._build(np.vstack([self._all_vectors(), vectors]))
         else:
+            if not self.exact:
+                self._originals, self._file = np.vstack([self._all_vectors(), vectors]), None
             self.index.add(vectors)
         self._changed()
 
     def _build(self, vectors: Matrix) -> faiss.Index:
-        """A new FAISS index over `vectors`: flat up to `hnsw_above` rows, HNSW above."""
+        """A new FAISS index over `vectors`: flat float32 up to `hnsw_above` rows, HNSW over 8-bit
+        codes above (the float32 rows kept beside it for exact ranking)."""
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        self._originals, self._file = None, None
         if len(vectors) > self.hnsw_above:
-            hnsw = faiss.IndexHNSWFlat(self.dim, 32, faiss.METRIC_INNER_PRODUCT)
+            hnsw = faiss.IndexHNSWSQ(self.dim, faiss.ScalarQuantizer.QT_8bit, 32, faiss.METRIC_INNER_PRODUCT)  # type: ignore[arg-type]  # faiss's stubs
             hnsw.hnsw.efSearch = self._ef
+            hnsw.train(vectors)
             index: faiss.Index = hnsw
+            self._originals = vectors
         else:
             index = faiss.IndexFlatIP(self.dim)
         if len(vectors):
-            index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+            index.add(vectors)
         return index
+
+    def _rows(self, positions: npt.NDArray[np.int64]) -> Matrix:
+        """The float32 vectors at FAISS row `positions`."""
+        if self._originals is not None:
+            return self._originals[positions]
+        if self._file is not None:
+            return self._file.read(positions)
+        return np.asarray(self.index.reconstruct_batch(positions), dtype=np.float32).reshape(len(positions), self.dim)
 
     def _all_vectors(self) -> Matrix:
         if not self.count():
             return np.zeros((0, self.dim), dtype=np.float32)
+        if self._originals is not None:
+            return self._originals
+        if self._file is not None:
+            return self._file.all()
         return np.asarray(self.index.reconstruct_n(0, self.count()), dtype=np.float32)
 
     def _keep(self, mask: npt.NDArray[np.bool_]) -> None:
@@ -160,7 +215,7 @@ class FaissStore:
             raise IndexUnavailable(f"the FAISS store has no row for some of ids {ids[:5].tolist()}…")
         if not len(ids):
             return np.zeros((0, self.dim), dtype=np.float32)
-        return np.asarray(self.index.reconstruct_batch(order[place]), dtype=np.float32).reshape(len(ids), self.dim)
+        return self._rows(order[place])
 
     def search(
         self, queries: Matrix, k: int, docs: frozenset[str] | None = None, kinds: frozenset[str] | None = None
@@ -174,8 +229,24 @@ class FaissStore:
             k = min(k, allowed)
         if k < 1:
             return np.zeros((len(queries), 0), np.float32), np.zeros((len(queries), 0), np.int64)
-        scores, rows = self.index.search(queries, k, params=params)
+        if self.exact:
+            scores, rows = self.index.search(queries, k, params=params)
+        else:
+            scores, rows = self._reranked(queries, k, params)
         return scores, np.where(rows >= 0, self.ids[rows], -1)
+
+    def _reranked(self, queries: Matrix, k: int, params: faiss.SearchParameters | None) -> tuple[npt.NDArray[np.float32], Ids]:
+        """HNSW's best RERANK * k rows by 8-bit codes, ranked by exact float32 cosine, top k."""
+        wide = min(RERANK * k, self.count())
+        _, rows = self.index.search(queries, wide, params=params)  # HNSW searches max(efSearch, wide) wide
+        scores = np.full((len(queries), k), -np.inf, dtype=np.float32)
+        out = np.full((len(queries), k), -1, dtype=np.int64)
+        for q, (query, found) in enumerate(zip(queries, rows, strict=True)):
+            found = found[found >= 0]
+            exact = self._rows(found) @ query
+            order = np.lexsort((found, -exact))[:k]
+            scores[q, : len(order)], out[q, : len(order)] = exact[order], found[order]
+        return scores, out
 
     def _filter(self, docs: frozenset[str] | None, kinds: frozenset[str] | None) -> tuple[int, faiss.SearchParameters]:
         """(allowed rows, search parameters) of a filtered search; the parameters hold only
@@ -203,6 +274,8 @@ class FaissStore:
 
     def save(self, folder: Path) -> None:
         faiss.write_index(self.index, str(folder / "dense.faiss"))
+        if not self.exact:
+            self._all_vectors().tofile(folder / VECTORS)
         with (folder / "dense.rows.npz").open("wb") as f:
             np.savez(
                 f, ids=self.ids, docs=self._doc_rows, doc_names=np.array(self._docs.names, dtype=str), kinds=self._kind_rows,
@@ -212,7 +285,8 @@ class FaissStore:
     @classmethod
     def load(cls, folder: Path, hnsw_above: int = HNSW_ABOVE, rows: Rows | None = None) -> FaissStore:
         """The store `save` wrote into `folder`; without dense.rows.npz (an older index), `rows`
-        gives each row's id, document and kind. ValueError or RuntimeError when damaged."""
+        gives each row's id, document and kind. An HNSW store's float32 vectors stay in their
+        file. ValueError or RuntimeError when damaged."""
         index = faiss.read_index(str(folder / "dense.faiss"))
         store = cls(index.d, hnsw_above)
         if (folder / "dense.rows.npz").exists():
@@ -231,4 +305,5 @@ class FaissStore:
         store.index = index
         if isinstance(index, faiss.IndexHNSW):
             store._ef = int(index.hnsw.efSearch)
+            store._file = _RowFile(folder / VECTORS, index.d, index.ntotal)
         return store

@@ -116,6 +116,8 @@ class KeywordIndex:
 
     @classmethod
     def load(cls, folder: Path) -> KeywordIndex:
-        retriever = bm25s.BM25.load(str(folder / "bm25"))
+        """The index `save` wrote. The BM25 matrix is memory-mapped, not read: a query touches the
+        postings of its own tokens only, and the pages stay the kernel's to drop."""
+        retriever = bm25s.BM25.load(str(folder / "bm25"), mmap=True)
         meta = json.loads((folder / "df.json").read_text())
         return cls(retriever, {str(k): int(v) for k, v in meta["df"].items()}, int(meta["n_docs"]))

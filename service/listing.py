@@ -13,11 +13,13 @@ headings or text but not all ("民生实事", "重点工作"). The same `RecordQ
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from urllib.parse import urlencode
 
 from jieba import posseg
+from ragqa.index.textstore import DocumentTable, RecordTable
 from ragqa.ingest.model import Document
 from ragqa.ingest.normalize import fold
 from ragqa.ingest.records import Record
@@ -85,32 +87,43 @@ class RecordQuery:
 class RecordBook:
     """The records of one index, with what matching needs (built once per index)."""
 
-    records: list[Record]
-    documents: dict[str, Document]
+    records: Sequence[Record]  # a RecordTable reads them from the index as they are gone through
+    documents: Mapping[str, Document]
     _titles: dict[str, str] = field(default_factory=dict)
 
     @cached_property
     def persons(self) -> set[str]:
+        if isinstance(self.records, RecordTable):
+            return self.records.keys("name:")
         return {fold(p) for r in self.records for p in r.persons if len(p) >= 2}
 
     @cached_property
     def doc_ids(self) -> list[str]:
         """The documents that have records."""
+        if isinstance(self.records, RecordTable):
+            return self.records.documents()
         return list(dict.fromkeys(r.doc_id for r in self.records))
 
     @cached_property
     def unit_keys(self) -> set[str]:
+        if isinstance(self.records, RecordTable):
+            return {k for k in self.records.keys("unit:") if len(k) >= 2}
         return {unit_key(u) for r in self.records for u in r.units if len(unit_key(u)) >= 2}
 
     def unit_name(self, key: str) -> str:
         """How the records most often spell the unit with `key` (人行 -> 人民银行)."""
-        names = [u for r in self.records for u in r.units if unit_key(u) == key]
+        rows = self.records.read(self.records.having(f"unit:{key}")) if isinstance(self.records, RecordTable) else self.records
+        names = [u for r in rows for u in r.units if unit_key(u) == key]
         return max(set(names), key=names.count) if names else key
 
     def title(self, doc: str) -> str:
         if doc not in self._titles:
-            found = self.documents.get(doc)
-            self._titles[doc] = fold(found.title) if found else ""
+            if isinstance(self.documents, DocumentTable):
+                head = self.documents.heads.get(doc)
+                self._titles[doc] = fold(head.title) if head else ""
+            else:
+                found = self.documents.get(doc)
+                self._titles[doc] = fold(found.title) if found else ""
         return self._titles[doc]
 
     def part(self, record: Record) -> str:
@@ -122,7 +135,24 @@ class RecordBook:
 
     def select(self, query: RecordQuery) -> list[Record]:
         """The records `query` matches, in document order."""
-        return [r for r in self.records if self._matches(r, query)]
+        return [r for r in self._candidates(query) if self._matches(r, query)]
+
+    def _candidates(self, query: RecordQuery) -> Iterable[Record]:
+        """Records among which are all that `query` matches: from an index's `RecordTable`, those
+        with its kind, one of its persons and its units (any of them, when `either`), looked up by
+        key; every record when the query names none of these."""
+        table = self.records
+        if not isinstance(table, RecordTable):
+            return table
+        found: list[set[int]] = []
+        if query.kind:
+            found.append(table.having(f"kind:{query.kind}"))
+        if query.persons:
+            found.append(set().union(*(table.having(f"person:{p}") for p in query.persons)))
+        if query.units:
+            per_unit = [table.having(f"unit:{k}") for k in query.units]
+            found.append(set().union(*per_unit) if query.either else set.intersection(*per_unit))
+        return table.read(set.intersection(*found)) if found else table
 
     def _matches(self, record: Record, query: RecordQuery) -> bool:
         if query.kind and record.kind != query.kind:
@@ -369,7 +399,7 @@ def build_definition(question: str, book: RecordBook) -> Listed | None:
     folded = fold(question)
     if not _DEFINITION_FRAME.search(folded):
         return None
-    terms = {fold(r.number) for r in book.records if r.kind == GLOSSARY and len(r.number) >= 2}
+    terms = {fold(r.number) for r in book.select(RecordQuery(kind=GLOSSARY)) if len(r.number) >= 2}
     named = [t for t in terms if _defines(t, folded)]
     if not named:
         return None

@@ -150,9 +150,9 @@ class Pipeline:
             if len(self._suggested) > 64:
                 self._suggested.clear()
             docs = snap.index.documents  # a restricted view holds exactly the readable documents
-            allowed = [c for c in snap.index.chunks if c.doc_id in docs]
+            allowed = (c for c in snap.index.chunks if c.doc_id in docs)
             found: list[str] = []
-            for question in candidate_questions(allowed, docs)[: limit * SUGGESTION_TRIES]:
+            for question in candidate_questions(allowed, docs, limit * SUGGESTION_TRIES):
                 hits = snap.search(question, self.settings.top_k)
                 if not self.answerer.extractive(question, hits, snap).refused:
                     found.append(question)

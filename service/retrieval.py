@@ -38,7 +38,7 @@ class Snapshot:
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "_groups", frozenset(g for doc in self.index.documents.values() for g in doc.groups))
+        object.__setattr__(self, "_groups", frozenset(g for head in self.index.documents.heads.values() for g in head.groups))
 
     def search(self, query: str, top_k: int) -> list[Hit]:
         return self.searcher.search(query, top_k)
@@ -64,7 +64,7 @@ class Snapshot:
         return made
 
     def _view(self, reader: Access) -> Snapshot:
-        docs = frozenset(d for d, doc in self.index.documents.items() if reader.allows(doc.groups))
+        docs = frozenset(d for d, head in self.index.documents.heads.items() if reader.allows(head.groups))
         if len(docs) == len(self.index.documents):
             return self
         searcher = self.searcher.restricted(docs)

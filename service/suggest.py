@@ -9,7 +9,7 @@ a say before any gets two. Headings that only file things away (附件, 目录) 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from ragqa.ingest.model import Chunk, Document
 from ragqa.ingest.normalize import fold
@@ -32,10 +32,14 @@ def heading_topic(heading: str) -> str | None:
     return text
 
 
-def candidate_questions(chunks: Iterable[Chunk], documents: dict[str, Document]) -> list[str]:
-    """Questions from top-level headings, documents taking turns, in document order."""
+def candidate_questions(chunks: Iterable[Chunk], documents: Mapping[str, Document], limit: int | None = None) -> list[str]:
+    """Questions from top-level headings, documents taking turns, in document order. With
+    `limit`, the first `limit` of them, reading `chunks` (in document order) only until `limit`
+    documents have a question: their first questions are then the first `limit`."""
     per_doc: dict[str, list[str]] = {}
     for chunk in chunks:
+        if limit is not None and len(per_doc) >= limit and chunk.doc_id not in per_doc:
+            break
         if not chunk.clause_path:
             continue
         topic = heading_topic(chunk.clause_path[0])
@@ -51,4 +55,4 @@ def candidate_questions(chunks: Iterable[Chunk], documents: dict[str, Document])
     out: list[str] = []
     for round_ in range(max((len(q) for q in per_doc.values()), default=0)):
         out += [qs[round_] for qs in per_doc.values() if round_ < len(qs)]
-    return out
+    return out if limit is None else out[:limit]

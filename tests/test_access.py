@@ -170,7 +170,7 @@ def test_group_files_give_each_document_its_groups(access_index: Path) -> None:
     groups = {doc: d.groups for doc, d in load_index(access_index).documents.items()}
     assert groups == {"公开.txt": (), "财务.txt": ("财务处",), "人事.txt": ("hr", "财务处"), "audit/审计.txt": ("audit",), "audit/报告.pdf": ("audit",)}
     manifest = read_manifest(access_index)
-    assert manifest["format"] == 2 and manifest["groups"] == {d: list(g) for d, g in groups.items() if g}
+    assert manifest["format"] == 3 and manifest["groups"] == {d: list(g) for d, g in groups.items() if g}
     assert DocumentStore(access_index.parent / "index.data").group_map() == manifest["groups"]
 
 
@@ -215,9 +215,9 @@ def test_bad_group_names_are_refused(text: str, reason: str) -> None:
         parse_groups(text)
 
 
-def test_an_index_without_groups_still_loads_as_format_1_and_everything_is_public(hash_index: Path) -> None:
+def test_an_index_without_groups_loads_and_everything_is_public(hash_index: Path) -> None:
     index = load_index(hash_index)
-    assert read_manifest(hash_index)["format"] == 1 and all(not d.groups for d in index.documents.values())
+    assert read_manifest(hash_index)["format"] == 3 and all(not d.groups for d in index.documents.values())
     snap = Retrieval(index, HashEmbedder(64), FusionConfig()).current
     assert snap.restricted(Access.of([])) is snap and snap.restricted(Access.of(["anything"])) is snap
 
@@ -308,7 +308,7 @@ def test_an_hnsw_index_searches_only_the_allowed_vectors(access_index: Path) -> 
     if not folder.exists():
         ingest_paths([access_index.parent / "corpus"], folder, HashEmbedder(64), hnsw_above=0)
     index = load_index(folder)
-    assert index.manifest["dense"] == "hnsw32"
+    assert index.manifest["dense"] == "hnsw32-sq8"
     searcher = Searcher(index, HashEmbedder(64), FusionConfig(keyword_weight=0.0, dense_weight=1.0)).restricted(frozenset(VISIBLE["hr"]))
     hits = searcher.search("青鸾工程 玄武工程 资金", 20)
     assert hits and {h.chunk.doc_id for h in hits} <= VISIBLE["hr"]

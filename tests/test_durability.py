@@ -143,7 +143,7 @@ def test_leftovers_of_a_killed_build_and_upload_are_removed_at_start(tmp_path: P
     builds = tmp_path / ".index.builds"
     stale = builds / "20200101T000000-999999-deadbeef"
     stale.mkdir()
-    (stale / "chunks.jsonl").write_text("half")
+    (stale / "text.sqlite").write_text("half")
     (tmp_path / ".index.link-999999").symlink_to(stale)
     incoming = tmp_path / "index.data" / "incoming"
     incoming.mkdir(parents=True)
@@ -197,7 +197,10 @@ def test_an_upload_whose_client_hangs_up_is_committed_and_shown_done(tmp_path: P
         while UPLOAD_B[0] not in _listed(service.url):
             assert time.monotonic() < deadline
             time.sleep(0.2)
-        jobs = httpx.get(f"{service.url}/v1/jobs", headers=AUTH, timeout=10).json()["jobs"]
+        # the new index is served first; the job says done once it has finished its bookkeeping
+        while (jobs := httpx.get(f"{service.url}/v1/jobs", headers=AUTH, timeout=10).json()["jobs"])[0]["state"] == "running":
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
         assert jobs[0]["documents"] == [UPLOAD_B[0]] and jobs[0]["state"] == "done"
     finally:
         serving.stop(service)

@@ -37,7 +37,7 @@ def test_unknown_embedder_names_the_accepted_forms() -> None:
 def test_index_folder_holds_what_the_manifest_says(hash_index: Path) -> None:
     assert hash_index.is_symlink()
     names = {p.name for p in hash_index.iterdir()}
-    assert {"manifest.json", "chunks.jsonl", "documents.jsonl", "dense.faiss", "keyword"} <= names
+    assert {"manifest.json", "text.sqlite", "dense.faiss", "keyword"} <= names
     manifest = json.loads((hash_index / "manifest.json").read_text())
     assert manifest["embedder"] == "hash:64" and manifest["dim"] == 64 and manifest["dense"] == "flat-ip"
     assert set(manifest["corpus"]) == {p.name for p in SAMPLES.iterdir()}
@@ -54,9 +54,19 @@ def test_loading_with_another_embedder_says_to_reingest(hash_index: Path) -> Non
 def test_a_damaged_or_foreign_index_is_refused(tmp_path: Path) -> None:
     with pytest.raises(IndexUnavailable, match="ragqa ingest"):
         load_index(tmp_path)
-    (tmp_path / "manifest.json").write_text(json.dumps({"format": 1, "chunker": "old-0"}))
+    (tmp_path / "manifest.json").write_text(json.dumps({"format": 3, "chunker": "old-0"}))
     with pytest.raises(IndexUnavailable, match="re-ingest"):
         load_index(tmp_path)
+
+
+def test_an_index_of_the_json_lines_format_says_to_reingest(tmp_path: Path, tiny_corpus: Path) -> None:
+    target = tmp_path / "idx"
+    ingest_paths([tiny_corpus], target, HashEmbedder(32))
+    manifest = json.loads((target / "manifest.json").read_text())
+    for old in (1, 2):
+        (target / "manifest.json").write_text(json.dumps({**manifest, "format": old}))
+        with pytest.raises(IndexUnavailable, match=f"format {old} .*re-ingest: ragqa ingest"):
+            load_index(target)
 
 
 def test_rebuild_swaps_atomically_and_cleans_the_old_build(tmp_path: Path, tiny_corpus: Path) -> None:
@@ -125,8 +135,11 @@ def test_hnsw_past_the_setting_finds_what_exact_search_finds(tmp_path: Path, tin
     embedder = HashEmbedder(64)
     ingest_paths([tiny_corpus], tmp_path / "flat", embedder)
     ingest_paths([tiny_corpus], tmp_path / "hnsw", embedder, hnsw_above=2)
-    assert json.loads((tmp_path / "hnsw" / "manifest.json").read_text())["dense"] == "hnsw32"
+    assert json.loads((tmp_path / "hnsw" / "manifest.json").read_text())["dense"] == "hnsw32-sq8"
+    assert (tmp_path / "hnsw" / "dense.vectors.f32").stat().st_size == len(load_index(tmp_path / "hnsw").chunks) * 64 * 4
     flat = Searcher(load_index(tmp_path / "flat"), embedder, FusionConfig(keyword_weight=0.0, dense_weight=1.0))
     hnsw = Searcher(load_index(tmp_path / "hnsw"), embedder, FusionConfig(keyword_weight=0.0, dense_weight=1.0))
     for query in ("大数据局负责什么", "县发改局", "地区生产总值增长"):
         assert [h.chunk for h in hnsw.search(query, 3)] == [h.chunk for h in flat.search(query, 3)]
+        # 8-bit codes choose the candidates, exact float32 cosines rank and score them
+        assert [h.dense_score for h in hnsw.search(query, 3)] == pytest.approx([h.dense_score for h in flat.search(query, 3)], abs=1e-6)

@@ -16,6 +16,7 @@ import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import faiss
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
@@ -177,6 +178,29 @@ def test_recall_counts_a_tie_with_the_kth_best_as_found() -> None:
     assert measure_recall(store, vectors, np.arange(12)[::-1].copy(), k=3) < 1.0  # ids that do not match the vectors
 
 
+def test_faiss_hnsw_holds_8bit_codes_and_ranks_by_the_float32_vectors_on_disk(tmp_path: Path) -> None:
+    rng = np.random.default_rng(3)
+    vectors = rng.normal(size=(400, 32)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    ids = np.arange(5000, 5400, dtype=np.int64)
+    store = FaissStore(32, hnsw_above=100)
+    store.add(ids, vectors, ["a"] * 200 + ["b"] * 200, ["clause"] * 400)
+    assert store.kind == "hnsw32-sq8" and tune_recall(store, vectors, ids) >= 0.95
+    store.save(tmp_path)
+    assert (tmp_path / "dense.vectors.f32").read_bytes() == vectors.tobytes()
+    held = faiss.read_index(str(tmp_path / "dense.faiss"))
+    assert isinstance(held, faiss.IndexHNSWSQ) and faiss.downcast_index(held.storage).sq.qtype == faiss.ScalarQuantizer.QT_8bit  # a byte a dimension
+    loaded = FaissStore.load(tmp_path)
+    assert loaded.kind == "hnsw32-sq8" and np.array_equal(loaded.vectors(ids[[7, 399, 0]]), vectors[[7, 399, 0]])
+    scores, found = loaded.search(vectors[:3], 10, docs=frozenset({"b"}))
+    rows = found - 5000
+    assert (rows >= 200).all() and np.allclose(scores, np.einsum("qd,qkd->qk", vectors[:3], vectors[rows]), atol=1e-6)
+    assert (np.diff(scores, axis=1) <= 0).all()
+    (tmp_path / "dense.vectors.f32").write_bytes(vectors[:10].tobytes())
+    with pytest.raises(ValueError, match="float32"):
+        FaissStore.load(tmp_path)
+
+
 def test_stable_ids_are_the_same_in_every_build_and_distinct_within_one() -> None:
     keys = [("a.txt", "clause", "第一条"), ("a.txt", "clause", "第一条"), ("b.txt", "clause", "第一条"), ("a.txt", "row", "第一条")]
     ids = stable_ids(keys)
@@ -214,7 +238,7 @@ def milvus_sample(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Store
 def test_a_milvus_index_keeps_all_but_the_vectors_in_its_folder(milvus_sample: tuple[Path, StoreConfig]) -> None:
     index, config = milvus_sample
     names = {p.name for p in index.iterdir()}
-    assert {"manifest.json", "chunks.jsonl", "documents.jsonl", "records.jsonl", "keyword", "milvus.json", "vector_ids.npy"} <= names
+    assert {"manifest.json", "text.sqlite", "keyword", "milvus.json", "vector_ids.npy"} <= names
     assert "dense.faiss" not in names
     manifest = json.loads((index / "manifest.json").read_text())
     assert (manifest["store"], manifest["dense"], manifest["dense_recall@10"]) == ("milvus", "milvus-flat", 1.0)

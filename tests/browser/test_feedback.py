@@ -17,6 +17,7 @@ import httpx
 import pytest
 from playwright.sync_api import Locator, Page, Route, expect
 from ragqa.eval.goldset import parse_gold
+from ragqa.index.store import load_index
 
 from ..serving import REPO, Service, StartService, service_env
 from .support import GOLD_QUESTION, HostSite, Watched, answer_events_script, ask, screenshot
@@ -47,8 +48,7 @@ def last_answer(w: Watched) -> dict[str, Any]:
 
 
 def doc_lines(index: Path) -> dict[str, int]:
-    rows = (json.loads(line) for line in (index / "documents.jsonl").read_text(encoding="utf-8").splitlines() if line)
-    return {row["doc"]: len(row["lines"]) for row in rows}
+    return {doc: head.lines for doc, head in load_index(index).documents.heads.items()}
 
 
 def export(db: Path, out: Path) -> list[dict[str, Any]]:
