@@ -187,6 +187,10 @@ class TextStore:
             got.update((int(r[0]), Record.from_json(json.loads(r[1]))) for r in rows)
         return [got[int(i)] for i in ids]
 
+    def distinct_keys(self, low: str, high: str) -> list[str]:
+        """The distinct record keys from `low` up to, not including, `high` (read off the key index)."""
+        return [str(r[0]) for r in self._query("SELECT DISTINCT key FROM record_keys WHERE key >= ? AND key < ?", (low, high))]
+
     def keyed(self, low: str, high: str) -> list[tuple[str, int, int]]:
         """(key, record id, document position) of the record keys from `low` up to, not including, `high`."""
         return [(str(r[0]), int(r[1]), int(r[2])) for r in self._query("SELECT key, id, doc FROM record_keys WHERE key >= ? AND key < ?", (low, high))]
@@ -316,7 +320,10 @@ class RecordTable(Sequence[Record]):
     def keys(self, prefix: str) -> set[str]:
         """The keys (`record_keys`) starting with `prefix`, without it: `keys("name:")` is every
         person named by two or more characters, folded."""
-        return {key[len(prefix) :] for key, _, _ in self._allowed(self.store.keyed(prefix, prefix + "\U0010ffff"))}
+        high = prefix + "\U0010ffff"
+        if self._positions is None:
+            return {key[len(prefix) :] for key in self.store.distinct_keys(prefix, high)}
+        return {key[len(prefix) :] for key, _, _ in self._allowed(self.store.keyed(prefix, high))}
 
     def having(self, key: str) -> set[int]:
         """The ids of the records with `key` (`record_keys`)."""
