@@ -68,15 +68,19 @@ def verdict(value: float | None, limit: float) -> str:
 
 
 def _targets(data: dict[str, Any]) -> list[str]:
-    rows = ["| target | limit | measured | |", "|---|---|---|---|"]
+    rows = ["| target | limit | measured | | run (each figure is from the last run that measured it) |", "|---|---|---|---|---|"]
     for name, path, limit, unit in TARGETS:
         value = _get(data, path)
+        run = _get(data, (*path[:-2], "run")) if path[0] == "sizes" else _get(data, (path[0], "run"))
+        when = f"{run.get('date', '?')}, commit {run.get('commit', '?')}" if isinstance(run, dict) else ""
         rows.append(
-            f"| {name} | ≤ {_n(limit, 1 if limit < 10 else 0)} {unit} | {_n(value, 2 if unit == 's' else 0)} {unit if value is not None else ''} | {verdict(value, limit)} |"
+            f"| {name} | ≤ {_n(limit, 1 if limit < 10 else 0)} {unit} | {_n(value, 2 if unit == 's' else 0)} {unit if value is not None else ''} | {verdict(value, limit)} | {when} |"
         )
     ratio = _get(data, ("llamaindex", "ratios", "ingest_throughput"))
+    run = _get(data, ("llamaindex", "run"))
+    when = f"{run.get('date', '?')}, commit {run.get('commit', '?')}" if isinstance(run, dict) else ""
     rows.append(f"| ingest throughput against LlamaIndex (corpus characters/s) | ≥ 2.0× | {_n(ratio, 2)}× | "
-                f"{'not measured' if ratio is None else '**met**' if ratio >= 2 else f'**missed** ({ratio / 2:.0%} of the target)'} |")  # fmt: skip
+                f"{'not measured' if ratio is None else '**met**' if ratio >= 2 else f'**missed** ({ratio / 2:.0%} of the target)'} | {when} |")  # fmt: skip
     return rows
 
 
