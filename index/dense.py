@@ -64,7 +64,9 @@ class _RowFile:
         return np.frombuffer(data, dtype=np.float32).reshape(len(positions), self.dim).copy()
 
     def all(self) -> Matrix:
-        return np.fromfile(self._file.name, dtype=np.float32).reshape(self.rows, self.dim) if self.rows else np.zeros((0, self.dim), np.float32)
+        """Every row, read through the open file (so also after the folder's deletion)."""
+        self._file.seek(0)
+        return np.fromfile(self._file, dtype=np.float32, count=self.rows * self.dim).reshape(self.rows, self.dim)
 
 
 class _Codes:

@@ -36,14 +36,14 @@ def top_positions(scores: np.ndarray, k: int) -> list[int]:
     """The positions of the `k` highest positive `scores`, best first, ties by position: what a
     stable sort of the whole array would give, but by partial selection (np.partition over
     the positive scores), so a query costs O(n) and a sort of `k`, never a sort of every chunk."""
+    if k <= 0:
+        return []
     found = np.flatnonzero(scores > 0)
-    if len(found) > k > 0:
+    if len(found) > k:
         values = scores[found]
         kth = np.partition(values, len(values) - k)[len(values) - k]
         above = found[values > kth]
         found = np.concatenate([above, found[values == kth][: k - len(above)]])
-    elif k <= 0:
-        return []
     order = np.lexsort((found, -scores[found]))
     return [int(i) for i in found[order]]
 

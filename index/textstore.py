@@ -138,18 +138,23 @@ class TextStore:
             rows: list[tuple[Any, ...]] = self._db.execute(sql, args).fetchall()
         return rows
 
-    def chunks(self, ids: Sequence[int]) -> list[Chunk]:
-        """The chunks of `ids`, in that order; IndexError for an id the index does not have."""
-        got: dict[int, Chunk] = {}
+    def _by_id(self, table: str, ids: Sequence[int]) -> dict[int, str]:
+        """id -> JSON of the rows of `table` ("chunks" or "records") with `ids`, 500 ids a query."""
+        got: dict[int, str] = {}
         unique = list(dict.fromkeys(int(i) for i in ids))
         for start in range(0, len(unique), 500):
             part = unique[start : start + 500]
-            rows = self._query(f"SELECT id, data FROM chunks WHERE id IN ({','.join('?' * len(part))})", part)
-            got.update((int(str(r[0])), Chunk.from_json(json.loads(str(r[1])))) for r in rows)
-        missing = [i for i in unique if i not in got]
+            rows = self._query(f"SELECT id, data FROM {table} WHERE id IN ({','.join('?' * len(part))})", part)
+            got.update((int(str(r[0])), str(r[1])) for r in rows)
+        return got
+
+    def chunks(self, ids: Sequence[int]) -> list[Chunk]:
+        """The chunks of `ids`, in that order; IndexError for an id the index does not have."""
+        got = self._by_id("chunks", ids)
+        missing = [int(i) for i in ids if int(i) not in got]
         if missing:
             raise IndexError(f"no chunk {missing[0]} in {self.path} ({self.chunk_count} chunks)")
-        return [got[int(i)] for i in ids]
+        return [Chunk.from_json(json.loads(got[int(i)])) for i in ids]
 
     @cached_property
     def chunk_docs(self) -> npt.NDArray[np.int32]:
@@ -180,12 +185,8 @@ class TextStore:
 
     def records(self, ids: Sequence[int]) -> list[Record]:
         """The records of `ids`, in that order."""
-        got: dict[int, Record] = {}
-        for start in range(0, len(ids), 500):
-            part = [int(i) for i in ids[start : start + 500]]
-            rows = self._query(f"SELECT id, data FROM records WHERE id IN ({','.join('?' * len(part))})", part)
-            got.update((int(r[0]), Record.from_json(json.loads(r[1]))) for r in rows)
-        return [got[int(i)] for i in ids]
+        got = self._by_id("records", ids)
+        return [Record.from_json(json.loads(got[int(i)])) for i in ids]
 
     def distinct_keys(self, low: str, high: str) -> list[str]:
         """The distinct record keys from `low` up to, not including, `high` (read off the key index)."""

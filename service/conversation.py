@@ -8,11 +8,11 @@ The extractive rewriter carries over what the new question lacks, by kind of slo
 the place or body (jieba's part-of-speech tags and place suffixes), and the subject (the earlier
 question's content words). A new slot of a kind the earlier question had replaces it; anything
 else is added. What replaces what is found by structure and likeness, never by a list of
-topics: the same ordinal unit (第三项 for 第一项), the same head noun (协同单位 for 牵头单位), a
+topics: the same ordinal unit (第三款 for 第一款), the same head noun (协同单位 for 牵头单位), a
 shared start (4G用户 for 全省4G基站 keeps 全省), else the most similar noun run (characters,
 embeddings, how geographic). A follow-up that asks a question of its own ("那审批部门多久给出
 答复？") keeps the earlier question's scope, what it said before the thing replaced or its
-opening clause ("城市更新办法里，…"); a pointer ("这批债券") becomes the clause that named the thing;
+opening clause ("城市更新办法里，…"); a pointer ("这套方案") becomes the clause that named the thing;
 a bare head noun ("中心") gets back the modifiers the earlier question gave it. With an LLM
 configured, the LLM rewrites instead (prompts/rewrite.txt) and this is its fallback.
 
@@ -363,7 +363,7 @@ def _from_shared(topic: str, run: str) -> str:
 
 def _pointer_words(text: str) -> list[tuple[str, str]]:
     """`text`'s words and tags, a pronoun that points back joined to the measure word after it
-    (这 + 批 → 这批, which the tagger splits before a noun) and tagged r."""
+    (这 + 套 → 这套, which the tagger splits before a noun) and tagged r."""
     words = [(w.word, w.flag) for w in _cut(text)]
     out: list[tuple[str, str]] = []
     for word, flag in words:

@@ -1,6 +1,6 @@
 """Relative time: 今年 / 去年 / 明年 / 本届 in the terms of the document that answers.
 
-    "东阳今年GDP目标是多少？" + index ─> resolve_relative_time() ─> "东阳2023年GDP目标是多少？"
+    "今年全市GDP目标是多少？" + index ─> resolve_relative_time() ─> "2023年全市GDP目标是多少？"
 
 They mean the year (or term) of the document that answers, never the machine's clock: the
 question is searched once without them, the best document's own year (its title, issue number
