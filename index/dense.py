@@ -187,6 +187,31 @@ class FaissStore:
             return self._file.all()
         return np.asarray(self.index.reconstruct_n(0, self.count()), dtype=np.float32)
 
+    def spliced(self, parts: Sequence[tuple[int, int] | tuple[Matrix, Sequence[str], Sequence[str]]]) -> FaissStore:
+        """A new store of, in the order of `parts`, rows [start, stop) of this one (copied, not
+        re-embedded) and new rows (vectors, documents, kinds); its ids are 0, 1, … (a build's
+        chunk positions)."""
+        old = self._all_vectors()
+        doc_names, kind_names = np.asarray(self._docs.names, dtype=object), np.asarray(self._kinds.names, dtype=object)
+        blocks: list[Matrix] = []
+        docs: list[str] = []
+        kinds: list[str] = []
+        for part in parts:
+            if len(part) == 2:
+                start, stop = part
+                blocks.append(old[start:stop])
+                docs += doc_names[self._doc_rows[start:stop]].tolist()
+                kinds += kind_names[self._kind_rows[start:stop]].tolist()
+            else:
+                vectors, part_docs, part_kinds = part
+                blocks.append(vectors)
+                docs += part_docs
+                kinds += part_kinds
+        store = FaissStore(self.dim, self.hnsw_above, self._ef)
+        rows = np.vstack(blocks) if blocks else np.zeros((0, self.dim), dtype=np.float32)
+        store.add(np.arange(len(rows), dtype=np.int64), rows, docs, kinds)
+        return store
+
     def _keep(self, mask: npt.NDArray[np.bool_]) -> None:
         self.index = self._build(self._all_vectors()[mask])
         self.ids, self._doc_rows, self._kind_rows = self.ids[mask], self._doc_rows[mask], self._kind_rows[mask]

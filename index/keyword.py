@@ -12,13 +12,14 @@ import json
 import logging
 import math
 import re
-from collections import Counter
 from collections.abc import Mapping
 from pathlib import Path
 
 import bm25s
 import jieba
 import numpy as np
+
+from .bm25 import COUNTS, EMPTY, TermCounts, document_frequencies, read_vocab, retriever
 
 STOPWORDS = frozenset(
     ["的", "了", "和", "与", "及", "或", "是", "在", "为", "对", "等", "将", "把", "被", "于", "以", "之", "其", "这", "那", "也", "都", "就", "并", "而", "由", "从", "向", "到", "中", "上", "下", "个", "各", "要", "有", "年", "今年", "什么", "哪些", "哪个", "哪家", "哪位", "哪", "谁", "多少", "几", "怎么", "怎样", "如何", "是否", "吗", "呢", "吧", "啊", "分别", "一下", "请问", "请", "问", "里", "里面", "方面", "这些", "那些", "一个", "还", "给", "让", "说", "提", "提出", "叫", "是什么", "什么样", "怎么样", "哪一条", "哪条", "一条", "属于", "归", "被", "哪天", "日期", "时间", "节点", "时间节点", "何时", "具体", "大概", "大约", "怎么", "要求", "多久"]
@@ -71,25 +72,34 @@ class KeywordIndex:
         self._bm25 = retriever
         self.df = df
         self.n_docs = n_docs
-        self._tokens: list[list[str]] | None = None  # kept from `build` until saved
+        self._counts: TermCounts | None = None  # kept from `build` until saved
 
     @classmethod
     def build(cls, texts: list[str], known: Mapping[str, list[str]] | None = None) -> KeywordIndex:
         """BM25 over `texts`; `known` maps texts already tokenised (by the live index) to their
         tokens, so a rebuild after an upload tokenises only the new chunks."""
         known = known or {}
-        corpus = [known[t] if t in known else (tokenize(t) or [""]) for t in texts]
-        retriever = bm25s.BM25()
-        retriever.index(corpus, show_progress=False)
-        df = Counter(tok for toks in corpus for tok in set(toks) if tok)
-        built = cls(retriever, dict(df), len(texts))
-        built._tokens = corpus
+        return cls.of_counts(TermCounts.from_tokens([known[t] if t in known else (tokenize(t) or [EMPTY]) for t in texts]))
+
+    @classmethod
+    def of_counts(cls, counts: TermCounts) -> KeywordIndex:
+        """BM25 over chunks' term counts (index/bm25.py)."""
+        built = cls(retriever(counts), document_frequencies(counts), counts.matrix.shape[0])
+        built._counts = counts
         return built
+
+    @staticmethod
+    def read_counts(folder: Path) -> TermCounts | None:
+        """The term counts saved beside the BM25 files (None for an index from before them)."""
+        return TermCounts.load(folder, read_vocab(folder / "bm25")) if (folder / COUNTS).exists() else None
 
     @staticmethod
     def read_tokens(folder: Path) -> list[list[str]] | None:
         """The tokens of every chunk as saved beside the BM25 files (None for older indexes)."""
-        path = folder / "tokens.jsonl"
+        counts = KeywordIndex.read_counts(folder)
+        if counts is not None:
+            return counts.tokens()
+        path = folder / "tokens.jsonl"  # an index from before the counts
         if not path.exists():
             return None
         with path.open(encoding="utf-8") as f:
@@ -110,9 +120,8 @@ class KeywordIndex:
         folder.mkdir(parents=True, exist_ok=True)
         self._bm25.save(str(folder / "bm25"))
         (folder / "df.json").write_text(json.dumps({"n_docs": self.n_docs, "df": self.df}, ensure_ascii=False))
-        if self._tokens is not None:
-            with (folder / "tokens.jsonl").open("w", encoding="utf-8") as f:
-                f.writelines(json.dumps(toks, ensure_ascii=False) + "\n" for toks in self._tokens)
+        if self._counts is not None:
+            self._counts.save(folder)
 
     @classmethod
     def load(cls, folder: Path) -> KeywordIndex:

@@ -35,7 +35,7 @@ import shutil
 import sqlite3
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from importlib import metadata
 from pathlib import Path
@@ -51,7 +51,7 @@ from .embedders import Embedder, Matrix
 from .errors import IndexUnavailable
 from .keyword import KeywordIndex
 from .textstore import FILE as TEXT_FILE
-from .textstore import ChunkTable, DocumentTable, RecordTable, TextStore, write_text
+from .textstore import ChunkTable, DocHead, DocumentTable, RecordTable, TextStore, write_text
 from .vectors import EF_SEARCH, HNSW_ABOVE, STORES, Ids, MilvusStore, StoreConfig, VectorStore, collection_for, shown_uri, stable_ids, store_config
 
 FORMAT_VERSION = 3  # 1 and 2 (2: some document has groups) kept chunks in JSON lines files
@@ -225,11 +225,7 @@ def write_index(
     and a `replaced` collection dropped; when that fails, the next build does it."""
     if len(ids) != len(chunks):
         raise IndexUnavailable(f"{len(ids)} vector ids for {len(chunks)} chunks")
-    target = target.absolute()
-    builds = target.parent / f".{target.name}.builds"
-    builds.mkdir(parents=True, exist_ok=True)
-    build = builds / f"{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-    build.mkdir()
+    build = new_build(target)
     dense.save(build)
     if isinstance(dense, MilvusStore):
         np.save(build / VECTOR_IDS, np.asarray(ids, dtype=np.int64))
@@ -241,12 +237,9 @@ def write_index(
         write_text(build / TEXT_FILE, documents, chunks, records)
     except ValueError as exc:
         raise IndexUnavailable(f"cannot write the index: {exc}") from exc
-    manifest = _manifest(documents, len(chunks), dense, embedder, settings, recall)
+    manifest = manifest_for(documents, len(chunks), dense, embedder, settings, recall)
     (build / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2))
-    _fsync_tree(build)
-    fsync_dir(builds)
-    _swap(target, build)
-    crash_point("after_swap")
+    publish_build(target, build)
     try:
         dense.retain(ids)
         if replaced is not None:
@@ -256,13 +249,31 @@ def write_index(
     return build
 
 
+def new_build(target: Path) -> Path:
+    """A new, empty build folder for the index at `target` (beside the live builds)."""
+    builds = target.absolute().parent / f".{target.name}.builds"
+    builds.mkdir(parents=True, exist_ok=True)
+    build = builds / f"{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    build.mkdir()
+    return build
+
+
+def publish_build(target: Path, build: Path) -> None:
+    """Make `target` point at the complete folder `build`: everything fsynced, then one rename."""
+    _fsync_tree(build)
+    fsync_dir(build.parent)
+    _swap(target.absolute(), build)
+    crash_point("after_swap")
+
+
 def _records(doc: Document, reuse: Reuse) -> list[Record]:
     kept = reuse.records.get((doc.doc_id, doc.sha256))
     return kept if kept is not None else extract_records(doc)
 
 
-def _manifest(
-    documents: list[Document], chunks: int, dense: VectorStore, embedder: Embedder, settings: dict[str, object], recall: float | None
+def manifest_for(
+    documents: Sequence[Document | DocHead], chunks: int, dense: VectorStore, embedder: Embedder, settings: dict[str, object],
+    recall: float | None,
 ) -> dict[str, object]:
     groups = {doc.doc_id: list(doc.groups) for doc in documents if doc.groups}
     return {

@@ -71,41 +71,104 @@ def write_text(path: Path, documents: Sequence[Document], chunks: Iterable[Chunk
     record names a document not in `documents`."""
     pos = {doc.doc_id: i for i, doc in enumerate(documents)}
     counts = [0] * len(documents)
-    db = sqlite3.connect(path)
+    db = _new_file(path)
     try:
-        db.executescript("PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;" + _SCHEMA)
 
-        def rows(items: Iterable[Chunk | Record], count: bool) -> Iterator[tuple[int, int, str]]:
-            for i, item in enumerate(items):
-                place = pos.get(item.doc_id)
-                if place is None:
-                    raise ValueError(f"{type(item).__name__.lower()} {i} belongs to {item.doc_id!r}, which is not among the documents")
-                if count:
-                    counts[place] += 1
-                yield i, place, json.dumps(item.to_json(), ensure_ascii=False)
+        def counted(items: Iterable[Chunk]) -> Iterator[Chunk]:
+            for chunk in items:
+                if chunk.doc_id in pos:
+                    counts[pos[chunk.doc_id]] += 1
+                yield chunk
 
-        db.executemany("INSERT INTO chunks VALUES (?, ?, ?)", rows(chunks, True))
-        keys: list[tuple[str, int, int]] = []
-
-        def keyed(items: Iterable[Record]) -> Iterator[Record]:
-            for i, record in enumerate(items):
-                keys.extend((key, i, pos.get(record.doc_id, -1)) for key in record_keys(record))
-                yield record
-
-        db.executemany("INSERT INTO records VALUES (?, ?, ?)", rows(keyed(records), False))
-        db.executemany("INSERT INTO record_keys VALUES (?, ?, ?)", keys)
+        _insert_rows(db, "chunks", counted(chunks), pos)
+        _insert_rows(db, "records", records, pos)
+        db.executemany(_INSERT_DOCUMENT, (_document_row(i, d, counts[i]) for i, d in enumerate(documents)))
         db.execute(_KEYS_INDEX)
-        db.executemany(
-            "INSERT INTO documents VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                (i, d.doc_id, d.title, d.sha256, json.dumps(list(d.groups), ensure_ascii=False), len(d.lines), counts[i],
-                 json.dumps({"lines": list(d.lines), "pages": list(d.pages), "uncertain": list(d.uncertain)}, ensure_ascii=False))
-                for i, d in enumerate(documents)
-            ),
-        )  # fmt: skip
         db.commit()
     finally:
         db.close()
+
+
+@dataclass(frozen=True)
+class Moved:
+    """A document of the live `text.sqlite` kept by `splice_text`: its rows move by these offsets."""
+
+    old_pos: int
+    new_pos: int
+    chunk_shift: int
+    record_shift: int
+
+
+@dataclass(frozen=True)
+class Added:
+    """A document `splice_text` writes anew, with its chunks and records from these ids on."""
+
+    pos: int
+    document: Document
+    chunks: Sequence[Chunk]
+    records: Sequence[Record]
+    first_chunk: int
+    first_record: int
+
+
+def splice_text(path: Path, live: Path, moved: Sequence[Moved], added: Sequence[Added]) -> None:
+    """Write `text.sqlite` at `path` (a new file) from the live one at `live`: the rows of the
+    `moved` documents copied by SQLite with their ids and positions shifted, the `added` ones
+    written from Python. The other documents' chunks are never decoded, so the cost in Python is
+    that of the added documents."""
+    db = _new_file(path)
+    try:
+        db.execute("ATTACH DATABASE ? AS live", (f"{live.absolute().as_uri()}?mode=ro",))
+        db.execute("CREATE TEMP TABLE moves (old INTEGER PRIMARY KEY, new INTEGER, chunk_shift INTEGER, record_shift INTEGER)")
+        db.executemany("INSERT INTO moves VALUES (?, ?, ?, ?)", ((m.old_pos, m.new_pos, m.chunk_shift, m.record_shift) for m in moved))
+        db.execute("INSERT INTO documents SELECT m.new, d.doc, d.title, d.sha256, d.groups, d.lines, d.chunks, d.body "
+                   "FROM live.documents d JOIN moves m ON d.pos = m.old")  # fmt: skip
+        db.execute("INSERT INTO chunks SELECT c.id + m.chunk_shift, m.new, c.data FROM live.chunks c JOIN moves m ON c.doc = m.old ORDER BY c.id")
+        db.execute("INSERT INTO records SELECT r.id + m.record_shift, m.new, r.data FROM live.records r JOIN moves m ON r.doc = m.old ORDER BY r.id")
+        db.execute("INSERT INTO record_keys SELECT k.key, k.id + m.record_shift, m.new FROM live.record_keys k JOIN moves m ON k.doc = m.old")
+        for add in added:
+            pos = {add.document.doc_id: add.pos}
+            _insert_rows(db, "chunks", add.chunks, pos, add.first_chunk)
+            _insert_rows(db, "records", add.records, pos, add.first_record)
+            db.execute(_INSERT_DOCUMENT, _document_row(add.pos, add.document, len(add.chunks)))
+        db.execute(_KEYS_INDEX)
+        db.commit()
+        db.execute("DETACH DATABASE live")
+    finally:
+        db.close()
+
+
+_INSERT_DOCUMENT = "INSERT INTO documents VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+
+
+def _new_file(path: Path) -> sqlite3.Connection:
+    db = sqlite3.connect(path)
+    db.executescript("PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;" + _SCHEMA)
+    return db
+
+
+def _insert_rows(db: sqlite3.Connection, table: str, items: Iterable[Chunk | Record], pos: Mapping[str, int], first: int = 0) -> None:
+    """Chunks or records as rows of `table` from id `first` on (and, for records, their keys);
+    ValueError for one whose document has no position in `pos`."""
+    keys: list[tuple[str, int, int]] = []
+
+    def rows() -> Iterator[tuple[int, int, str]]:
+        for i, item in enumerate(items, start=first):
+            place = pos.get(item.doc_id)
+            if place is None:
+                raise ValueError(f"{type(item).__name__.lower()} {i} belongs to {item.doc_id!r}, which is not among the documents")
+            if isinstance(item, Record):
+                keys.extend((key, i, place) for key in record_keys(item))
+            yield i, place, json.dumps(item.to_json(), ensure_ascii=False)
+
+    db.executemany(f"INSERT INTO {table} VALUES (?, ?, ?)", rows())
+    db.executemany("INSERT INTO record_keys VALUES (?, ?, ?)", keys)
+
+
+def _document_row(pos: int, d: Document, chunks: int) -> tuple[object, ...]:
+    body = {"lines": list(d.lines), "pages": list(d.pages), "uncertain": list(d.uncertain)}
+    return (pos, d.doc_id, d.title, d.sha256, json.dumps(list(d.groups), ensure_ascii=False), len(d.lines), chunks,
+            json.dumps(body, ensure_ascii=False))  # fmt: skip
 
 
 def record_keys(record: Record) -> set[str]:
@@ -195,6 +258,20 @@ class TextStore:
     def keyed(self, low: str, high: str) -> list[tuple[str, int, int]]:
         """(key, record id, document position) of the record keys from `low` up to, not including, `high`."""
         return [(str(r[0]), int(r[1]), int(r[2])) for r in self._query("SELECT key, id, doc FROM record_keys WHERE key >= ? AND key < ?", (low, high))]
+
+    def ranges(self, table: str) -> dict[int, tuple[int, int]] | None:
+        """Document position -> (first id, count) of its rows in `table` ("chunks" or "records"),
+        or None unless each document's rows are one run of ids, in document order (as builds
+        write them)."""
+        if table not in ("chunks", "records"):
+            raise ValueError(f"no table {table!r}")
+        rows = self._query(f"SELECT doc, min(id), max(id), count(*) FROM {table} GROUP BY doc ORDER BY doc")
+        out, after = {}, 0
+        for doc, low, high, count in rows:
+            if high - low + 1 != count or low != after:
+                return None
+            out[int(doc)], after = (int(low), int(count)), int(high) + 1
+        return out
 
     def record_docs(self) -> list[int]:
         """The positions of the documents that have records, in order."""

@@ -1,7 +1,7 @@
 """Document management: add and delete documents, keep the store and the index in step.
 
 Changes are serialised by one lock. Each is committed to the document store (durable) first,
-then the index is rebuilt beside the live one, swapped in, and published to `Retrieval`;
+then the index is updated beside the live one (index/update.py), swapped in, and published to `Retrieval`;
 requests in flight finish on the snapshot they took. `prepare_index` runs before serving.
 
 An uploaded file's name is its document's name, never rewritten: a name that cannot be one
@@ -25,13 +25,15 @@ import shutil
 import tempfile
 import threading
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ragqa.index.build import build_index, index_behind, ingest_paths, rebuild_from_store
 from ragqa.index.embedders import Embedder, make_embedder
 from ragqa.index.store import Reuse, keep_store, load_index, read_manifest, remove_stale_builds
+from ragqa.index.textstore import DocHead
+from ragqa.index.update import update_index, why_not
 from ragqa.index.vectors import store_config
 from ragqa.ingest.docstore import Addition, DocumentStore
 from ragqa.ingest.durable import crash_point
@@ -90,30 +92,28 @@ class Documents:
         if not new:
             raise ReadError(_reasons(skipped))
         with self._write_lock:
-            docs = dict(self.retrieval.current.index.documents)
-            new = _without_case_clashes(new, docs, skipped)
+            heads = self.retrieval.current.index.documents.heads
+            new = _without_case_clashes(new, heads, skipped)
             if not groups:
-                new = _keeping_groups(new, docs, skipped)
+                new = _keeping_groups(new, heads, skipped)
             if not new:
                 raise ReadError(_reasons(skipped))
             self._adopt_index_if_new()
             self.store.commit(new)
             crash_point("stored")
-            docs.update({a.document.doc_id: a.document for a in new})
-            self._rebuild(list(docs.values()))
+            self._change([a.document for a in new], set())
         return Added([a.document.doc_id for a in new], skipped)
 
     def delete(self, doc: str) -> None:
         with self._write_lock:
-            docs = dict(self.retrieval.current.index.documents)
-            if doc not in docs:
+            heads = self.retrieval.current.index.documents.heads
+            if doc not in heads:
                 raise NotFound(f"no document {doc!r}; GET /v1/documents lists them")
-            del docs[doc]
-            if not docs:
+            if len(heads) == 1:
                 raise LastDocument("cannot delete the last document; an index needs at least one (upload another first)")
             self._adopt_index_if_new()
             self.store.commit(deletions=[doc])
-            self._rebuild(list(docs.values()))
+            self._change([], {doc})
 
     def _adopt_index_if_new(self) -> None:
         """An index built before the store existed: its documents become the store's first content."""
@@ -121,21 +121,23 @@ class Documents:
             self.store.adopt(self.retrieval.current.index.documents.values(), self.store.root / "adopting")
             shutil.rmtree(self.store.root / "adopting", ignore_errors=True)
 
-    def _rebuild(self, documents: list[Document]) -> None:
-        """Build the index of `documents` beside the live one, reusing what the live one computed
-        (chunks and records of unchanged documents, vectors and tokens of unchanged chunks), so an
-        upload chunks, embeds and tokenises only itself; then publish it."""
-        target = self.settings.index_dir
-        build_index(
-            sorted(documents, key=lambda d: d.doc_id),
-            target,
-            self.embedder,
-            self.settings.token_budget,
-            hnsw_above=self.settings.hnsw_above,
-            reuse=Reuse.of(self.retrieval.current.index),
-            store=keep_store(target, store_config(self.settings)),
-        )
-        self.retrieval.publish(load_index(target, self.embedder.name, store_config(self.settings)))
+    def _change(self, added: list[Document], removed: set[str]) -> None:
+        """The live index with `added` (replacing documents of the same names) and without
+        `removed`, built beside it and published. An exact FAISS index is updated at the cost of
+        the changed documents (index/update.py); any other is built again from all documents,
+        reusing what the live one computed (chunks and records of unchanged documents, vectors
+        and tokens of unchanged chunks), so that too chunks, embeds and tokenises only the change."""
+        target, live = self.settings.index_dir, self.retrieval.current.index
+        budget, config = self.settings.token_budget, store_config(self.settings)
+        built = None
+        if why_not(live, self.embedder, budget) is None:
+            built = update_index(live, target, added, removed, self.embedder, budget, self.settings.hnsw_above)
+        if built is None:
+            docs = {name: doc for name, doc in live.documents.items() if name not in removed}
+            docs.update({doc.doc_id: doc for doc in added})
+            build_index(sorted(docs.values(), key=lambda d: d.doc_id), target, self.embedder, budget, hnsw_above=self.settings.hnsw_above,
+                        reuse=Reuse.of(live), store=keep_store(target, config))  # fmt: skip
+        self.retrieval.publish(load_index(target, self.embedder.name, config))
 
 
 def _read_uploads(files: list[tuple[str, Path]]) -> tuple[list[Addition], list[Skipped]]:
@@ -158,7 +160,7 @@ def _read_uploads(files: list[tuple[str, Path]]) -> tuple[list[Addition], list[S
     return new, skipped
 
 
-def _without_case_clashes(new: list[Addition], docs: dict[str, Document], skipped: list[Skipped]) -> list[Addition]:
+def _without_case_clashes(new: list[Addition], docs: Mapping[str, DocHead], skipped: list[Skipped]) -> list[Addition]:
     """`new` without the files whose names differ only in case from an existing document's (each
     is added to `skipped`); a file of exactly an existing document's name replaces it."""
     known = {name_key(doc): doc for doc in docs}
@@ -174,7 +176,7 @@ def _without_case_clashes(new: list[Addition], docs: dict[str, Document], skippe
     return kept
 
 
-def _keeping_groups(new: list[Addition], docs: dict[str, Document], skipped: list[Skipped]) -> list[Addition]:
+def _keeping_groups(new: list[Addition], docs: Mapping[str, DocHead], skipped: list[Skipped]) -> list[Addition]:
     """`new` without the files that would replace a document that has groups (each is added to
     `skipped`, naming the groups): an upload without groups would make it public."""
     kept = []

@@ -1,0 +1,156 @@
+"""BM25 built from term counts, so an upload recomputes the scores without re-reading the corpus.
+
+`TermCounts` is the chunk-by-term matrix of token counts (scipy CSR, one row per chunk) with its
+vocabulary. A build makes it from token lists; an upload takes the live index's counts, drops the
+rows of the documents it replaces or deletes, splices in the rows of the new ones and compacts the
+vocabulary (`splice`), all in numpy, without going through the other chunks' text.
+
+`retriever` turns counts into a `bm25s.BM25` ready to save and query: the Lucene BM25 that bm25s
+computes (k1 1.5, b 0.75), every float operation in bm25s's order and types, so its scores are
+bit for bit those of `bm25s.BM25().index(tokens)` (tests/test_bm25.py checks it). The statistics
+(document frequencies, average length) are recomputed whole; that is a few vectorised passes over
+the counts, not a pass of Python over the chunks.
+
+Files in the keyword folder: counts.npz (the CSR arrays) beside bm25s's own, whose vocab.index.json
+holds the column of each term.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import bm25s
+import numpy as np
+import numpy.typing as npt
+import scipy.sparse as sp
+
+COUNTS = "counts.npz"
+K1, B = 1.5, 0.75  # bm25s's defaults, which the index has always used
+EMPTY = ""  # the token bm25s gives a chunk without tokens (and keeps in every vocabulary)
+
+
+@dataclass
+class TermCounts:
+    """Rows: chunks; columns: `vocab`; values: how often the term occurs in the chunk."""
+
+    vocab: list[str]
+    matrix: sp.csr_matrix
+
+    @classmethod
+    def from_tokens(cls, corpus: Sequence[Sequence[str]], vocab: Sequence[str] = ()) -> TermCounts:
+        """The counts of `corpus` (one token list per chunk); columns of `vocab` first, then new
+        terms in order of first use."""
+        column = {term: i for i, term in enumerate(vocab)}
+        cols: list[int] = []
+        indptr = np.zeros(len(corpus) + 1, dtype=np.int64)
+        for i, tokens in enumerate(corpus):
+            for token in tokens:
+                cols.append(column.setdefault(token, len(column)))
+            indptr[i + 1] = len(cols)
+        data = np.ones(len(cols), dtype=np.int32)
+        matrix = sp.csr_matrix((data, np.asarray(cols, dtype=np.int32), indptr), shape=(len(corpus), len(column)))
+        matrix.sum_duplicates()  # one entry per (chunk, term), counts summed, columns sorted
+        return cls(list(column), matrix)
+
+    def tokens(self) -> list[list[str]]:
+        """Each chunk's tokens (each term repeated by its count; the order within a chunk is lost,
+        which BM25 does not see)."""
+        m, vocab = self.matrix, self.vocab
+        out = []
+        for i in range(m.shape[0]):
+            lo, hi = m.indptr[i], m.indptr[i + 1]
+            out.append([vocab[c] for c, n in zip(m.indices[lo:hi].tolist(), m.data[lo:hi].tolist(), strict=True) for _ in range(n)])
+        return out
+
+    def save(self, folder: Path) -> None:
+        m = self.matrix
+        with (folder / COUNTS).open("wb") as f:
+            np.savez(f, data=m.data, indices=m.indices, indptr=m.indptr, shape=np.asarray(m.shape, dtype=np.int64))
+
+    @classmethod
+    def load(cls, folder: Path, vocab: dict[str, int]) -> TermCounts | None:
+        """The counts saved in `folder` (None when there are none: an index from before them);
+        `vocab` is bm25s's term -> column map saved beside them."""
+        if not (folder / COUNTS).exists():
+            return None
+        with np.load(folder / COUNTS, allow_pickle=False) as saved:
+            shape = tuple(int(x) for x in saved["shape"])
+            matrix = sp.csr_matrix((saved["data"], saved["indices"], saved["indptr"]), shape=shape)
+        names = [""] * shape[1]
+        for term, col in vocab.items():
+            if col < shape[1]:
+                names[col] = term
+        return cls(names, matrix)
+
+
+def splice(blocks: Sequence[tuple[TermCounts, int, int]]) -> TermCounts:
+    """One `TermCounts` of rows [start, stop) of each block's counts, stacked in order; the
+    vocabulary keeps only the terms some row still uses (and EMPTY)."""
+    column: dict[str, int] = {}
+    remaps: dict[int, npt.NDArray[np.int32]] = {}
+    data, indices, lengths = [], [], []
+    for counts, start, stop in blocks:
+        if id(counts) not in remaps:
+            remaps[id(counts)] = np.fromiter((column.setdefault(t, len(column)) for t in counts.vocab), dtype=np.int32, count=len(counts.vocab))
+        m = counts.matrix
+        lo, hi = int(m.indptr[start]), int(m.indptr[stop])
+        data.append(m.data[lo:hi])
+        indices.append(remaps[id(counts)][m.indices[lo:hi]])
+        lengths.append(np.diff(m.indptr[start : stop + 1]))
+    width = len(column)
+    all_indices = np.concatenate(indices) if indices else np.zeros(0, dtype=np.int32)
+    used = np.bincount(all_indices, minlength=width) > 0
+    if EMPTY in column:
+        used[column[EMPTY]] = True
+    keep = np.flatnonzero(used)
+    new_col = np.full(width, -1, dtype=np.int32)
+    new_col[keep] = np.arange(len(keep), dtype=np.int32)
+    indptr = np.concatenate([[0], np.cumsum(np.concatenate(lengths))]).astype(np.int64) if lengths else np.zeros(1, dtype=np.int64)
+    values = np.concatenate(data).astype(np.int32) if data else np.zeros(0, dtype=np.int32)
+    matrix = sp.csr_matrix((values, new_col[all_indices], indptr), shape=(len(indptr) - 1, len(keep)))
+    matrix.sort_indices()
+    vocab = list(column)
+    return TermCounts([vocab[i] for i in keep], matrix)
+
+
+def retriever(counts: TermCounts) -> bm25s.BM25:
+    """A bm25s retriever over `counts`, its score matrix computed as `bm25s.BM25().index` does."""
+    m = counts.matrix
+    n_docs = m.shape[0]
+    vocab = {term: i for i, term in enumerate(counts.vocab)}
+    if EMPTY not in vocab:  # bm25s adds the empty token to every vocabulary
+        vocab[EMPTY] = len(vocab)
+    width = len(vocab)
+    doc_len = np.asarray(m.sum(axis=1)).ravel().astype(np.int64)
+    avg = np.asarray(doc_len).mean() if n_docs else np.float64(0)
+    df = np.bincount(m.indices, minlength=width)
+    idf = np.zeros(width, dtype=np.float32)
+    for col in np.flatnonzero(df).tolist():  # math.log, as bm25s (numpy's log may differ in the last bit)
+        idf[col] = math.log(1 + (n_docs - int(df[col]) + 0.5) / (int(df[col]) + 0.5))
+    rows = np.repeat(np.arange(n_docs), np.diff(m.indptr))
+    norm = np.asarray([K1 * ((1 - B) + B * int(n) / avg) for n in doc_len.tolist()], dtype=np.float64) if n_docs else np.zeros(0)
+    tf = m.data.astype(np.float32)
+    scores = (idf[m.indices] * (tf / (norm[rows] + tf))).astype(np.float32)
+    matrix = sp.csc_matrix((scores, (rows, m.indices)), shape=(n_docs, width), dtype=np.float32)
+    out = bm25s.BM25(k1=K1, b=B)
+    out.scores = {"data": matrix.data, "indices": matrix.indices, "indptr": matrix.indptr, "num_docs": n_docs}
+    out.vocab_dict = vocab
+    out.unique_token_ids_set = set(vocab.values())
+    out.nonoccurrence_array = None
+    return out
+
+
+def document_frequencies(counts: TermCounts) -> dict[str, int]:
+    """Term -> how many chunks hold it (the empty token left out)."""
+    df = np.bincount(counts.matrix.indices, minlength=len(counts.vocab))
+    return {t: int(n) for t, n in zip(counts.vocab, df.tolist(), strict=True) if n and t != EMPTY}
+
+
+def read_vocab(folder: Path) -> dict[str, int]:
+    """bm25s's term -> column map saved in `folder`."""
+    found: dict[str, int] = json.loads((folder / "vocab.index.json").read_text(encoding="utf-8"))
+    return found
