@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -96,51 +96,65 @@ def update_index(
     if total > hnsw_above:
         return None
     texts = [embed_text(c) for n in new.values() for c in n.chunks]
-    vectors = dict(zip(texts, _embed(texts, embedder, progress, batch), strict=True))
+    vectors = _embed(texts, embedder, progress, batch)
     counts = TermCounts.from_tokens([tokenize(t) or [EMPTY] for t in texts])
-    row = {t: i for i, t in enumerate(texts)}
-
-    moved: list[Moved] = []
-    fresh: list[Added] = []
-    term_blocks: list[tuple[TermCounts, int, int]] = []
-    vector_parts: list[tuple[int, int] | tuple[Matrix, Sequence[str], Sequence[str]]] = []
-    next_chunk = next_record = 0
+    plan = _Plan()
+    offset = 0
     for pos, name in enumerate(names):
         if name in kept:
-            head = kept[name]
-            first, n_chunks = chunk_ranges.get(head.pos, (0, 0))
-            first_record, n_records = record_ranges.get(head.pos, (0, 0))
-            moved.append(Moved(head.pos, pos, next_chunk - first, next_record - first_record))
-            term_blocks.append((live_counts, first, first + n_chunks))
-            vector_parts.append((first, first + n_chunks))
+            plan.keep(pos, kept[name].pos, chunk_ranges.get(kept[name].pos, (0, 0)), record_ranges.get(kept[name].pos, (0, 0)), live_counts)
         else:
-            add = new[name]
-            n_chunks, n_records = len(add.chunks), len(add.records)
-            fresh.append(Added(pos, add.document, add.chunks, add.records, next_chunk, next_record))
-            own = [embed_text(c) for c in add.chunks]
-            term_blocks += [(counts, row[t], row[t] + 1) for t in own]
-            vector_parts.append((np.vstack([vectors[t] for t in own]) if own else np.zeros((0, embedder.dim), np.float32),
-                                 [name] * n_chunks, [c.kind for c in add.chunks]))  # fmt: skip
-        next_chunk += n_chunks
-        next_record += n_records
+            add, n = new[name], len(new[name].chunks)
+            plan.add(pos, add.document, add.chunks, add.records, (counts, offset, offset + n), vectors[offset : offset + n])
+            offset += n
 
     build = new_build(target)
-    dense = live.dense.spliced(vector_parts)
+    dense = live.dense.spliced(plan.vectors)
     dense.save(build)
-    KeywordIndex.of_counts(splice(term_blocks)).save(build / "keyword")
+    KeywordIndex.of_counts(splice(plan.terms)).save(build / "keyword")
     crash_point("write")
-    splice_text(build / TEXT_FILE, live.path / TEXT_FILE, moved, fresh)
+    splice_text(build / TEXT_FILE, live.path / TEXT_FILE, plan.moved, plan.fresh)
     documents: list[Document | DocHead] = [kept[n] if n in kept else new[n].document for n in names]
-    manifest = manifest_for(documents, next_chunk, dense, embedder, {"token_budget": budget}, 1.0)
+    manifest = manifest_for(documents, plan.chunks, dense, embedder, {"token_budget": budget}, 1.0)
     (build / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2))
     publish_build(target, build)
     return build
 
 
-def _embed(texts: list[str], embedder: Embedder, progress: Progress, batch: int) -> list[np.ndarray]:
-    out: list[np.ndarray] = []
+@dataclass
+class _Plan:
+    """Where each document of the new index comes from, in its order: the live index's rows
+    (moved by offsets) or new ones."""
+
+    moved: list[Moved] = field(default_factory=list)
+    fresh: list[Added] = field(default_factory=list)
+    terms: list[tuple[TermCounts, int, int]] = field(default_factory=list)
+    vectors: list[tuple[int, int] | tuple[Matrix, Sequence[str], Sequence[str]]] = field(default_factory=list)
+    chunks: int = 0
+    records: int = 0
+
+    def keep(self, pos: int, old_pos: int, chunks: tuple[int, int], records: tuple[int, int], counts: TermCounts) -> None:
+        """The live document at `old_pos`, whose chunks and records are (first id, count)."""
+        (first, n), (first_record, n_records) = chunks, records
+        self.moved.append(Moved(old_pos, pos, self.chunks - first, self.records - first_record))
+        self.terms.append((counts, first, first + n))
+        self.vectors.append((first, first + n))
+        self.chunks += n
+        self.records += n_records
+
+    def add(self, pos: int, doc: Document, chunks: list[Chunk], records: list[Record], terms: tuple[TermCounts, int, int],
+            vectors: Matrix) -> None:  # fmt: skip
+        self.fresh.append(Added(pos, doc, chunks, records, self.chunks, self.records))
+        self.terms.append(terms)
+        self.vectors.append((vectors, [doc.doc_id] * len(chunks), [c.kind for c in chunks]))
+        self.chunks += len(chunks)
+        self.records += len(records)
+
+
+def _embed(texts: list[str], embedder: Embedder, progress: Progress, batch: int) -> Matrix:
+    out: list[Matrix] = []
     for start in range(0, len(texts), batch):
-        out.extend(embedder.encode(texts[start : start + batch]))
+        out.append(np.asarray(embedder.encode(texts[start : start + batch]), dtype=np.float32))
         crash_point("embed")
         progress("embed", min(start + batch, len(texts)), len(texts))
-    return out
+    return np.vstack(out) if out else np.zeros((0, embedder.dim), dtype=np.float32)
