@@ -19,6 +19,7 @@ import bm25s
 import jieba
 import numpy as np
 
+from . import jiebadict
 from .bm25 import COUNTS, EMPTY, TermCounts, document_frequencies, read_vocab, retriever
 
 STOPWORDS = frozenset(
@@ -37,14 +38,20 @@ _jieba_ready = False
 
 
 def configure_jieba(cache_dir: Path | None) -> None:
-    """Point jieba's dictionary cache at `cache_dir` (created) and silence its start-up log."""
+    """Load jieba's dictionary now, silencing its start-up log. With `cache_dir` (created), its
+    caches live there and the part-of-speech tagger (`jieba.posseg`) is loaded too, both from
+    the quick tables of index/jiebadict.py; without, jieba loads its own way and the tagger on
+    first use."""
     global _jieba_ready
     jieba.setLogLevel(logging.WARNING)
     if cache_dir is not None:
         cache_dir.mkdir(parents=True, exist_ok=True)
         jieba.dt.tmp_dir = str(cache_dir)
     if not _jieba_ready:
-        jieba.initialize()
+        if cache_dir is None:
+            jieba.initialize()
+        else:
+            jiebadict.install(cache_dir)
         _jieba_ready = True
 
 

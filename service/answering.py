@@ -12,6 +12,7 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from ragqa.index.search import Hit
 from ragqa.ingest.normalize import fold
@@ -22,10 +23,12 @@ from .conversation import Similar, followup
 from .errors import LLMError
 from .extractive import SUGGESTIONS, Ranker, Segment, answer_extractive
 from .listing import build_definition, build_listing
-from .llm import LLM
 from .question import profile_question, split_question
 from .retrieval import Snapshot
 from .schemas import Citation, DeltaEvent, Listing, LLMInfo
+
+if TYPE_CHECKING:
+    from .llm import LLM  # httpx, imported only with an LLM configured (pipeline._llm)
 
 REFUSAL_SIMPLIFIED = "文档中没有找到这个问题的答案。"
 REFUSAL_TRADITIONAL = "文件中沒有找到這個問題的答案。"

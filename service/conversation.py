@@ -36,8 +36,8 @@ if TYPE_CHECKING:
     pass
 
 def _cut(text: str) -> Any:
-    """jieba's part-of-speech tagging (imported on first use: its model takes 0.4 s to load, and
-    only follow-ups and relative years need it)."""
+    """jieba's part-of-speech tagging. `configure_jieba` loads it at service start (from the quick
+    tables of index/jiebadict.py); without a cache folder the first use loads it (0.4 s)."""
     import jieba.posseg
 
     return jieba.posseg.cut(text)

@@ -18,7 +18,6 @@ from dataclasses import dataclass, field, replace
 from functools import cached_property
 from urllib.parse import urlencode
 
-from jieba import posseg
 from ragqa.index.textstore import DocumentTable, RecordTable
 from ragqa.ingest.model import Document
 from ragqa.ingest.normalize import fold
@@ -295,6 +294,8 @@ def _accounted(word: str, query: RecordQuery, book: RecordBook) -> bool:
 def _words(text: str) -> list[tuple[str, str]]:
     """(word, jieba tag) of `text`, a one-character noun joined to the word before it
     (综保 + 区 -> 综保区, 工信 + 部 -> 工信部)."""
+    from jieba import posseg  # loaded by configure_jieba (service start) or here on first use
+
     out: list[tuple[str, str]] = []
     for token in posseg.cut(text):
         word, flag = token.word.strip(), token.flag

@@ -14,9 +14,8 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
 from ragqa.index.embedders import Embedder, make_embedder
 from ragqa.index.errors import IndexUnavailable
 from ragqa.index.keyword import configure_jieba
@@ -32,12 +31,16 @@ from .documents import Added, Documents
 from .extractive import Ranker, default_ranker
 from .feedback import new_answer_id
 from .listing import RecordBook
-from .llm import LLM, OpenAIChat
 from .reltime import Query, resolve_relative_time
 from .retrieval import Retrieval, Snapshot, to_passage
 from .schemas import AskResponse, CitationsEvent, DeltaEvent, DocumentInfo, DoneEvent, Passage, StreamEvent, Timings, Turn
 from .settings import Settings
 from .suggest import candidate_questions
+
+if TYPE_CHECKING:
+    import httpx
+
+    from .llm import LLM
 
 SUGGESTION_TRIES = 4  # candidates tried per suggested question wanted
 
@@ -205,6 +208,8 @@ class Pipeline:
 def _llm(settings: Settings, http_client: httpx.Client | None) -> LLM | None:
     if settings.llm_backend != "openai":
         return None
+    from .llm import OpenAIChat  # and httpx: not imported at all without an LLM
+
     return OpenAIChat(
         settings.llm_base_url,
         settings.llm_model,

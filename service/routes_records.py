@@ -15,7 +15,6 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
-from openpyxl import Workbook
 from ragqa.ingest.normalize import fold
 from ragqa.ingest.records import Record
 from ragqa.ingest.units import unit_key
@@ -144,6 +143,8 @@ def export(
         writer.writerow(columns)
         writer.writerows(rows)
         return _download(("\ufeff" + text.getvalue()).encode("utf-8"), "text/csv; charset=utf-8", "ragqa-records.csv")
+    from openpyxl import Workbook  # here, not at import: 0.1 s that only an export needs
+
     book_xlsx = Workbook(write_only=True)
     sheet = book_xlsx.create_sheet("records")
     sheet.append(columns)

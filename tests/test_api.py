@@ -244,3 +244,17 @@ def test_an_unreadable_file_in_an_upload_is_skipped_with_its_reason_and_the_rest
     reasons = {s["name"]: s["reason"] for s in body["skipped"]}
     assert set(reasons) == {"坏文件.txt", "图片.png"} and "NUL" in reasons["坏文件.txt"] and "not a readable image" in reasons["图片.png"]
     assert client.delete("/v1/documents/好文件.txt", headers={"Authorization": "Bearer s3cret"}).status_code == 200
+
+
+def test_docs_assets_are_served_gzipped_with_an_etag(client: TestClient) -> None:
+    """Swagger UI's files, compressed on their first request rather than at start."""
+    import fastapi_offline
+
+    bundle = (Path(fastapi_offline.__file__).parent / "static" / "swagger-ui-bundle.js").read_bytes()
+    first = client.get("/docs/assets/swagger-ui-bundle.js", headers={"accept-encoding": "gzip"})
+    assert first.status_code == 200 and first.headers["content-encoding"] == "gzip" and first.content == bundle
+    again = client.get("/docs/assets/swagger-ui-bundle.js", headers={"if-none-match": first.headers["etag"]})
+    assert again.status_code == 304
+    plain = client.get("/docs/assets/swagger-ui.css", headers={"accept-encoding": "identity"})
+    assert plain.status_code == 200 and "content-encoding" not in plain.headers
+    _error(client.get("/docs/assets/nothing.js"), 404, "not_found")

