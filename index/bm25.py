@@ -41,10 +41,9 @@ class TermCounts:
     matrix: sp.csr_matrix
 
     @classmethod
-    def from_tokens(cls, corpus: Sequence[Sequence[str]], vocab: Sequence[str] = ()) -> TermCounts:
-        """The counts of `corpus` (one token list per chunk); columns of `vocab` first, then new
-        terms in order of first use."""
-        column = {term: i for i, term in enumerate(vocab)}
+    def from_tokens(cls, corpus: Sequence[Sequence[str]]) -> TermCounts:
+        """The counts of `corpus` (one token list per chunk); columns in order of first use."""
+        column: dict[str, int] = {}
         cols: list[int] = []
         indptr = np.zeros(len(corpus) + 1, dtype=np.int64)
         for i, tokens in enumerate(corpus):
@@ -126,7 +125,7 @@ def retriever(counts: TermCounts) -> bm25s.BM25:
         vocab[EMPTY] = len(vocab)
     width = len(vocab)
     doc_len = np.asarray(m.sum(axis=1)).ravel().astype(np.int64)
-    avg = np.asarray(doc_len).mean() if n_docs else np.float64(0)
+    avg = doc_len.mean() if n_docs else np.float64(0)
     df = np.bincount(m.indices, minlength=width)
     idf = np.zeros(width, dtype=np.float32)
     for col in np.flatnonzero(df).tolist():  # math.log, as bm25s (numpy's log may differ in the last bit)

@@ -15,8 +15,8 @@ lays them out, so the result is the index a full build of the same documents wri
 The new folder is swapped in the same atomic way (store.publish_build).
 
 It applies to an exact FAISS store built with the same embedder and token budget; otherwise
-(Milvus, HNSW above the threshold, an index from an older ragqa) `why_not` says why, and the
-caller builds in full.
+(Milvus, HNSW above the threshold, an index from an older ragqa) `why_not` says why, or
+`update_index` returns None, and the caller builds in full.
 """
 
 from __future__ import annotations
@@ -60,10 +60,6 @@ def why_not(live: LoadedIndex, embedder: Embedder, budget: int) -> str | None:
         return "the index was built by another embedder"
     if not current_format(live.manifest) or not isinstance(settings, dict) or settings.get("token_budget") != budget:
         return "the index was built by another ragqa version or token budget"
-    if KeywordIndex.read_counts(live.path / "keyword") is None:
-        return "the index has no term counts (built before them)"
-    if live.chunks.store.ranges("chunks") is None or live.chunks.store.ranges("records") is None:
-        return "the index's rows are not in document order"
     return None
 
 
@@ -80,11 +76,15 @@ def update_index(
 ) -> Path | None:
     """The index of `live`'s documents without `removed`, with `added` (replacing documents of
     the same names), written beside `target` and swapped in; None when the result would pass
-    `hnsw_above` chunks (HNSW is built whole: the caller builds in full). Call `why_not` first."""
+    `hnsw_above` chunks (HNSW is built whole), when the live index has no term counts (built
+    before them) or its rows are not in document order: the caller then builds in full. Call
+    `why_not` first."""
     store = live.chunks.store
     chunk_ranges, record_ranges = store.ranges("chunks"), store.ranges("records")
     live_counts = KeywordIndex.read_counts(live.path / "keyword")
-    assert chunk_ranges is not None and record_ranges is not None and live_counts is not None and isinstance(live.dense, FaissStore)
+    if chunk_ranges is None or record_ranges is None or live_counts is None:
+        return None
+    assert isinstance(live.dense, FaissStore)
     new = {}
     for i, doc in enumerate(added, start=1):
         new[doc.doc_id] = _New(doc, chunk_document(doc, budget), extract_records(doc))
