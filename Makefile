@@ -112,9 +112,11 @@ eval: $(VENV)/.installed index corpora
 	    $(RAGQA) eval eval/gold/$${kind}_$$set.jsonl --index $(INDEX) 2>/dev/null | sed -n '/^overall/s/^overall/'"$$kind"'/p'; \
 	  done; \
 	done
-	@echo "== conversations on other genres, train (eval/corpora)"
-	@for kind in followup standalone; do \
-	  $(RAGQA) eval eval/gold/$${kind}_corpora_train.jsonl --index $(CORPORA) 2>/dev/null | sed -n '/^overall/s/^overall/'"$$kind"'/p'; \
+	@for set in train test; do \
+	  echo "== conversations on other genres, $$set (eval/corpora)"; \
+	  for kind in followup standalone; do \
+	    $(RAGQA) eval eval/gold/$${kind}_corpora_$$set.jsonl --index $(CORPORA) 2>/dev/null | sed -n '/^overall/s/^overall/'"$$kind"'/p'; \
+	  done; \
 	done
 
 # Retrain the answer model on the train splits only (never test.jsonl); writes service/models/.

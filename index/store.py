@@ -9,7 +9,7 @@
     dense.faiss      FAISS store (the default): the chunks' vectors, and dense.rows.npz their ids (= rows)
     milvus.json      Milvus store instead (RAGQA_STORE=milvus): where the collection is; vector_ids.npy
                      holds each chunk's row id in it (index/vectors.py)
-    keyword/         bm25s files and document frequencies
+    keyword/         BM25 postings in bm25s's format (bm25/), term counts (counts.npz)
 
 `write_index` builds into a fresh folder beside the target and swaps it in atomically: the
 target path is a symlink to the newest build, replaced with one `rename`, so a reader sees the

@@ -33,7 +33,6 @@ from ragqa.index.build import build_index, index_behind, ingest_paths, rebuild_f
 from ragqa.index.embedders import Embedder, make_embedder
 from ragqa.index.store import Reuse, keep_store, load_index, read_manifest, remove_stale_builds
 from ragqa.index.textstore import DocHead
-from ragqa.index.update import update_index, why_not
 from ragqa.index.vectors import store_config
 from ragqa.ingest.docstore import Addition, DocumentStore
 from ragqa.ingest.durable import crash_point
@@ -127,6 +126,8 @@ class Documents:
         the changed documents (index/update.py); any other is built again from all documents,
         reusing what the live one computed (chunks and records of unchanged documents, vectors
         and tokens of unchanged chunks), so that too chunks, embeds and tokenises only the change."""
+        from ragqa.index.update import update_index, why_not  # with scipy: a service that only answers never loads them
+
         target, live = self.settings.index_dir, self.retrieval.current.index
         budget, config = self.settings.token_budget, store_config(self.settings)
         built = None

