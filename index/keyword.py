@@ -14,7 +14,6 @@ import math
 import re
 from collections.abc import Mapping
 from pathlib import Path
-
 from typing import TYPE_CHECKING
 
 import jieba

@@ -32,10 +32,11 @@ from ragqa.ingest.durable import crash_point
 from ragqa.ingest.model import Chunk, Document
 from ragqa.ingest.records import Record, extract_records
 
-from .bm25 import EMPTY, TermCounts, splice
+from .bm25 import TermCounts, splice
 from .dense import FaissStore
 from .embedders import Embedder, Matrix
 from .keyword import KeywordIndex, tokenize
+from .postings import EMPTY
 from .store import LoadedIndex, current_format, embed_text, manifest_for, new_build, publish_build
 from .textstore import FILE as TEXT_FILE
 from .textstore import Added, DocHead, Moved, splice_text
