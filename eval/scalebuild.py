@@ -119,8 +119,9 @@ def build(
 ) -> dict[str, Any]:
     """Build the index of `corpus` at `target` as the module docstring says; the figures. With
     `pretokenize`, the BM25 tokens are made here (the same `tokenize`, timed as indexing) with
-    each token string interned, and handed to build_index as reusable tokens: a 1M-chunk build
-    otherwise holds ~150 separate string objects per chunk and outgrows 24 GB."""
+    each token string interned, and handed to build_index as reusable tokens. That is how 1M was
+    first built, when build_index held every chunk's token list; it now counts each chunk's tokens
+    as it makes them, so holding them all here costs memory instead of saving it."""
     from ragqa.index.build import build_index
     from ragqa.index.keyword import configure_jieba
     from ragqa.index.store import Reuse

@@ -19,7 +19,8 @@ scipy); answering reads the postings alone.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from array import array
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,6 +29,9 @@ import numpy.typing as npt
 import scipy.sparse as sp
 
 from .postings import COUNTS, EMPTY, K1, B, Postings
+
+COUNT_ROWS = 4_096  # chunks `TermCounts.from_tokens` counts at a time
+SCORE_ROWS = 16_384  # chunks whose BM25 scores `postings` computes at a time
 
 
 @dataclass
@@ -38,19 +42,24 @@ class TermCounts:
     matrix: sp.csr_matrix
 
     @classmethod
-    def from_tokens(cls, corpus: Sequence[Sequence[str]]) -> TermCounts:
-        """The counts of `corpus` (one token list per chunk); columns in order of first use."""
+    def from_tokens(cls, corpus: Iterable[Sequence[str]]) -> TermCounts:
+        """The counts of `corpus` (one token list per chunk); columns in order of first use. The
+        chunks are counted `COUNT_ROWS` at a time as they come, so a caller can hand them over one
+        by one: a build never holds every chunk's tokens, only the counts."""
         column: dict[str, int] = {}
-        cols: list[int] = []
-        indptr = np.zeros(len(corpus) + 1, dtype=np.int64)
-        for i, tokens in enumerate(corpus):
+        data, indices, indptr = array("i"), array("i"), array("q", [0])
+        cols: list[int] = []  # the tokens' columns of the chunks not yet counted
+        ends = [0]
+        for tokens in corpus:
             for token in tokens:
                 cols.append(column.setdefault(token, len(column)))
-            indptr[i + 1] = len(cols)
-        data = np.ones(len(cols), dtype=np.int32)
-        matrix = sp.csr_matrix((data, np.asarray(cols, dtype=np.int32), indptr), shape=(len(corpus), len(column)))
-        matrix.sum_duplicates()  # one entry per (chunk, term), counts summed, columns sorted
-        return cls(list(column), matrix)
+            ends.append(len(cols))
+            if len(ends) > COUNT_ROWS:
+                _count(cols, ends, len(column), data, indices, indptr)
+                cols, ends = [], [0]
+        _count(cols, ends, len(column), data, indices, indptr)
+        arrays = (np.frombuffer(data, dtype=np.int32), np.frombuffer(indices, dtype=np.int32), np.frombuffer(indptr, dtype=np.int64))
+        return cls(list(column), sp.csr_matrix(arrays, shape=(len(indptr) - 1, len(column))))
 
     def tokens(self) -> list[list[str]]:
         """Each chunk's tokens (each term repeated by its count; the order within a chunk is lost,
@@ -81,6 +90,17 @@ class TermCounts:
             if col < shape[1]:
                 names[col] = term
         return cls(names, matrix)
+
+
+def _count(cols: list[int], ends: list[int], width: int, data: array[int], indices: array[int], indptr: array[int]) -> None:
+    """Append to the CSR arrays `data`, `indices`, `indptr` the rows of chunks whose tokens' columns
+    are `cols` (chunk i's: cols[ends[i]:ends[i + 1]]): one entry per term, columns sorted."""
+    rows = sp.csr_matrix((np.ones(len(cols), dtype=np.int32), np.asarray(cols, dtype=np.int32), np.asarray(ends, dtype=np.int64)),
+                         shape=(len(ends) - 1, width))  # fmt: skip
+    rows.sum_duplicates()
+    data.frombytes(rows.data.astype(np.int32).tobytes())
+    indices.frombytes(rows.indices.astype(np.int32).tobytes())
+    indptr.frombytes((rows.indptr[1:].astype(np.int64) + indptr[-1]).tobytes())
 
 
 def splice(blocks: Sequence[tuple[TermCounts, int, int]]) -> TermCounts:
@@ -127,10 +147,13 @@ def postings(counts: TermCounts) -> Postings:
     idf = np.zeros(width, dtype=np.float32)
     for col in np.flatnonzero(df).tolist():  # math.log, as bm25s (numpy's log may differ in the last bit)
         idf[col] = math.log(1 + (n_docs - int(df[col]) + 0.5) / (int(df[col]) + 0.5))
-    rows = np.repeat(np.arange(n_docs), np.diff(m.indptr))
     norm = np.asarray([K1 * ((1 - B) + B * int(n) / avg) for n in doc_len.tolist()], dtype=np.float64) if n_docs else np.zeros(0)
-    tf = m.data.astype(np.float32)
-    scores = (idf[m.indices] * (tf / (norm[rows] + tf))).astype(np.float32)
-    matrix = sp.csc_matrix((scores, (rows, m.indices)), shape=(n_docs, width), dtype=np.float32)
+    scores = np.empty(m.nnz, dtype=np.float32)
+    for start in range(0, n_docs, SCORE_ROWS):  # in blocks: the float64 temporaries of all rows at once outweigh the index
+        stop = min(start + SCORE_ROWS, n_docs)
+        lo, hi = int(m.indptr[start]), int(m.indptr[stop])
+        tf = m.data[lo:hi].astype(np.float32)
+        scores[lo:hi] = idf[m.indices[lo:hi]] * (tf / (np.repeat(norm[start:stop], np.diff(m.indptr[start : stop + 1])) + tf))
+    matrix = sp.csr_matrix((scores, m.indices, m.indptr), shape=(n_docs, width)).tocsc()
     return Postings(matrix.data, matrix.indices, matrix.indptr, vocab, n_docs)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,7 +18,7 @@ from ragqa.ingest.readers import Skipped, read_files
 from .embedders import Embedder, Matrix
 from .errors import IndexUnavailable
 from .store import Reuse, build_store, current_format, embed_text, keep_store, read_manifest, replaced_store, write_index
-from .vectors import HNSW_ABOVE, StoreConfig, store_config, tune_recall
+from .vectors import HNSW_ABOVE, Ids, StoreConfig, VectorStore, store_config, tune_recall
 
 Progress = Callable[[str, int, int], None]
 
@@ -67,30 +67,57 @@ def build_index(
         kept = reuse.chunks.get((doc.doc_id, doc.sha256)) if same_budget and doc.sha256 else None
         chunks.extend(kept if kept is not None else chunk_document(doc, budget))
         progress("chunk", i, len(documents))
-    texts = [embed_text(c) for c in chunks]
-    dense, ids = build_store(config, target, embedder, [(c.doc_id, c.kind, t) for c, t in zip(chunks, texts, strict=True)], hnsw_above)
+    dense, ids = build_store(config, target, embedder, [(c.doc_id, c.kind, embed_text(c)) for c in chunks], hnsw_above)
     replaced = replaced_store(target, dense, config)
-    need = np.flatnonzero(~dense.contains(ids))
-    vectors = _vectors([texts[i] for i in need], embedder, reuse, progress, batch)
-    dense.add(ids[need], vectors, [chunks[i].doc_id for i in need], [chunks[i].kind for i in need])
-    recall = tune_recall(dense, vectors, ids[need]) if len(need) == len(chunks) or dense.exact else _live_recall(target, dense.kind)
+    recall = _fill(dense, ids, chunks, target, embedder, reuse, progress, batch)
     build = write_index(target, documents, chunks, dense, ids, embedder, {"token_budget": budget}, reuse, recall, replaced)
     return chunks, build
 
 
+def _fill(dense: VectorStore, ids: Ids, chunks: list[Chunk], target: Path, embedder: Embedder, reuse: Reuse, progress: Progress,
+          batch: int) -> float | None:  # fmt: skip
+    """Add to `dense` the chunks' rows it lacks (`ids`: each chunk's row id); the recall@10 for the
+    manifest. Its texts and vectors are dropped on return, before the rest of the index is written."""
+    need = np.flatnonzero(~dense.contains(ids))
+    vectors = _vectors([embed_text(chunks[i]) for i in need], embedder, reuse, progress, batch)
+    dense.add(ids[need], vectors, [chunks[i].doc_id for i in need], [chunks[i].kind for i in need])
+    return tune_recall(dense, vectors, ids[need]) if len(need) == len(chunks) or dense.exact else _live_recall(target, dense.kind)
+
+
 def _vectors(texts: list[str], embedder: Embedder, reuse: Reuse, progress: Progress, batch: int) -> Matrix:
-    """The vectors of `texts`: reused from the live index where it has them, else embedded."""
-    todo = list(dict.fromkeys(texts))
-    known = {t: reuse.vectors[t] for t in todo if t in reuse.vectors}
+    """The vectors of `texts` (float32, one row each): reused from the live index where it has
+    them, else embedded, each distinct text once. Each is written into the one matrix returned as
+    it comes, and repeated texts copied last, so the build never holds the vectors twice."""
+    out = np.empty((len(texts), embedder.dim), dtype=np.float32)
+    first: dict[str, int] = {}  # distinct text -> its first row, in order of first use
+    for i, text in enumerate(texts):
+        first.setdefault(text, i)
+    missing = _known(out, first, reuse.vectors)
     if reuse.fetch is not None:
-        known.update(reuse.fetch([t for t in todo if t not in known]))
-    missing = [t for t in todo if t not in known]
+        missing = _known(out, {t: first[t] for t in missing}, reuse.fetch(missing))
     for start in range(0, len(missing), batch):
         part = missing[start : start + batch]
-        known.update(zip(part, embedder.encode(part), strict=True))
+        for text, vector in zip(part, embedder.encode(part), strict=True):
+            out[first[text]] = vector
         crash_point("embed")
         progress("embed", min(start + batch, len(missing)), len(missing))
-    return np.vstack([known[t] for t in texts]).astype(np.float32) if texts else np.zeros((0, embedder.dim), dtype=np.float32)
+    rows = np.fromiter((first[t] for t in texts), dtype=np.int64, count=len(texts))
+    repeats = np.flatnonzero(rows != np.arange(len(texts)))
+    out[repeats] = out[rows[repeats]]
+    return out
+
+
+def _known(out: Matrix, rows: dict[str, int], vectors: Mapping[str, Matrix]) -> list[str]:
+    """Write the vectors of the texts of `rows` that `vectors` has into their rows of `out`; the
+    other texts, in order."""
+    missing = []
+    for text, row in rows.items():
+        vector = vectors.get(text)
+        if vector is None:
+            missing.append(text)
+        else:
+            out[row] = vector
+    return missing
 
 
 def _live_recall(target: Path, kind: str) -> float | None:

@@ -146,12 +146,17 @@ class FaissStore:
         self._doc_rows = np.concatenate([self._doc_rows, self._docs.encode(docs)])
         self._kind_rows = np.concatenate([self._kind_rows, self._kinds.encode(kinds)])
         if self.exact and len(self.ids) > self.hnsw_above:
-            self.index = self._build(np.vstack([self._all_vectors(), vectors]))
+            self.index = self._build(self._followed_by(vectors))
         else:
             if not self.exact:
-                self._originals, self._file = np.vstack([self._all_vectors(), vectors]), None
+                self._originals, self._file = self._followed_by(vectors), None
             self.index.add(vectors)
         self._changed()
+
+    def _followed_by(self, vectors: Matrix) -> Matrix:
+        """The stored float32 rows and then `vectors`: `vectors` itself when the store is empty
+        (kept, not copied, so a build holds its vectors once; callers do not change them after)."""
+        return np.vstack([self._all_vectors(), vectors]) if self.count() else vectors
 
     def _build(self, vectors: Matrix) -> faiss.Index:
         """A new FAISS index over `vectors`: flat float32 up to `hnsw_above` rows, HNSW over 8-bit
@@ -300,9 +305,13 @@ class FaissStore:
         return int(mask.sum()), params
 
     def save(self, folder: Path) -> None:
+        """Write the store into `folder`. An HNSW store then reads its float32 rows from the file
+        written, as a loaded one does, instead of holding them: a build writes the rest of the
+        index (BM25, text) without them in memory."""
         faiss.write_index(self.index, str(folder / "dense.faiss"))
         if not self.exact:
             self._all_vectors().tofile(folder / VECTORS)
+            self._originals, self._file = None, _RowFile(folder / VECTORS, self.dim, self.count())
         with (folder / "dense.rows.npz").open("wb") as f:
             np.savez(
                 f, ids=self.ids, docs=self._doc_rows, doc_names=np.array(self._docs.names, dtype=str), kinds=self._kind_rows,

@@ -12,7 +12,7 @@ import json
 import logging
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -85,13 +85,14 @@ class KeywordIndex:
         self._counts: TermCounts | None = None  # kept from `build` until saved
 
     @classmethod
-    def build(cls, texts: list[str], known: Mapping[str, list[str]] | None = None) -> KeywordIndex:
+    def build(cls, texts: Iterable[str], known: Mapping[str, list[str]] | None = None) -> KeywordIndex:
         """BM25 over `texts`; `known` maps texts already tokenised (by the live index) to their
-        tokens, so a rebuild after an upload tokenises only the new chunks."""
+        tokens, so a rebuild after an upload tokenises only the new chunks. Each text is counted
+        as it is tokenised, so `texts` may be a generator and no chunk's tokens outlive it."""
         from .bm25 import TermCounts  # scipy: only builds need it
 
         known = known or {}
-        return cls.of_counts(TermCounts.from_tokens([known[t] if t in known else (tokenize(t) or [EMPTY]) for t in texts]))
+        return cls.of_counts(TermCounts.from_tokens(known[t] if t in known else (tokenize(t) or [EMPTY]) for t in texts))
 
     @classmethod
     def of_counts(cls, counts: TermCounts) -> KeywordIndex:

@@ -230,7 +230,7 @@ def write_index(
     if isinstance(dense, MilvusStore):
         np.save(build / VECTOR_IDS, np.asarray(ids, dtype=np.int64))
     reuse = reuse or Reuse()
-    KeywordIndex.build([embed_text(c) for c in chunks], reuse.tokens).save(build / "keyword")
+    KeywordIndex.build((embed_text(c) for c in chunks), reuse.tokens).save(build / "keyword")
     crash_point("write")
     records = (r for doc in documents for r in _records(doc, reuse))
     try:

@@ -98,7 +98,7 @@ def update_index(
         return None
     texts = [embed_text(c) for n in new.values() for c in n.chunks]
     vectors = _embed(texts, embedder, progress, batch)
-    counts = TermCounts.from_tokens([tokenize(t) or [EMPTY] for t in texts])
+    counts = TermCounts.from_tokens(tokenize(t) or [EMPTY] for t in texts)
     plan = _Plan()
     offset = 0
     for pos, name in enumerate(names):
