@@ -62,7 +62,7 @@ class VectorStore(Protocol):
 
     @property
     def kind(self) -> str:
-        """The index answering searches, for the manifest: flat-ip, hnsw32-sq8 (hnsw32 over float32), milvus-flat, milvus-hnsw."""
+        """The index answering searches, for the manifest: flat-ip, hnsw32-sq8, hnsw32-sq4 (hnsw32 over float32), milvus-flat, milvus-hnsw."""
         ...
 
     @property

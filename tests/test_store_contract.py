@@ -364,3 +364,25 @@ def test_a_readers_restricted_search_on_milvus_ranks_as_on_faiss(access_pair: di
         assert {doc for doc, *_ in got["milvus"]} <= VISIBLE[reader]
         dense = {kind: [(h.chunk.doc_id, h.chunk.start_line, round(h.dense_score, 4)) for h in s.search(question, 20)] for kind, s in dense_only.items()}
         assert dense["milvus"] == dense["faiss"] and dense["milvus"], (reader, question)
+
+
+def test_faiss_hnsw_past_the_4bit_threshold_holds_half_a_byte_a_dimension(tmp_path: Path) -> None:
+    """Above `sq4_above` rows the codes are 4-bit; the wider exact rerank keeps recall@10 at the
+    target, and a saved store reads back as 4-bit (the rerank width follows the codes)."""
+    rng = np.random.default_rng(5)
+    vectors = rng.normal(size=(600, 32)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    ids = np.arange(600, dtype=np.int64)
+    store = FaissStore(32, hnsw_above=100, sq4_above=500)
+    store.add(ids, vectors, ["a"] * 600, ["clause"] * 600)
+    assert store.kind == "hnsw32-sq4" and tune_recall(store, vectors, ids) >= 0.95
+    store.save(tmp_path)
+    held = faiss.read_index(str(tmp_path / "dense.faiss"))
+    assert faiss.downcast_index(held.storage).sq.qtype == faiss.ScalarQuantizer.QT_4bit
+    loaded = FaissStore.load(tmp_path)
+    scores, found = loaded.search(vectors[:5], 10)
+    assert loaded.kind == "hnsw32-sq4" and (found[:, 0] == ids[:5]).all()  # each vector finds itself first, by exact cosine
+    assert np.allclose(scores, np.einsum("qd,qkd->qk", vectors[:5], vectors[found]), atol=1e-6)
+    at_threshold = FaissStore(32, hnsw_above=100, sq4_above=600)
+    at_threshold.add(ids, vectors, ["a"] * 600, ["clause"] * 600)
+    assert at_threshold.kind == "hnsw32-sq8"  # 600 rows are not above 600
