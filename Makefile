@@ -85,6 +85,7 @@ test: $(VENV)/.installed check browser-deps index corpora node_modules/.installe
 	  --min citation_accuracy=0.90 --min citation_validity=1.0 --min refusal_recall=0.5
 	$(RAGQA) eval eval/gold/aggregate_dev.jsonl --index $(INDEX) --min answer_accuracy=0.90 --min citation_accuracy=0.90
 	$(RAGQA) eval eval/gold/followup_test.jsonl --index $(INDEX) --min hit@5=0.94 --min answer_accuracy=0.70 --min citation_validity=1.0
+	$(RAGQA) eval eval/gold/followup_corpora_test.jsonl --index $(CORPORA) --min hit@5=0.90 --min answer_accuracy=0.60 --min citation_validity=1.0
 	$(RAGQA) eval eval/gold/reltime_test.jsonl --index $(INDEX) --min hit@5=0.95 --min answer_accuracy=0.90 --min citation_validity=1.0
 	$(PY) -m pytest -q
 

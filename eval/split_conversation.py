@@ -4,13 +4,13 @@ read the code, before the answerer ran on them) by document into train and test 
     followup_{train,test}.jsonl     the follow-up (second turn) with its history
     standalone_{train,test}.jsonl   the same questions written self-contained, no history
     reltime_{train,test}.jsonl      questions that say 今年/去年/明年/本届
-    {followup,standalone}_corpora_train.jsonl   the same, on train documents of eval/corpora
+    {followup,standalone}_corpora_train.jsonl   the same, on train documents of eval/corpora (two batches)
     {followup,standalone}_corpora_test.jsonl    the same, on the test documents of eval/corpora
                                                 (written in session 9, held out like the others)
 
 Documents 000 and 001 are train (looked at, tuned on); 002, 003 and 004 are test (aggregate
 figures only, each look recorded in README.md). Types the writer used that the eval format
-calls otherwise: entity and text are `fact`. Run: python eval/split_conversation.py"""
+calls otherwise: entity and text are `fact`, number is `numeric`. Run: python eval/split_conversation.py"""
 import json
 from pathlib import Path
 from typing import Any
@@ -18,7 +18,7 @@ from typing import Any
 HERE = Path(__file__).parent
 RAW = HERE / "gold" / "raw" / "conversation"
 TRAIN_DOCS = ("000_", "001_")
-TYPE = {"entity": "fact", "text": "fact"}
+TYPE = {"entity": "fact", "text": "fact", "number": "numeric"}
 SEEN = {"rt002_05"}  # test items seen one by one (a failing test printed it): moved to train
 
 
@@ -42,9 +42,11 @@ def main() -> None:
         sets.setdefault(f"followup_{split}", []).append(_clean(item, item["question"], True))
         sets.setdefault(f"standalone_{split}", []).append(_clean(item, item["standalone"], False))
     # follow-ups on train documents of eval/corpora (other genres): all train, scored on .ragqa/corpora
-    for item in map(json.loads, (RAW / "followup_corpora.jsonl").read_text(encoding="utf-8").splitlines()):
-        sets.setdefault("followup_corpora_train", []).append(_clean(item, item["question"], True))
-        sets.setdefault("standalone_corpora_train", []).append(_clean(item, item["standalone"], False))
+    # (followup_corpora2.jsonl: 48 more, written in session 10 on eight other train documents)
+    for raw in ("followup_corpora.jsonl", "followup_corpora2.jsonl"):
+        for item in map(json.loads, (RAW / raw).read_text(encoding="utf-8").splitlines()):
+            sets.setdefault("followup_corpora_train", []).append(_clean(item, item["question"], True))
+            sets.setdefault("standalone_corpora_train", []).append(_clean(item, item["standalone"], False))
     # follow-ups on the test documents of eval/corpora (the documents of eval/gold/test.jsonl): test
     for item in map(json.loads, (RAW / "followup_corpora_test.jsonl").read_text(encoding="utf-8").splitlines()):
         sets.setdefault("followup_corpora_test", []).append(_clean(item, item["question"], True))

@@ -77,21 +77,21 @@ class Answerer:
         self.llm = llm
         self.refuse_below = refuse_below
 
-    def answer(self, question: str, hits: list[Hit], snap: Snapshot) -> Answer:
+    def answer(self, question: str, hits: list[Hit], snap: Snapshot, focus: str = "") -> Answer:
         """A list answer when the question asks for every matching record; else the LLM's
         grounded answer when one is configured and works, else the extractive one."""
         listed = list_answer(question, snap)
         if listed is not None:
             return listed
         if self.llm is None or not hits:
-            return self.extractive(question, hits, snap)
+            return self.extractive(question, hits, snap, focus)
         try:
             text = self.llm.complete(self.messages(question, hits, snap))
             return self.grounded(text, question, hits, snap)
         except LLMError as exc:
             return self._fallback(question, hits, snap, exc)
 
-    def stream(self, question: str, hits: list[Hit], snap: Snapshot) -> Iterator[DeltaEvent | Answer]:
+    def stream(self, question: str, hits: list[Hit], snap: Snapshot, focus: str = "") -> Iterator[DeltaEvent | Answer]:
         """Deltas as the answer is produced, then the final Answer (always last)."""
         listed = list_answer(question, snap)
         if self.llm is not None and hits and listed is None:
@@ -107,7 +107,7 @@ class Answerer:
                 yield DeltaEvent(text=answer.text, replace=True)
                 yield answer
                 return
-        answer = listed or self.extractive(question, hits, snap)
+        answer = listed or self.extractive(question, hits, snap, focus)
         for start in range(0, max(len(answer.text), 1), 12):
             yield DeltaEvent(text=answer.text[start : start + 12])
         yield answer
@@ -153,11 +153,13 @@ class Answerer:
             {"role": "user", "content": render("user", passages=passages, question=question)},
         ]
 
-    def extractive(self, question: str, hits: list[Hit], snap: Snapshot) -> Answer:
+    def extractive(self, question: str, hits: list[Hit], snap: Snapshot, focus: str = "") -> Answer:
+        """The best source sentences for `question` from `hits`, or a refusal. `focus`: the words
+        the user typed when `question` is a follow-up rewritten from earlier turns."""
         segments: list[Segment] = []
         suggested: list[Segment] = []
         for part in split_question(question):
-            q = profile_question(part, snap.index.keyword)
+            q = profile_question(part, snap.index.keyword, focus)
             draft = answer_extractive(q, hits, snap.index.documents, self.ranker, self.refuse_below)
             segments += [s for s in draft.segments if s not in segments and not _uncertain(s, snap)]
             suggested += [s for s in draft.suggested if s not in suggested]

@@ -220,7 +220,7 @@ def merge(previous: str, question: str, similar: Similar | None = None) -> str:
         if len(re.sub(r"\W", "", topic)) < 2:
             return out
         runs = [r for r in noun_runs(out) if r not in new_years]
-        best = _window(topic, out) or _same_head(topic, runs, out) or _most_similar(topic, runs, similar)
+        best = _window(topic, out) or _same_head(topic, runs, out) or _sibling_word(topic, out) or _most_similar(topic, runs, similar)
         if not best:
             return f"{topic}{out}"
         best = _from_shared(topic, best)
@@ -351,6 +351,15 @@ def _same_head(topic: str, runs: list[str], text: str) -> str | None:
     return modifier + run if re.fullmatch(r"[^\W\d的之]+", modifier) and not _YEAR_WORDS.search(modifier) else run
 
 
+def _sibling_word(topic: str, text: str) -> str | None:
+    """The noun of `text` as long as `topic` that ends in the same character (城区 for 郊区):
+    a sibling of the same kind, swapped alone rather than the whole noun run around it."""
+    if len(topic) < 2:
+        return None
+    found = [w.word for w in _cut(text) if w.flag.startswith(_NOUNISH) and len(w.word) == len(topic) and w.word != topic and w.word[-1] == topic[-1] and w.word[-1].isalpha()]
+    return found[0] if len(set(found)) == 1 else None
+
+
 def _from_shared(topic: str, run: str) -> str:
     """The part of `run` that `topic` replaces: from where `topic`'s own first words appear in it
     (全省4G基站 → 4G用户 replaces 4G基站 and keeps 全省), else all of it."""
@@ -410,9 +419,11 @@ def _replace(text: str, old: tuple[str, ...], new: tuple[str, ...]) -> str:
 
 
 def _relative_to(year: str, base: int | None) -> str:
-    """去年 after a question about 2022 means 2021; without an earlier year it stays relative."""
+    """去年 after a question about 2022 means 2021; without an earlier year it stays relative.
+    今年 always stays: a follow-up that says 今年 after asking about another year means the year
+    it is asked in, which `reltime` reads from the document, not the year asked about before."""
     m = RELATIVE_YEAR.search(year)
-    if base is None or m is None:
+    if base is None or m is None or RELATIVE_YEARS[m.group(0)] == 0:
         return year
     return f"{base + RELATIVE_YEARS[m.group(0)]}年"
 

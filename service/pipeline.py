@@ -102,7 +102,7 @@ class Pipeline:
         query = self.understand(question, history, snap, top_k)
         hits = snap.search(query.text, top_k)
         retrieved = time.perf_counter()
-        answer = self.answerer.answer(query.text, hits, snap)
+        answer = self.answerer.answer(query.text, hits, snap, _focus(query, question, history))
         return AskResponse(
             id=new_answer_id(),
             answer=_with_note(answer, query, question),
@@ -124,7 +124,7 @@ class Pipeline:
         hits = snap.search(query.text, top_k)
         retrieved = time.perf_counter()
         final: Answer | None = None
-        for item in self.answerer.stream(query.text, hits, snap):
+        for item in self.answerer.stream(query.text, hits, snap, _focus(query, question, history)):
             if isinstance(item, DeltaEvent):
                 yield item
             else:
@@ -221,6 +221,11 @@ def _llm(settings: Settings, http_client: httpx.Client | None) -> LLM | None:
         max_tokens=settings.llm_max_tokens,
         temperature=settings.llm_temperature,
     )
+
+
+def _focus(query: Query, question: str, history: Sequence[Turn]) -> str:
+    """The words the user typed, when `query` is a follow-up rewritten from `history`."""
+    return question if history and query.text != question else ""
 
 
 def _with_note(answer: Answer, query: Query, question: str) -> str:

@@ -18,7 +18,7 @@ from ragqa.ingest.sentences import split_items, split_sentences
 from ragqa.service.answertypes import arabize, question_types, text_types
 from ragqa.service.candidates import FEATURES, candidates, featurize
 from ragqa.service.pipeline import Pipeline
-from ragqa.service.question import profile_question, year_fits, years_in
+from ragqa.service.question import FOCUS_FACTOR, profile_question, year_fits, years_in
 
 from .conftest import settings_for
 
@@ -136,6 +136,16 @@ def test_years_ranges_and_fit(pipeline: Pipeline) -> None:
     q = profile_question("2020年规上工业增加值率要提高到多少？", pipeline.index.keyword)
     assert not year_fits(q, "规上企业工业增加值率提高到23%;", before="到2021年,实现规上工业增加值60亿元;")
     assert year_fits(q, "年内规上企业工业增加值率提高到23%;", before="到2021年,实现规上工业增加值60亿元;")
+
+
+def test_the_words_typed_in_a_follow_up_weigh_more_than_the_carried_over_ones(pipeline: Pipeline) -> None:
+    rewritten = "义乌市2030年高技能人才总量要达到多少？"  # "高技能人才呢？" after a question about 义乌市's 2030 goals
+    plain = profile_question(rewritten, pipeline.index.keyword)
+    focused = profile_question(rewritten, pipeline.index.keyword, focus="高技能人才呢？")
+    typed = set(tokenize(strip_frame("高技能人才呢？")))
+    assert typed and typed <= set(plain.terms)
+    for term, weight in plain.terms.items():
+        assert focused.terms[term] == pytest.approx(weight * (FOCUS_FACTOR if term in typed else 1.0))
 
 
 def test_metadata_lines_are_not_glued_into_one_sentence(pipeline: Pipeline) -> None:

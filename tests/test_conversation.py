@@ -63,6 +63,10 @@ def test_a_follow_up_becomes_self_contained(first: str, follow: str, expected: s
         # the interrogative frame is never replaced
         ("整治行动的第二阶段围绕几个专题展开？", "第三阶段呢？", "整治行动的第三阶段围绕几个专题展开？"),
         ("东阳2022年要新增上市企业几家？", "那省级专精特新企业呢？", "东阳2022年要新增省级专精特新企业几家？"),
+        # a noun as long as the new one and ending the same is swapped alone, not its whole noun run
+        ("规划对城区中小学校舍面积有什么要求？", "郊区呢？", "规划对郊区中小学校舍面积有什么要求？"),
+        # 今年 after another year is the year the question is asked in: left for the document's year
+        ("2023年全市粮食产量是多少？", "那今年的目标是多少？", "今年全市粮食产量的目标是多少？"),
     ],
 )
 def test_a_follow_up_keeps_the_earlier_scope_and_its_own_ask(first: str, follow: str, expected: str) -> None:
