@@ -21,19 +21,19 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 # Rebuilt when the corpus or the ingest code changes (a new chunker version refuses old indexes).
-$(INDEX)/manifest.json: $(VENV)/.installed $(wildcard samples/corpus/*) $(wildcard ingest/*.py) index/store.py index/textstore.py
+$(INDEX)/manifest.json: $(VENV)/.installed $(wildcard samples/corpus/*) $(wildcard ingest/*.py) index/store.py index/textstore.py index/postings.py index/bm25.py
 	$(RAGQA) ingest samples/corpus --index $(INDEX)
 
 index: $(INDEX)/manifest.json
 
 # The evaluation corpus: public documents of eight genres (eval/corpora/*/SOURCES.tsv).
-$(CORPORA)/manifest.json: $(VENV)/.installed $(wildcard eval/corpora/*/*.txt) $(wildcard ingest/*.py) index/store.py index/textstore.py
+$(CORPORA)/manifest.json: $(VENV)/.installed $(wildcard eval/corpora/*/*.txt) $(wildcard ingest/*.py) index/store.py index/textstore.py index/postings.py index/bm25.py
 	$(RAGQA) ingest eval/corpora --index $(CORPORA)
 
 corpora: $(CORPORA)/manifest.json $(RECORDS)/manifest.json
 
 # Responsibility breakdowns for the list-answer (aggregate) gold sets (eval/records/*/SOURCES.tsv).
-$(RECORDS)/manifest.json: $(VENV)/.installed $(wildcard eval/records/*/*.txt) $(wildcard ingest/*.py) index/store.py index/textstore.py
+$(RECORDS)/manifest.json: $(VENV)/.installed $(wildcard eval/records/*/*.txt) $(wildcard ingest/*.py) index/store.py index/textstore.py index/postings.py index/bm25.py
 	$(RAGQA) ingest eval/records --index $(RECORDS)
 
 # The served index has its own document store ($(LIVE).data): the sample corpus seeds it on the
@@ -77,7 +77,7 @@ check: $(VENV)/.installed
 # model never saw) gates with floors a little below the figures in README.md; dev is trained on.
 # List answers gate on aggregate_test.jsonl (a responsibility breakdown never tuned on) and dev.
 test: $(VENV)/.installed check browser-deps index corpora node_modules/.installed
-	$(RAGQA) eval eval/gold/test.jsonl --index $(CORPORA) --min hit@5=0.91 --min mrr=0.75 \
+	$(RAGQA) eval eval/gold/test.jsonl --index $(CORPORA) --min hit@5=0.91 --min mrr=0.80 \
 	  --min answer_accuracy=0.74 --min citation_accuracy=0.77 --min citation_validity=1.0 --min refusal_recall=0.22
 	$(RAGQA) eval eval/gold/dev.jsonl --index $(INDEX) --min hit@5=0.95 --min mrr=0.90 \
 	  --min answer_accuracy=0.90 --min citation_accuracy=0.93 --min citation_validity=1.0

@@ -6,8 +6,8 @@ rows of the documents it replaces or deletes, splices in the rows of the new one
 vocabulary (`splice`), all in numpy, without going through the other chunks' text.
 
 `postings` turns counts into the score matrix the service queries (index/postings.py): the Lucene
-BM25 that bm25s computes (k1 1.5, b 0.75), every float operation in bm25s's order and types, so its
-scores are bit for bit those of `bm25s.BM25().index(tokens)` (tests/test_bm25.py checks it). The statistics
+BM25 that bm25s computes (with K1 and B of index/postings.py), every float operation in bm25s's order and types, so its
+scores are bit for bit those of `bm25s.BM25(k1=K1, b=B).index(tokens)` (tests/test_bm25.py checks it). The statistics
 (document frequencies, average length) are recomputed whole; that is a few vectorised passes over
 the counts, not a pass of Python over the chunks.
 
@@ -134,7 +134,7 @@ def splice(blocks: Sequence[tuple[TermCounts, int, int]]) -> TermCounts:
 
 
 def postings(counts: TermCounts) -> Postings:
-    """The BM25 postings of `counts`, the score matrix computed as `bm25s.BM25().index` does."""
+    """The BM25 postings of `counts`, the score matrix computed as `bm25s.BM25(k1=K1, b=B).index` does."""
     m = counts.matrix
     n_docs = m.shape[0]
     vocab = {term: i for i, term in enumerate(counts.vocab)}

@@ -5,7 +5,9 @@ an enumeration run together on one line, or a table row. Each keeps its passage 
 
 `FEATURES` names the columns of the matrix `featurize` returns. They describe how well the
 candidate and its surroundings hold the question's key terms (IDF-weighted, in the candidate,
-its clause path and title, its passage, its neighbours; also character bigrams, for
+its clause path and title, its passage, its neighbours; weighted also by how few of the other
+candidates hold each term; the longest stretch of the question held word for word; the best
+comma-clause's coverage where that clause holds the answer type; also character bigrams, for
 paraphrases), where it stands (fused passage rank, BM25 score and rank; nothing from the dense model, whose
 scores and ranks change with the embedder a deployment picks), position in the clause,
 heading, table row, length), and whether it holds the answer type the question's frame asks
@@ -31,7 +33,7 @@ from ragqa.ingest.sentences import Sentence, split_items, split_sentences
 from .answertypes import TYPES, arabize, text_types
 from .question import QuestionProfile, has_measure, years_in
 
-FEATURES_VERSION = "candidates-6"
+FEATURES_VERSION = "candidates-7"
 _LONG_SENTENCE = 24
 
 
@@ -127,6 +129,10 @@ _BASE = [
     "starts_marker",
     "bare_line",
     "type_near",
+    "cov_local",
+    "cov_local_gap_best",
+    "lcs_share",
+    "clause_cov_fit",
 ]
 FEATURES = tuple(_BASE + [f"q_{t}" for t in TYPES] + [f"c_{t}" for t in TYPES])
 _LABELLED = re.compile(r"^[\u4e00-\u9fff]{1,8}[:：]")
@@ -177,6 +183,7 @@ class _Batch:
     absent: list[float]
     is_question: list[bool]
     leadin: list[bool]
+    local: list[float]
 
 
 def _batch(q: QuestionProfile, cands: list[Candidate]) -> _Batch:
@@ -197,6 +204,7 @@ def _batch(q: QuestionProfile, cands: list[Candidate]) -> _Batch:
             )
             doc_passages[c.hit.chunk.doc_id] = doc_passages.get(c.hit.chunk.doc_id, 0) + 1
     retrieved = "".join(c.hit.chunk.match_text + c.hit.chunk.context for c in cands if c.index == 0)
+    local = _local_coverage(q, cands)
     return _Batch(
         cov=cov,
         bigram=[len(q_bigrams & _bigrams(c.sentence.match)) / (len(q_bigrams) or 1) for c in cands],
@@ -207,7 +215,46 @@ def _batch(q: QuestionProfile, cands: list[Candidate]) -> _Batch:
         absent=[w / q.total for t, w in q.terms.items() if t not in retrieved],
         is_question=[bool(_QUESTION_LINE.search(c.sentence.text.strip())) for c in cands],
         leadin=[c.sentence.text.rstrip().endswith((":", "：")) for c in cands],
+        local=local,
     )
+
+
+def _lcs_share(q: QuestionProfile, text: str) -> float:
+    """The longest stretch of the question (frame words removed) that `text` holds word for word,
+    as a share of the question's length: a phrase quoted whole says more than its words apart."""
+    body = _QUESTION_NOISE.sub("", q.text)
+    best = 0
+    for i in range(len(body)):
+        j = i + best + 1
+        while j <= len(body) and body[i:j] in text:
+            best = j - i
+            j += 1
+    return best / (len(body) or 1)
+
+
+def _clause_cov_fit(q: QuestionProfile, text: str) -> float:
+    """The best clause of `text` (between commas) by its coverage of the question's key terms,
+    counted only where that clause or the next holds the answer type asked for."""
+    parts = [p for p in _CLAUSE.split(text) if p]
+    best = 0.0
+    for k, part in enumerate(parts):
+        near = part + (parts[k + 1] if k + 1 < len(parts) else "")
+        fits = not q.types or bool(q.types & text_types(arabize(near)))
+        if fits:
+            best = max(best, _coverage(q, part))
+    return best
+
+
+def _local_coverage(q: QuestionProfile, cands: list[Candidate]) -> list[float]:
+    """Coverage of the question's key terms weighted by how rare each is among the candidates
+    themselves (IDF over this pool of sentences, times the corpus IDF): the terms every retrieved
+    sentence shares (the document's place and year) say little about which one answers, the
+    terms only a few hold say most."""
+    held = [{t for t in q.terms if t in c.sentence.match} for c in cands]
+    n = len(cands)
+    weight = {t: q.terms[t] * math.log((n + 1) / (sum(t in h for h in held) + 0.5)) for t in q.terms}
+    total = sum(weight.values()) or 1.0
+    return [sum(weight[t] for t in h) / total for h in held]
 
 
 def featurize(q: QuestionProfile, cands: list[Candidate]) -> np.ndarray:
@@ -243,6 +290,7 @@ def _row(q: QuestionProfile, cands: list[Candidate], i: int, b: _Batch) -> list[
         float(b.leadin[i]), float(any(b.leadin[j] for j in range(max(0, i - 12), i) if cands[j].hit is c.hit)),
         max(b.absent, default=0.0), sum(b.absent), b.cov[i] * fit, cov_ctx * fit, prev_cov * fit, around.year_state, around.title_cov,
         float(bool(_MARKER.match(s.text))), float(len(s.text) <= 20 and not _SENTENCE_MARK.search(s.text)), _type_near(q, arabic, q.types),
+        b.local[i], max(b.local) - b.local[i], _lcs_share(q, s.match), _clause_cov_fit(q, s.match),
     ]
     coverage = [b.cov[i], cov_ctx, around.cov, prev_cov, next_cov, max(b.cov) - b.cov[i], float(b.cov_rank[i]), max(missing, default=0.0),
                 b.bigram[i], max(b.bigram) - b.bigram[i]]

@@ -11,7 +11,7 @@ import bm25s
 import numpy as np
 from ragqa.index.bm25 import EMPTY, TermCounts, postings, splice
 from ragqa.index.keyword import tokenize
-from ragqa.index.postings import ColumnFrequencies, Postings
+from ragqa.index.postings import K1, B, ColumnFrequencies, Postings
 
 from .conftest import SAMPLES
 
@@ -36,7 +36,7 @@ def _corpus() -> list[list[str]]:
 
 def test_scores_equal_bm25s_bit_for_bit() -> None:
     corpus = _corpus()
-    reference = bm25s.BM25()
+    reference = bm25s.BM25(k1=K1, b=B)
     reference.index(corpus, show_progress=False)
     ours = postings(TermCounts.from_tokens(corpus))
     assert _columns(ours) == _columns(reference)
@@ -60,7 +60,7 @@ def test_postings_score_every_query_as_bm25s(tmp_path: Path) -> None:
 
 def test_postings_read_an_index_bm25s_saved(tmp_path: Path) -> None:
     corpus = _corpus()
-    reference = bm25s.BM25()
+    reference = bm25s.BM25(k1=K1, b=B)
     reference.index(corpus, show_progress=False)
     reference.save(str(tmp_path / "bm25"))
     ours = Postings.load(tmp_path / "bm25")
@@ -72,7 +72,7 @@ def test_spliced_counts_equal_a_fresh_index() -> None:
     counts = TermCounts.from_tokens(corpus)
     moved = TermCounts.from_tokens(corpus[40:90])
     spliced = splice([(counts, 0, 40), (moved, 10, 50), (counts, 120, len(corpus))])
-    reference = bm25s.BM25()
+    reference = bm25s.BM25(k1=K1, b=B)
     kept = corpus[:40] + corpus[50:90] + corpus[120:]
     reference.index(kept, show_progress=False)
     assert _columns(postings(spliced)) == _columns(reference)
