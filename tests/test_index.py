@@ -14,9 +14,10 @@ from ragqa.eval.metrics import first_hit_rank
 from ragqa.index.build import ingest_paths
 from ragqa.index.embedders import HashEmbedder, hash_vector, make_embedder
 from ragqa.index.errors import IndexUnavailable
-from ragqa.index.search import FusionConfig, Searcher
+from ragqa.index.search import FusionConfig, Searcher, _by_bigrams
 from ragqa.index.store import load_index, reconstruct_vectors
 from ragqa.ingest.errors import ConfigError
+from ragqa.ingest.model import Chunk
 from ragqa.ingest.normalize import strip_pinyin
 
 from .conftest import DEV_GOLD, SAMPLES
@@ -98,11 +99,24 @@ def test_traditional_question_finds_simplified_text_and_back(hash_index: Path) -
     assert "衛生健康局負責中醫藥產業發展" in strip_pinyin(simp[0].chunk.text)
 
 
+def test_the_fused_candidates_are_ranked_again_by_the_bigrams_few_of_them_hold() -> None:
+    def chunk(n: int, text: str) -> Chunk:
+        return Chunk(doc_id="d", start_line=n, end_line=n, clause_path=(), text=text, match_text=text, context="某市办法")
+    # every candidate holds 某市 and 年度, which weigh nothing; 补贴标准 (which jieba may cut as 补贴 +
+    # 标准) is held whole only by the second, in part by the third
+    pool = [chunk(1, "某市年度工作安排"), chunk(2, "某市年度补贴标准为每人三百元"), chunk(3, "某市年度补贴发放")]
+    final = _by_bigrams("某市年度补贴标准是多少", [0, 1, 2], pool, FusionConfig())
+    assert sorted(final, key=lambda c: -final[c]) == [1, 0, 2]
+    assert _by_bigrams("某市年度补贴标准是多少", [0, 1, 2], pool, FusionConfig(bigram_weight=0.0)) == {0: 1 / 6, 1: 1 / 7, 2: 1 / 8}
+    with pytest.raises(ValueError):
+        FusionConfig(bigram_weight=-1.0)
+
+
 def test_fusion_weights_decide_which_ranking_leads(hash_index: Path) -> None:
     index, embedder = load_index(hash_index), HashEmbedder(64)
     query = "专项债"
-    keyword = Searcher(index, embedder, FusionConfig(1.0, 0.0, 60)).search(query, 5)
-    dense = Searcher(index, embedder, FusionConfig(0.0, 1.0, 60)).search(query, 5)
+    keyword = Searcher(index, embedder, FusionConfig(1.0, 0.0, 60, bigram_weight=0.0)).search(query, 5)
+    dense = Searcher(index, embedder, FusionConfig(0.0, 1.0, 60, bigram_weight=0.0)).search(query, 5)
     assert [h.keyword_rank for h in keyword] == sorted(h.keyword_rank for h in keyword if h.keyword_rank)
     assert [h.dense_rank for h in dense] == sorted(h.dense_rank for h in dense if h.dense_rank)
     assert [h.chunk for h in keyword] != [h.chunk for h in dense]  # the two rankings differ here, so the weights matter
