@@ -208,12 +208,14 @@ class Searcher:
         ranked = sorted(fused, key=lambda c: (-fused[c], c))
         if cfg.bigram_weight > 0 and len(ranked) > 1:
             pool = ranked[: max(cfg.candidates, top_k)]
-            final = _by_bigrams(text, pool, self.index.chunks.many(pool), cfg)
+            read = dict(zip(pool, self.index.chunks.many(pool), strict=True))
+            final = _by_bigrams(text, pool, list(read.values()), cfg)
             place = {c: i for i, c in enumerate(pool)}
             best = sorted(pool, key=lambda c: (-final[c], place[c]))[:top_k]  # ties: the fused order
+            chunks = [read[c] for c in best]
         else:
             final, best = fused, ranked[:top_k]
-        chunks = self.index.chunks.many(best)
+            chunks = self.index.chunks.many(best)
         return [
             Hit(
                 chunk=chunk,
@@ -246,4 +248,3 @@ def _by_bigrams(question: str, pool: list[int], chunks: list[Chunk], cfg: Fusion
     order = sorted(range(n), key=lambda i: (-weight[i], i))
     by_bigram = {pool[i]: r for r, i in enumerate(order, start=1)}
     return {c: 1.0 / (cfg.rrf_k + r) + cfg.bigram_weight / (cfg.rrf_k + by_bigram[c]) for r, c in enumerate(pool, start=1)}
-

@@ -184,6 +184,7 @@ class _Batch:
     is_question: list[bool]
     leadin: list[bool]
     local: list[float]
+    body: str  # the question without its frame words, for `_lcs_share`
 
 
 def _batch(q: QuestionProfile, cands: list[Candidate]) -> _Batch:
@@ -216,13 +217,13 @@ def _batch(q: QuestionProfile, cands: list[Candidate]) -> _Batch:
         is_question=[bool(_QUESTION_LINE.search(c.sentence.text.strip())) for c in cands],
         leadin=[c.sentence.text.rstrip().endswith((":", "：")) for c in cands],
         local=local,
+        body=_QUESTION_NOISE.sub("", q.text),
     )
 
 
-def _lcs_share(q: QuestionProfile, text: str) -> float:
-    """The longest stretch of the question (frame words removed) that `text` holds word for word,
-    as a share of the question's length: a phrase quoted whole says more than its words apart."""
-    body = _QUESTION_NOISE.sub("", q.text)
+def _lcs_share(body: str, text: str) -> float:
+    """The longest stretch of the question `body` (frame words removed) that `text` holds word for
+    word, as a share of its length: a phrase quoted whole says more than its words apart."""
     best = 0
     for i in range(len(body)):
         j = i + best + 1
@@ -290,7 +291,7 @@ def _row(q: QuestionProfile, cands: list[Candidate], i: int, b: _Batch) -> list[
         float(b.leadin[i]), float(any(b.leadin[j] for j in range(max(0, i - 12), i) if cands[j].hit is c.hit)),
         max(b.absent, default=0.0), sum(b.absent), b.cov[i] * fit, cov_ctx * fit, prev_cov * fit, around.year_state, around.title_cov,
         float(bool(_MARKER.match(s.text))), float(len(s.text) <= 20 and not _SENTENCE_MARK.search(s.text)), _type_near(q, arabic, q.types),
-        b.local[i], max(b.local) - b.local[i], _lcs_share(q, s.match), _clause_cov_fit(q, s.match),
+        b.local[i], max(b.local) - b.local[i], _lcs_share(b.body, s.match), _clause_cov_fit(q, s.match),
     ]
     coverage = [b.cov[i], cov_ctx, around.cov, prev_cov, next_cov, max(b.cov) - b.cov[i], float(b.cov_rank[i]), max(missing, default=0.0),
                 b.bigram[i], max(b.bigram) - b.bigram[i]]
