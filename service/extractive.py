@@ -10,7 +10,7 @@ false refusals <= 0.05), and some passage holds at least MIN_EVIDENCE of the que
 key terms; otherwise the answerer refuses. Candidates nearly as likely as the best join it
 (a list spread over sentences, a unit named in the next line), up to MAX_ANSWER_CHARS. A
 question asking for an article or chapter number also gets the heading of the clause that
-holds the answer. Everything in an answer is copied from the passages.
+holds the answer, and one asking which class something falls under the heading above it. Everything in an answer is copied from the passages.
 """
 
 from __future__ import annotations
@@ -41,6 +41,9 @@ MIN_EVIDENCE = 0.3
 MAX_SEGMENTS = 4
 MODEL_DIR = Path(__file__).parent / "models"
 _ARTICLE = re.compile(r"第[0-9一二三四五六七八九十百零〇两]{1,6}\s*[条章节條]")
+# A question that asks which class or part something falls under: in a list or a law the answer
+# is the heading the item sits under, not the item. Frame words only.
+_CATEGORY = re.compile(r"哪一?(?:类|个类别|种类型)|什么类(?:别|型)?|何类|归(?:到|入|于|为)哪|属于哪(?:一|个)?(?:部分|方面)")
 
 
 @dataclass(frozen=True)
@@ -155,14 +158,55 @@ def _enumeration(q: QuestionProfile, best: Candidate, pool: list[Candidate]) -> 
     return Segment(text, best.passage, best.hit.chunk.doc_id, best.sentence.start_line, end)
 
 
-def _heading(best: Candidate, docs: Mapping[str, Document]) -> Segment | None:
-    """The nearest numbered heading (第X条/章/节) above the best candidate, for 第几条 questions."""
+# A sentence that announces a list ("其来源如下：", "有下列情形之一的，…报告。") and the line that
+# starts an item of it ("(一)", "1.", "a)", "一、", "①").
+_LEAD_IN = re.compile(r"[:：]\s*$|下列|如下|下述")
+_ITEM_LINE = re.compile(r"^\s*(?:[(（][0-9一二三四五六七八九十a-zA-Z]{1,3}[)）]|[0-9]{1,2}\s*[.．、](?![0-9])|[一二三四五六七八九十]{1,3}、|[a-zA-Z][)）.．]|[\u2460-\u2473])")
+_ITEM_LOOKAHEAD = 40
+
+
+def _items_below(seg: Segment, docs: Mapping[str, Document], limit: int) -> Segment:
+    """A lead-in sentence whose items are lines of their own below it (chunked apart from it), and
+    those items while each line starts an item and all fit in `limit` characters; cited as one
+    run of lines. A line OCR read with low confidence ends the run."""
+    doc = docs.get(seg.doc)
+    if doc is None or not _LEAD_IN.search(seg.text.rstrip("。. ")):
+        return seg
+    text, end = seg.text, seg.end_line
+    for n in range(seg.end_line + 1, min(len(doc.lines), seg.end_line + _ITEM_LOOKAHEAD) + 1):
+        line = doc.lines[n - 1].strip()
+        if not line:
+            continue
+        if n in doc.uncertain or not _ITEM_LINE.match(line) or len(text) + len(line) > limit:
+            break
+        text, end = text + line, n
+    return seg if end == seg.end_line else Segment(text, seg.passage, seg.doc, seg.start_line, end)
+
+
+def _complete_lists(segments: list[Segment], q: QuestionProfile, docs: Mapping[str, Document]) -> tuple[Segment, ...]:
+    """Each lead-in segment (for a list or condition question, or any ending in a colon) with its
+    items below it, within MAX_ANSWER_CHARS; a segment those items now hold is dropped."""
+    out = list(segments)
+    for k, seg in enumerate(out):
+        if not ({"list", "condition"} & q.types or seg.text.rstrip()[-1:] in ":："):
+            continue
+        longer = _items_below(seg, docs, MAX_ANSWER_CHARS - sum(len(s.text) for j, s in enumerate(out) if j != k))
+        if longer is not seg:
+            out[k] = longer
+            out = [s for s in out if s is longer or not (s.doc == longer.doc and longer.end_line >= s.start_line > seg.end_line)]
+            break
+    return tuple(out)
+
+
+def _heading(best: Candidate, docs: Mapping[str, Document], article: bool) -> Segment | None:
+    """For 第几条 questions (`article`) the nearest numbered heading (第X条/章/节) above the best
+    candidate; for "which class" questions the nearest heading above its line of any kind."""
     chunk = best.hit.chunk
     doc = docs.get(chunk.doc_id)
-    if doc is None or _ARTICLE.search(best.sentence.text):
+    if doc is None or (article and _ARTICLE.search(best.sentence.text)):
         return None
     for label, line in reversed(list(zip(chunk.clause_path, chunk.clause_lines, strict=False))):
-        if line and _ARTICLE.search(label):
+        if line and (_ARTICLE.search(label) if article else line < best.sentence.start_line):
             return Segment(label, best.passage, chunk.doc_id, line, line)
     return None
 
@@ -208,8 +252,8 @@ def answer_extractive(
     else:
         first = _segment(best, _trim(best.sentence.text, q, 240))
     segments = [first]
-    if "article" in q.types:
-        heading = _heading(best, docs)
+    if "article" in q.types or _CATEGORY.search(q.text):
+        heading = _heading(best, docs, "article" in q.types)
         if heading is not None:
             segments.insert(0, heading)
     length = sum(len(s.text) for s in segments)
@@ -227,4 +271,4 @@ def answer_extractive(
         segments.append(_segment(cand, text))
         used.add(key)
         length += len(text)
-    return Draft(tuple(segments), False, answerable)
+    return Draft(_complete_lists(segments, q, docs), False, answerable)

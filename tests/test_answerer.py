@@ -220,3 +220,28 @@ def test_a_candidate_about_another_year_is_not_appended_to_the_answer(use_pipeli
     answer = use_pipeline.ask("东阳2023年GDP目标增长多少?")
     assert "7.5%" in answer.answer and not answer.refused
     assert "2022年" not in answer.answer, answer.answer
+
+
+def test_a_which_class_question_names_the_heading_the_item_sits_under(tmp_path: Path) -> None:
+    lines = ("某市行政处罚案件分类", "一、道路交通类案件", "1.超速行驶案件；", "2.违章停放车辆案件；",
+             "二、生态环境类案件", "3.夜间施工噪声污染案件；", "4.倾倒建筑垃圾案件；")
+    build_index([Document("cases.txt", "某市行政处罚案件分类", lines, "x", (1,) * len(lines))], tmp_path, HashEmbedder(64))
+    pipe = Pipeline(settings_for(tmp_path), load_index(tmp_path), HashEmbedder(64))
+    result = pipe.ask("夜间施工噪声污染案件属于哪一类？")
+    assert not result.refused and "生态环境类案件" in result.answer, result.answer
+    assert any(c.start_line == 5 for c in result.citations)
+    plain = pipe.ask("夜间施工噪声污染案件怎么处理？")
+    assert "生态环境类案件" not in plain.answer  # only a which-class question gets the heading
+
+
+def test_a_list_question_gets_the_items_on_the_lines_below_the_lead_in(tmp_path: Path) -> None:
+    lines = ("某市住宅专项维修资金管理办法", "第八条 住宅专项维修资金的来源如下：", "一、建设单位按规定交存的首期资金。",
+             "二、业主大会决议续交的资金。", "三、资金存储产生的利息。", "四、其他合法收入。", "第九条 维修资金应当专户存储，专款专用。")
+    build_index([Document("fund.txt", "某市住宅专项维修资金管理办法", lines, "x", (1,) * len(lines))], tmp_path, HashEmbedder(64))
+    pipe = Pipeline(settings_for(tmp_path), load_index(tmp_path), HashEmbedder(64))
+    result = pipe.ask("住宅专项维修资金的来源有哪些？")
+    assert not result.refused
+    for item in ("首期资金", "续交的资金", "利息", "其他合法收入"):
+        assert item in result.answer, result.answer
+    assert "专户存储" not in result.answer  # the next article is not an item of the list
+    assert any(c.start_line == 2 and c.end_line == 6 for c in result.citations), (result.answer, result.citations)
