@@ -183,6 +183,28 @@ def _items_below(seg: Segment, docs: Mapping[str, Document], limit: int) -> Segm
     return seg if end == seg.end_line else Segment(text, seg.passage, seg.doc, seg.start_line, end)
 
 
+def _whole_list(seg: Segment, docs: Mapping[str, Document], limit: int) -> Segment:
+    """An item of an enumeration whose items are lines of their own ("(一)…；" "(二)…；"), for a
+    question that asks for the list: the whole run of item lines around it, with the lead-in line
+    above when there is one, if it all fits in `limit` characters."""
+    doc = docs.get(seg.doc)
+    if doc is None or seg.start_line != seg.end_line or not _ITEM_LINE.match(doc.lines[seg.start_line - 1]):
+        return seg
+    def item(n: int) -> bool:
+        return 1 <= n <= len(doc.lines) and n not in doc.uncertain and bool(_ITEM_LINE.match(doc.lines[n - 1]))
+    top, bottom = seg.start_line, seg.end_line
+    while item(top - 1) and seg.start_line - top < _ITEM_LOOKAHEAD:
+        top -= 1
+    while item(bottom + 1) and bottom - seg.end_line < _ITEM_LOOKAHEAD:
+        bottom += 1
+    if top > 1 and top - 1 not in doc.uncertain and _LEAD_IN.search(doc.lines[top - 2].strip().rstrip("。. ")):
+        top -= 1
+    text = "".join(line.strip() for line in doc.lines[top - 1 : bottom])
+    if bottom == top or len(text) > limit:
+        return seg
+    return Segment(text, seg.passage, seg.doc, top, bottom)
+
+
 def _complete_lists(segments: list[Segment], q: QuestionProfile, docs: Mapping[str, Document]) -> tuple[Segment, ...]:
     """Each lead-in segment (for a list or condition question, or any ending in a colon) with its
     items below it, within MAX_ANSWER_CHARS; a segment those items now hold is dropped."""
@@ -190,10 +212,13 @@ def _complete_lists(segments: list[Segment], q: QuestionProfile, docs: Mapping[s
     for k, seg in enumerate(out):
         if not ({"list", "condition"} & q.types or seg.text.rstrip()[-1:] in ":："):
             continue
-        longer = _items_below(seg, docs, MAX_ANSWER_CHARS - sum(len(s.text) for j, s in enumerate(out) if j != k))
+        budget = MAX_ANSWER_CHARS - sum(len(s.text) for j, s in enumerate(out) if j != k)
+        longer = _items_below(seg, docs, budget)
+        if longer is seg and "list" in q.types:
+            longer = _whole_list(seg, docs, budget)
         if longer is not seg:
             out[k] = longer
-            out = [s for s in out if s is longer or not (s.doc == longer.doc and longer.end_line >= s.start_line > seg.end_line)]
+            out = [s for s in out if s is longer or not (s.doc == longer.doc and longer.start_line <= s.start_line <= longer.end_line)]
             break
     return tuple(out)
 

@@ -17,6 +17,7 @@ from ragqa.ingest.model import Document
 from ragqa.ingest.sentences import split_items, split_sentences
 from ragqa.service.answertypes import arabize, question_types, text_types
 from ragqa.service.candidates import FEATURES, candidates, featurize
+from ragqa.service.extractive import Segment, _whole_list
 from ragqa.service.pipeline import Pipeline
 from ragqa.service.question import FOCUS_FACTOR, profile_question, year_fits, years_in
 
@@ -245,3 +246,25 @@ def test_a_list_question_gets_the_items_on_the_lines_below_the_lead_in(tmp_path:
         assert item in result.answer, result.answer
     assert "专户存储" not in result.answer  # the next article is not an item of the list
     assert any(c.start_line == 2 and c.end_line == 6 for c in result.citations), (result.answer, result.citations)
+
+
+_DISPUTES = ("某市家用汽车三包规定", "第三十条 三包责任发生争议的，消费者可以通过下列途径解决：", "（一）协商和解；",
+             "（二）请求消费者协会调解；", "（三）向市场监督管理部门投诉；", "（四）向人民法院提起诉讼。", "第三十一条 本规定自公布之日起施行。")
+
+
+def test_one_item_of_a_list_becomes_the_whole_list_with_its_lead_in() -> None:
+    docs = {"d": Document("d", "某市家用汽车三包规定", _DISPUTES, "x", (1,) * len(_DISPUTES))}
+    whole = _whole_list(Segment("（三）向市场监督管理部门投诉；", 1, "d", 5, 5), docs, 360)
+    assert (whole.start_line, whole.end_line) == (2, 6)
+    assert whole.text.startswith("第三十条") and whole.text.endswith("提起诉讼。")
+    assert _whole_list(Segment("（三）向市场监督管理部门投诉；", 1, "d", 5, 5), docs, 40).end_line == 5  # too long: as it was
+    prose = _whole_list(Segment("第三十一条 本规定自公布之日起施行。", 1, "d", 7, 7), docs, 360)
+    assert (prose.start_line, prose.end_line) == (7, 7)  # not an item
+
+
+def test_a_list_question_answered_by_one_item_gets_all_of_them(tmp_path: Path) -> None:
+    build_index([Document("cars.txt", "某市家用汽车三包规定", _DISPUTES, "x", (1,) * len(_DISPUTES))], tmp_path, HashEmbedder(64))
+    pipe = Pipeline(settings_for(tmp_path), load_index(tmp_path), HashEmbedder(64))
+    result = pipe.ask("除了向市场监督管理部门投诉，三包争议还有哪些途径？")
+    for item in ("协商和解", "调解", "投诉", "诉讼"):
+        assert item in result.answer, result.answer
