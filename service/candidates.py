@@ -7,7 +7,8 @@ an enumeration run together on one line, or a table row. Each keeps its passage 
 candidate and its surroundings hold the question's key terms (IDF-weighted, in the candidate,
 its clause path and title, its passage, its neighbours; weighted also by how few of the other
 candidates hold each term; the longest stretch of the question held word for word; the best
-comma-clause's coverage where that clause holds the answer type; also character bigrams, for
+comma-clause's coverage where that clause holds the answer type; the share of the terms next to the
+question's frame word, what is asked about, it holds; also character bigrams, for
 paraphrases), where it stands (fused passage rank, BM25 score and rank; nothing from the dense model, whose
 scores and ranks change with the embedder a deployment picks), position in the clause,
 heading, table row, length), and whether it holds the answer type the question's frame asks
@@ -33,7 +34,7 @@ from ragqa.ingest.sentences import Sentence, split_items, split_sentences
 from .answertypes import TYPES, arabize, text_types
 from .question import QuestionProfile, has_measure, years_in
 
-FEATURES_VERSION = "candidates-7"
+FEATURES_VERSION = "candidates-8"
 _LONG_SENTENCE = 24
 
 
@@ -133,6 +134,8 @@ _BASE = [
     "cov_local_gap_best",
     "lcs_share",
     "clause_cov_fit",
+    "frame_cov",
+    "frame_cov_ctx",
 ]
 FEATURES = tuple(_BASE + [f"q_{t}" for t in TYPES] + [f"c_{t}" for t in TYPES])
 _LABELLED = re.compile(r"^[\u4e00-\u9fff]{1,8}[:：]")
@@ -258,6 +261,16 @@ def _local_coverage(q: QuestionProfile, cands: list[Candidate]) -> list[float]:
     return [sum(weight[t] for t in h) / total for h in held]
 
 
+def _frame_cov(q: QuestionProfile, held: set[str], in_context: frozenset[str]) -> tuple[float, float]:
+    """The share of the weight of the terms next to the question's frame word (what is asked
+    about) the candidate holds, and holds with its clause path and title; 1 when there are none."""
+    total = sum(q.terms[t] for t in q.near_frame)
+    if not total:
+        return 1.0, 1.0
+    return (sum(q.terms[t] for t in q.near_frame if t in held) / total,
+            sum(q.terms[t] for t in q.near_frame if t in held or t in in_context) / total)
+
+
 def featurize(q: QuestionProfile, cands: list[Candidate]) -> np.ndarray:
     """One row of `FEATURES` per candidate (float32)."""
     if not cands:
@@ -292,6 +305,7 @@ def _row(q: QuestionProfile, cands: list[Candidate], i: int, b: _Batch) -> list[
         max(b.absent, default=0.0), sum(b.absent), b.cov[i] * fit, cov_ctx * fit, prev_cov * fit, around.year_state, around.title_cov,
         float(bool(_MARKER.match(s.text))), float(len(s.text) <= 20 and not _SENTENCE_MARK.search(s.text)), _type_near(q, arabic, q.types),
         b.local[i], max(b.local) - b.local[i], _lcs_share(b.body, s.match), _clause_cov_fit(q, s.match),
+        *_frame_cov(q, held, around.in_context),
     ]
     coverage = [b.cov[i], cov_ctx, around.cov, prev_cov, next_cov, max(b.cov) - b.cov[i], float(b.cov_rank[i]), max(missing, default=0.0),
                 b.bigram[i], max(b.bigram) - b.bigram[i]]

@@ -268,3 +268,16 @@ def test_a_list_question_answered_by_one_item_gets_all_of_them(tmp_path: Path) -
     result = pipe.ask("除了向市场监督管理部门投诉，三包争议还有哪些途径？")
     for item in ("协商和解", "调解", "投诉", "诉讼"):
         assert item in result.answer, result.answer
+
+
+def test_the_terms_next_to_the_frame_word_are_what_is_asked(pipeline: Pipeline) -> None:
+    q = profile_question("义乌市政府工作报告提出，到2030年累计新增多少高技能人才？", pipeline.index.keyword)
+    assert {"新增", "人才"} <= q.near_frame  # what is asked about
+    assert not {"义乌市", "政府", "报告"} & q.near_frame  # where it is asked about
+    hits = pipeline.retrieval.current.search(q.text, 5)
+    cands = candidates(hits)
+    rows = featurize(q, cands)
+    col = {name: n for n, name in enumerate(FEATURES)}
+    asked = next(i for i, c in enumerate(cands) if "高技能人才" in c.sentence.match)
+    assert rows[asked, col["frame_cov"]] > 0.5
+    assert rows[:, col["frame_cov"]].min() < rows[asked, col["frame_cov"]]
