@@ -34,7 +34,7 @@ from ragqa.ingest.sentences import Sentence, split_items, split_sentences
 from .answertypes import TYPES, arabize, text_types
 from .question import QuestionProfile, has_measure, years_in
 
-FEATURES_VERSION = "candidates-8"
+FEATURES_VERSION = "candidates-9"
 _LONG_SENTENCE = 24
 
 
@@ -136,6 +136,8 @@ _BASE = [
     "clause_cov_fit",
     "frame_cov",
     "frame_cov_ctx",
+    "frame_gap_best",
+    "frame_ctx_gap_best",
 ]
 FEATURES = tuple(_BASE + [f"q_{t}" for t in TYPES] + [f"c_{t}" for t in TYPES])
 _LABELLED = re.compile(r"^[\u4e00-\u9fff]{1,8}[:：]")
@@ -271,12 +273,19 @@ def _frame_cov(q: QuestionProfile, held: set[str], in_context: frozenset[str]) -
             sum(q.terms[t] for t in q.near_frame if t in held or t in in_context) / total)
 
 
+_FRAME_COLS = [FEATURES.index("frame_cov"), FEATURES.index("frame_cov_ctx")]
+_FRAME_GAP_COLS = [FEATURES.index("frame_gap_best"), FEATURES.index("frame_ctx_gap_best")]
+
+
 def featurize(q: QuestionProfile, cands: list[Candidate]) -> np.ndarray:
     """One row of `FEATURES` per candidate (float32)."""
     if not cands:
         return np.zeros((0, len(FEATURES)), dtype=np.float32)
     batch = _batch(q, cands)
-    return np.asarray([_row(q, cands, i, batch) for i in range(len(cands))], dtype=np.float32)
+    rows = np.asarray([_row(q, cands, i, batch) for i in range(len(cands))], dtype=np.float32)
+    frame = rows[:, _FRAME_COLS]
+    rows[:, _FRAME_GAP_COLS] = frame.max(axis=0) - frame  # how far behind the best candidate of this question
+    return rows
 
 
 def _row(q: QuestionProfile, cands: list[Candidate], i: int, b: _Batch) -> list[float]:
@@ -305,7 +314,7 @@ def _row(q: QuestionProfile, cands: list[Candidate], i: int, b: _Batch) -> list[
         max(b.absent, default=0.0), sum(b.absent), b.cov[i] * fit, cov_ctx * fit, prev_cov * fit, around.year_state, around.title_cov,
         float(bool(_MARKER.match(s.text))), float(len(s.text) <= 20 and not _SENTENCE_MARK.search(s.text)), _type_near(q, arabic, q.types),
         b.local[i], max(b.local) - b.local[i], _lcs_share(b.body, s.match), _clause_cov_fit(q, s.match),
-        *_frame_cov(q, held, around.in_context),
+        *_frame_cov(q, held, around.in_context), 0.0, 0.0,  # the two gaps, filled in by `featurize`
     ]
     coverage = [b.cov[i], cov_ctx, around.cov, prev_cov, next_cov, max(b.cov) - b.cov[i], float(b.cov_rank[i]), max(missing, default=0.0),
                 b.bigram[i], max(b.bigram) - b.bigram[i]]

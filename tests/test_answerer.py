@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 from ragqa.index.build import build_index, ingest_paths
 from ragqa.index.embedders import HashEmbedder
@@ -281,3 +282,5 @@ def test_the_terms_next_to_the_frame_word_are_what_is_asked(pipeline: Pipeline) 
     asked = next(i for i, c in enumerate(cands) if "高技能人才" in c.sentence.match)
     assert rows[asked, col["frame_cov"]] > 0.5
     assert rows[:, col["frame_cov"]].min() < rows[asked, col["frame_cov"]]
+    gap = rows[:, col["frame_cov"]].max() - rows[:, col["frame_cov"]]
+    assert np.allclose(rows[:, col["frame_gap_best"]], gap) and rows[:, col["frame_gap_best"]].min() == 0.0

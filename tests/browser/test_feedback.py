@@ -26,7 +26,7 @@ pytestmark = pytest.mark.browser
 
 OpenPage = Callable[..., Watched]
 FOLLOW_UP = "那2022年呢？"
-REFUSED_WITH_SUGGESTIONS = "缙云县2025年的人口是多少？"
+REFUSED_WITH_SUGGESTIONS = "缙云县2035年的常住人口是多少？"  # on topic, but no document gives it: refused, with passages on its topic
 DOWN = re.compile("^没有帮助")
 
 
