@@ -1,6 +1,6 @@
 """What a question asks for: its key terms (weighted by rarity), the answer types its frame
 asks for (`answertypes`), the measure word of "多少张/几个", the years it names, and the terms
-next to its frame word ("新增多少张床位" → 新增, 床位): what is asked about, as opposed to where.
+next to its frame word ("新建多少所学校" → 新建, 学校): what is asked about, as opposed to where.
 """
 
 from __future__ import annotations
