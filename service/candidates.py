@@ -190,6 +190,7 @@ class _Batch:
     leadin: list[bool]
     local: list[float]
     body: str  # the question without its frame words, for `_lcs_share`
+    frame_total: float  # the weight of the terms next to the question's frame word, for `_frame_cov`
 
 
 def _batch(q: QuestionProfile, cands: list[Candidate]) -> _Batch:
@@ -223,6 +224,7 @@ def _batch(q: QuestionProfile, cands: list[Candidate]) -> _Batch:
         leadin=[c.sentence.text.rstrip().endswith((":", "：")) for c in cands],
         local=local,
         body=_QUESTION_NOISE.sub("", q.text),
+        frame_total=sum(q.terms[t] for t in q.near_frame),
     )
 
 
@@ -263,10 +265,9 @@ def _local_coverage(q: QuestionProfile, cands: list[Candidate]) -> list[float]:
     return [sum(weight[t] for t in h) / total for h in held]
 
 
-def _frame_cov(q: QuestionProfile, held: set[str], in_context: frozenset[str]) -> tuple[float, float]:
-    """The share of the weight of the terms next to the question's frame word (what is asked
-    about) the candidate holds, and holds with its clause path and title; 1 when there are none."""
-    total = sum(q.terms[t] for t in q.near_frame)
+def _frame_cov(q: QuestionProfile, total: float, held: set[str], in_context: frozenset[str]) -> tuple[float, float]:
+    """The share of the weight (`total`) of the terms next to the question's frame word (what is
+    asked about) the candidate holds, and holds with its clause path and title; 1 when there are none."""
     if not total:
         return 1.0, 1.0
     return (sum(q.terms[t] for t in q.near_frame if t in held) / total,
@@ -314,7 +315,7 @@ def _row(q: QuestionProfile, cands: list[Candidate], i: int, b: _Batch) -> list[
         max(b.absent, default=0.0), sum(b.absent), b.cov[i] * fit, cov_ctx * fit, prev_cov * fit, around.year_state, around.title_cov,
         float(bool(_MARKER.match(s.text))), float(len(s.text) <= 20 and not _SENTENCE_MARK.search(s.text)), _type_near(q, arabic, q.types),
         b.local[i], max(b.local) - b.local[i], _lcs_share(b.body, s.match), _clause_cov_fit(q, s.match),
-        *_frame_cov(q, held, around.in_context), 0.0, 0.0,  # the two gaps, filled in by `featurize`
+        *_frame_cov(q, b.frame_total, held, around.in_context), 0.0, 0.0,  # the two gaps, filled in by `featurize`
     ]
     coverage = [b.cov[i], cov_ctx, around.cov, prev_cov, next_cov, max(b.cov) - b.cov[i], float(b.cov_rank[i]), max(missing, default=0.0),
                 b.bigram[i], max(b.bigram) - b.bigram[i]]

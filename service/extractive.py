@@ -165,39 +165,44 @@ _ITEM_LINE = re.compile(r"^\s*(?:[(（][0-9一二三四五六七八九十a-zA-Z]
 _ITEM_LOOKAHEAD = 40
 
 
-def _items_below(seg: Segment, docs: Mapping[str, Document], limit: int) -> Segment:
+def _leads_in(text: str) -> bool:
+    return bool(_LEAD_IN.search(text.strip().rstrip("。. ")))
+
+
+def _is_item(doc: Document, n: int) -> bool:
+    """Line `n` (1-based) exists, was not read by OCR with low confidence, and starts an item."""
+    return 1 <= n <= len(doc.lines) and n not in doc.uncertain and bool(_ITEM_LINE.match(doc.lines[n - 1]))
+
+
+def _items_below(seg: Segment, doc: Document, limit: int) -> Segment:
     """A lead-in sentence whose items are lines of their own below it (chunked apart from it), and
     those items while each line starts an item and all fit in `limit` characters; cited as one
     run of lines. A line OCR read with low confidence ends the run."""
-    doc = docs.get(seg.doc)
-    if doc is None or not _LEAD_IN.search(seg.text.rstrip("。. ")):
+    if not _leads_in(seg.text):
         return seg
     text, end = seg.text, seg.end_line
     for n in range(seg.end_line + 1, min(len(doc.lines), seg.end_line + _ITEM_LOOKAHEAD) + 1):
         line = doc.lines[n - 1].strip()
         if not line:
             continue
-        if n in doc.uncertain or not _ITEM_LINE.match(line) or len(text) + len(line) > limit:
+        if not _is_item(doc, n) or len(text) + len(line) > limit:
             break
         text, end = text + line, n
     return seg if end == seg.end_line else Segment(text, seg.passage, seg.doc, seg.start_line, end)
 
 
-def _whole_list(seg: Segment, docs: Mapping[str, Document], limit: int) -> Segment:
+def _whole_list(seg: Segment, doc: Document, limit: int) -> Segment:
     """An item of an enumeration whose items are lines of their own ("(一)…；" "(二)…；"), for a
     question that asks for the list: the whole run of item lines around it, with the lead-in line
     above when there is one, if it all fits in `limit` characters."""
-    doc = docs.get(seg.doc)
-    if doc is None or seg.start_line != seg.end_line or not _ITEM_LINE.match(doc.lines[seg.start_line - 1]):
+    if seg.start_line != seg.end_line or not _ITEM_LINE.match(doc.lines[seg.start_line - 1]):
         return seg
-    def item(n: int) -> bool:
-        return 1 <= n <= len(doc.lines) and n not in doc.uncertain and bool(_ITEM_LINE.match(doc.lines[n - 1]))
     top, bottom = seg.start_line, seg.end_line
-    while item(top - 1) and seg.start_line - top < _ITEM_LOOKAHEAD:
+    while _is_item(doc, top - 1) and seg.start_line - top < _ITEM_LOOKAHEAD:
         top -= 1
-    while item(bottom + 1) and bottom - seg.end_line < _ITEM_LOOKAHEAD:
+    while _is_item(doc, bottom + 1) and bottom - seg.end_line < _ITEM_LOOKAHEAD:
         bottom += 1
-    if top > 1 and top - 1 not in doc.uncertain and _LEAD_IN.search(doc.lines[top - 2].strip().rstrip("。. ")):
+    if top > 1 and top - 1 not in doc.uncertain and _leads_in(doc.lines[top - 2]):
         top -= 1
     text = "".join(line.strip() for line in doc.lines[top - 1 : bottom])
     if bottom == top or len(text) > limit:
@@ -206,16 +211,20 @@ def _whole_list(seg: Segment, docs: Mapping[str, Document], limit: int) -> Segme
 
 
 def _complete_lists(segments: list[Segment], q: QuestionProfile, docs: Mapping[str, Document]) -> tuple[Segment, ...]:
-    """Each lead-in segment (for a list or condition question, or any ending in a colon) with its
-    items below it, within MAX_ANSWER_CHARS; a segment those items now hold is dropped."""
+    """The first lead-in segment (for a list or condition question, or any ending in a colon)
+    that has items on the lines below or around it, with those items, within MAX_ANSWER_CHARS;
+    a segment those lines now hold is dropped."""
     out = list(segments)
     for k, seg in enumerate(out):
         if not ({"list", "condition"} & q.types or seg.text.rstrip()[-1:] in ":："):
             continue
+        doc = docs.get(seg.doc)
+        if doc is None:
+            continue
         budget = MAX_ANSWER_CHARS - sum(len(s.text) for j, s in enumerate(out) if j != k)
-        longer = _items_below(seg, docs, budget)
+        longer = _items_below(seg, doc, budget)
         if longer is seg and "list" in q.types:
-            longer = _whole_list(seg, docs, budget)
+            longer = _whole_list(seg, doc, budget)
         if longer is not seg:
             out[k] = longer
             out = [s for s in out if s is longer or not (s.doc == longer.doc and longer.start_line <= s.start_line <= longer.end_line)]

@@ -254,12 +254,12 @@ _DISPUTES = ("某市家用汽车三包规定", "第三十条 三包责任发生�
 
 
 def test_one_item_of_a_list_becomes_the_whole_list_with_its_lead_in() -> None:
-    docs = {"d": Document("d", "某市家用汽车三包规定", _DISPUTES, "x", (1,) * len(_DISPUTES))}
-    whole = _whole_list(Segment("（三）向市场监督管理部门投诉；", 1, "d", 5, 5), docs, 360)
+    doc = Document("d", "某市家用汽车三包规定", _DISPUTES, "x", (1,) * len(_DISPUTES))
+    whole = _whole_list(Segment("（三）向市场监督管理部门投诉；", 1, "d", 5, 5), doc, 360)
     assert (whole.start_line, whole.end_line) == (2, 6)
     assert whole.text.startswith("第三十条") and whole.text.endswith("提起诉讼。")
-    assert _whole_list(Segment("（三）向市场监督管理部门投诉；", 1, "d", 5, 5), docs, 40).end_line == 5  # too long: as it was
-    prose = _whole_list(Segment("第三十一条 本规定自公布之日起施行。", 1, "d", 7, 7), docs, 360)
+    assert _whole_list(Segment("（三）向市场监督管理部门投诉；", 1, "d", 5, 5), doc, 40).end_line == 5  # too long: as it was
+    prose = _whole_list(Segment("第三十一条 本规定自公布之日起施行。", 1, "d", 7, 7), doc, 360)
     assert (prose.start_line, prose.end_line) == (7, 7)  # not an item
 
 
