@@ -1,8 +1,9 @@
 """`ragqa train`: learn the answer ranker from gold sets, choose its refusal threshold by
 cross-validation, and save it beside the code (service/models/answerer.{txt,json}).
 
-For every gold item the pipeline's own retrieval runs (top_k passages) and every candidate is
-featurized exactly as at answer time. A candidate is labelled positive when its text holds one
+For every gold item the pipeline's own retrieval runs, its head is put in the answer-aware order
+(`service/rerank.py`) by a model fitted without the item's document, and every candidate of the
+top_k passages is featurized exactly as at answer time. A candidate is labelled positive when its text holds one
 of the gold answers (normalized as the scorer does) and its lines overlap a gold ref; every
 candidate of an unanswerable item is negative.
 
@@ -22,7 +23,7 @@ import json
 import re
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,12 +35,13 @@ from ragqa.eval.metrics import answer_contains
 from ragqa.eval.textnorm import normalize
 from ragqa.index.embedders import make_embedder
 from ragqa.index.keyword import configure_jieba
-from ragqa.index.search import FusionConfig, Searcher
+from ragqa.index.search import FusionConfig, Hit, Searcher
 from ragqa.index.store import load_index, read_manifest
 from ragqa.service.abstain import QUESTION_FEATURES, Abstainer, fit_logistic, question_features
 from ragqa.service.candidates import FEATURES, FEATURES_VERSION, candidates, featurize
 from ragqa.service.extractive import MAX_ANSWER_CHARS, MAX_SEGMENTS, MODEL_DIR
-from ragqa.service.question import profile_question
+from ragqa.service.question import QuestionProfile, profile_question, split_question
+from ragqa.service.rerank import FUSE_K, POOL, rerank
 from ragqa.service.settings import Settings
 
 PARAMS = {
@@ -75,32 +77,49 @@ def _overlaps(doc: str, start: int, end: int, refs: Sequence[Ref]) -> bool:
     return any(r.doc == doc and start <= r.end_line and r.start_line <= end for r in refs)
 
 
-def collect(gold_path: str, index_dir: Path, settings: Settings, top_k: int) -> list[Rows]:
-    """Featurized, labelled candidates of every item of `gold_path`, retrieved from `index_dir`."""
+@dataclass(frozen=True)
+class Pooled:
+    """One gold item's retrieval, `POOL` passages deep, and its question profiles (one per part)."""
+
+    item: GoldItem
+    hits: list[Hit]
+    whole: QuestionProfile  # the question as the candidates are featurized for training
+    profiles: list[QuestionProfile]  # its parts, as `Answerer.reorder` ranks passages
+    group: str
+
+
+def collect(gold_path: str, index_dir: Path, settings: Settings, top_k: int) -> list[Pooled]:
+    """Every item of `gold_path` retrieved from `index_dir`, max(top_k, POOL) passages deep."""
     configure_jieba(settings.cache_dir / "jieba")
     embedder = make_embedder(str(read_manifest(index_dir).get("embedder")), settings.embed_threads)
     index = load_index(index_dir, embedder.name)
-    searcher = Searcher(index, embedder, FusionConfig(settings.keyword_weight, settings.dense_weight, settings.rrf_k))
+    searcher = Searcher(index, embedder, FusionConfig(settings.keyword_weight, settings.dense_weight, settings.rrf_k, bigram_weight=settings.bigram_weight))
     gold = load_gold(gold_path, lambda d: len(index.documents[d].lines) if d in index.documents else None)
     if gold.problems:
         first = gold.problems[0]
         raise EvalError(f"{gold_path}: line {first.line_no}: {first.reason} ({len(gold.problems)} bad lines)")
-    out = []
-    for item in gold.items:
-        hits = searcher.search(item.question, top_k)
-        q = profile_question(item.question, index.keyword)
-        cands = candidates(hits)
-        texts = tuple(normalize(c.sentence.text) for c in cands)
-        golds = [normalize(a) for a in item.answers]
-        labels = np.array(
-            [
-                float(any(g in t for g in golds) and _overlaps(c.hit.chunk.doc_id, c.sentence.start_line, c.sentence.end_line, item.refs))
-                for c, t in zip(cands, texts, strict=False)
-            ],
-            dtype=np.float32,
+    return [
+        Pooled(
+            item,
+            searcher.search(item.question, max(top_k, POOL)),
+            profile_question(item.question, index.keyword),
+            [profile_question(part, index.keyword) for part in split_question(item.question)],
+            _group(item),
         )
-        out.append(Rows(item, featurize(q, cands), labels, texts, _group(item)))
-    return out
+        for item in gold.items
+    ]
+
+
+def labelled(p: Pooled, hits: list[Hit]) -> Rows:
+    """The featurized, labelled candidates of `hits` (the passages the answerer reads) for `p`."""
+    cands = candidates(hits)
+    texts = tuple(normalize(c.sentence.text) for c in cands)
+    golds = [normalize(a) for a in p.item.answers]
+    labels = np.array(
+        [float(any(g in t for g in golds) and _overlaps(c.hit.chunk.doc_id, c.sentence.start_line, c.sentence.end_line, p.item.refs)) for c, t in zip(cands, texts, strict=False)],
+        dtype=np.float32,
+    )
+    return Rows(p.item, featurize(p.whole, cands), labels, texts, p.group)
 
 
 _NOTED_DOC = re.compile(r"^\[([^\]]+)\]")
@@ -138,6 +157,26 @@ def out_of_fold(rows: list[Rows]) -> list[np.ndarray]:
             if f == k and len(r.features):
                 probs[i] = np.asarray(model.predict(r.features), dtype=float)
     return probs
+
+
+def _scorer(model: Any) -> Callable[[np.ndarray], np.ndarray]:
+    return lambda features: np.asarray(model.predict(features), dtype=float)
+
+
+def reranked(pooled: list[Pooled], top_k: int) -> list[Rows]:
+    """The rows the served answerer sees: each item's top `top_k` passages after `rerank`, the
+    answer-aware order, computed by a model fitted without the item's document (the shipped
+    model never saw the documents it serves either). The fold models are fitted on the
+    retrieval order's rows."""
+    plain = [labelled(p, p.hits[:top_k]) for p in pooled]
+    folds = [_fold_of(p.group) for p in pooled]
+    out: list[Rows] = list(plain)
+    for k in range(FOLDS):
+        model = fit([r for r, f in zip(plain, folds, strict=False) if f != k])
+        for i, (p, f) in enumerate(zip(pooled, folds, strict=False)):
+            if f == k:
+                out[i] = labelled(p, rerank(p.profiles, p.hits, _scorer(model))[:top_k])
+    return out
 
 
 @dataclass(frozen=True)
@@ -194,11 +233,13 @@ def choose_threshold(scores: np.ndarray, answerable: np.ndarray, max_false_refus
 def train(pairs: list[tuple[str, Path]], out: Path, settings: Settings, top_k: int, max_false_refusals: float) -> dict[str, object]:
     """Collect, cross-validate, choose, fit on everything and save; returns the saved metadata."""
     started = time.perf_counter()
-    rows: list[Rows] = []
+    pooled: list[Pooled] = []
     for gold_path, index_dir in pairs:
         got = collect(gold_path, index_dir, settings, top_k)
-        print(f"train: {gold_path}: {len(got)} items, {sum(len(r.labels) for r in got)} candidates", file=sys.stderr)
-        rows += got
+        print(f"train: {gold_path}: {len(got)} items retrieved", file=sys.stderr)
+        pooled += got
+    rows = reranked(pooled, top_k)
+    print(f"train: {sum(len(r.labels) for r in rows)} candidates in the answer-aware top {top_k}", file=sys.stderr)
     reachable = sum(bool(r.labels.any()) for r in rows if r.item.answerable)
     n_ans = sum(r.item.answerable for r in rows)
     print(f"train: {reachable}/{n_ans} answerable items have a labelled candidate in the top {top_k}", file=sys.stderr)
@@ -222,6 +263,7 @@ def train(pairs: list[tuple[str, Path]], out: Path, settings: Settings, top_k: i
         "join_ratio": ratio,
         "abstainer": abstainer.to_json(),
         "top_k": top_k,
+        "rerank": {"pool": POOL, "fuse_k": FUSE_K},
         "params": PARAMS,
         "rounds": ROUNDS,
         "trained_on": [{"gold": g, "sha256": hashlib.sha256(Path(g).read_bytes()).hexdigest()} for g, _ in pairs],

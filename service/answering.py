@@ -24,6 +24,7 @@ from .errors import LLMError
 from .extractive import SUGGESTIONS, Ranker, Segment, answer_extractive
 from .listing import build_definition, build_listing
 from .question import profile_question, split_question
+from .rerank import rerank
 from .retrieval import Snapshot
 from .schemas import Citation, DeltaEvent, Listing, LLMInfo
 
@@ -152,6 +153,11 @@ class Answerer:
             {"role": "system", "content": render("system", refusal=refusal_text(question))},
             {"role": "user", "content": render("user", passages=passages, question=question)},
         ]
+
+    def reorder(self, question: str, hits: list[Hit], snap: Snapshot, focus: str = "") -> list[Hit]:
+        """`hits` (retrieved `POOL` deep or more) with the head in answer-aware order (`rerank`)."""
+        profiles = [profile_question(part, snap.index.keyword, focus) for part in split_question(question)]
+        return rerank(profiles, hits, self.ranker.probabilities)
 
     def extractive(self, question: str, hits: list[Hit], snap: Snapshot, focus: str = "") -> Answer:
         """The best source sentences for `question` from `hits`, or a refusal. `focus`: the words

@@ -32,6 +32,7 @@ from .extractive import Ranker, default_ranker
 from .feedback import new_answer_id
 from .listing import RecordBook
 from .reltime import Query, resolve_relative_time
+from .rerank import POOL
 from .retrieval import Retrieval, Snapshot, to_passage
 from .schemas import AskResponse, CitationsEvent, DeltaEvent, DocumentInfo, DoneEvent, Passage, StreamEvent, Timings, Turn
 from .settings import Settings
@@ -92,7 +93,8 @@ class Pipeline:
         return self.retrieval.current.restricted(access).records
 
     def search(self, query: str, top_k: int = 5, access: Access = EVERYONE) -> list[Passage]:
-        return [to_passage(h) for h in self.retrieval.current.restricted(access).search(query, top_k)]
+        snap = self.retrieval.current.restricted(access)
+        return [to_passage(h) for h in self.answerer.reorder(query, snap.search(query, max(top_k, POOL)), snap)[:top_k]]
 
     def ask(self, question: str, top_k: int = 5, history: Sequence[Turn] = (), access: Access = EVERYONE) -> AskResponse:
         """Answer `question` (a follow-up of `history`) from the documents `access` may read, with
@@ -100,9 +102,10 @@ class Pipeline:
         started = time.perf_counter()
         snap = self.retrieval.current.restricted(access)
         query = self.understand(question, history, snap, top_k)
-        hits = snap.search(query.text, top_k)
+        focus = _focus(query, question, history)
+        hits = self.answerer.reorder(query.text, snap.search(query.text, max(top_k, POOL)), snap, focus)[:top_k]
         retrieved = time.perf_counter()
-        answer = self.answerer.answer(query.text, hits, snap, _focus(query, question, history))
+        answer = self.answerer.answer(query.text, hits, snap, focus)
         return AskResponse(
             id=new_answer_id(),
             answer=_with_note(answer, query, question),
@@ -121,10 +124,11 @@ class Pipeline:
         started = time.perf_counter()
         snap = self.retrieval.current.restricted(access)
         query = self.understand(question, history, snap, top_k)
-        hits = snap.search(query.text, top_k)
+        focus = _focus(query, question, history)
+        hits = self.answerer.reorder(query.text, snap.search(query.text, max(top_k, POOL)), snap, focus)[:top_k]
         retrieved = time.perf_counter()
         final: Answer | None = None
-        for item in self.answerer.stream(query.text, hits, snap, _focus(query, question, history)):
+        for item in self.answerer.stream(query.text, hits, snap, focus):
             if isinstance(item, DeltaEvent):
                 yield item
             else:

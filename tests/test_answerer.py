@@ -21,6 +21,7 @@ from ragqa.service.candidates import FEATURES, candidates, featurize
 from ragqa.service.extractive import Segment, _whole_list
 from ragqa.service.pipeline import Pipeline
 from ragqa.service.question import FOCUS_FACTOR, profile_question, year_fits, years_in
+from ragqa.service.rerank import rerank
 
 from .conftest import settings_for
 
@@ -284,3 +285,29 @@ def test_the_terms_next_to_the_frame_word_are_what_is_asked(pipeline: Pipeline) 
     assert rows[:, col["frame_cov"]].min() < rows[asked, col["frame_cov"]]
     gap = rows[:, col["frame_cov"]].max() - rows[:, col["frame_cov"]]
     assert np.allclose(rows[:, col["frame_gap_best"]], gap) and rows[:, col["frame_gap_best"]].min() == 0.0
+
+
+def test_the_answer_model_moves_the_passage_that_answers_up(pipeline: Pipeline) -> None:
+    question = "物业服务管理办法从哪天开始施行？"
+    snap = pipeline.retrieval.current
+    found = snap.search(question, 10)
+    answering = next(h for h in found if "2024年3月1日" in h.chunk.text)
+    last = [h for h in found if h is not answering] + [answering]  # retrieval put it last
+    q = profile_question(question, pipeline.index.keyword)
+    ranker = pipeline.answerer.ranker
+    order = rerank([q], last, ranker.probabilities)
+    assert sorted(id(h.chunk) for h in order) == sorted(id(h.chunk) for h in last)
+    assert order.index(next(h for h in order if h.chunk is answering.chunk)) < len(last) - 1
+    assert [h.score for h in order] == sorted((h.score for h in order), reverse=True)
+    # only the first `pool` passages are ranked again; the rest keep their place and scores
+    head = rerank([q], last, ranker.probabilities, pool=3)
+    assert head[3:] == last[3:] and {id(h.chunk) for h in head[:3]} == {id(h.chunk) for h in last[:3]}
+
+
+def test_search_and_ask_show_the_answer_aware_order(pipeline: Pipeline) -> None:
+    question = "物业服务企业签订合同后多长时间内要去备案？"
+    snap = pipeline.retrieval.current
+    expected = pipeline.answerer.reorder(question, snap.search(question, 10), snap)
+    assert [(p.doc, p.start_line) for p in pipeline.search(question, 3)] == [(h.chunk.doc_id, h.chunk.start_line) for h in expected[:3]]
+    asked = pipeline.ask(question, 3)
+    assert [(p.doc, p.start_line) for p in asked.passages] == [(h.chunk.doc_id, h.chunk.start_line) for h in expected[:3]]
