@@ -45,19 +45,26 @@ class Forest:
         n, trees = len(x), len(self.leaf)
         t = np.arange(trees)[None, :]
         rows = np.arange(n)[:, None]
+        width = self.feature.shape[1]
+        base = t * width  # flat index of each tree's node 0 in the raveled [tree, node] arrays
+        feature, threshold, left, right = (a.ravel() for a in (self.feature, self.threshold, self.left, self.right))
+        plain = not self.missing.any() and not np.isnan(x).any()  # no missing-value rules apply: compare only
         node = np.where(self.feature[:, 0] >= 0, 0, -1)[None, :].repeat(n, axis=0)  # a stump is leaf 0
         for _ in range(self.depth):
             inner = node >= 0
             if not inner.any():
                 break
-            at = np.where(inner, node, 0)
-            value = x[rows, self.feature[t, at]]
-            missing = self.missing[t, at]
-            nan = np.isnan(value)
-            value = np.where(nan & (missing != 2), 0.0, value)  # LightGBM reads NaN as 0 unless NaN is "missing"
-            is_missing = ((missing == 2) & nan) | ((missing == 1) & (np.abs(value) <= _ZERO))
-            go_left = np.where(is_missing, self.default_left[t, at], value <= self.threshold[t, at])
-            step = np.where(go_left, self.left[t, at], self.right[t, at])
+            at = base + np.where(inner, node, 0)
+            value = x[rows, feature[at]]
+            if plain:
+                go_left = value <= threshold[at]
+            else:
+                missing = self.missing.ravel()[at]
+                nan = np.isnan(value)
+                value = np.where(nan & (missing != 2), 0.0, value)  # LightGBM reads NaN as 0 unless NaN is "missing"
+                is_missing = ((missing == 2) & nan) | ((missing == 1) & (np.abs(value) <= _ZERO))
+                go_left = np.where(is_missing, self.default_left.ravel()[at], value <= threshold[at])
+            step = np.where(go_left, left[at], right[at])
             node = np.where(inner, step, node)
         raw = self.leaf[t, ~node].sum(axis=1)
         return np.asarray(1.0 / (1.0 + np.exp(-self.sigmoid * raw)), dtype=np.float64)
