@@ -160,7 +160,8 @@ class Pipeline:
             allowed = (c for c in snap.index.chunks if c.doc_id in docs)
             found: list[str] = []
             for question in candidate_questions(allowed, docs, limit * SUGGESTION_TRIES):
-                hits = snap.search(question, self.settings.top_k)
+                top_k = self.settings.top_k
+                hits = self.answerer.reorder(question, snap.search(question, max(top_k, POOL)), snap)[:top_k]
                 if not self.answerer.extractive(question, hits, snap).refused:
                     found.append(question)
                 if len(found) == limit:
