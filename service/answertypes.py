@@ -72,7 +72,7 @@ _YESNO = re.compile(r"应当|可以|不得|禁止|不予|必须|无需|不需要
 
 
 @lru_cache(maxsize=4096)
-def _cn_number(run: str) -> str:
+def cn_number(run: str) -> str:
     try:
         return str(cn2an.cn2an(run, "smart"))
     except (ValueError, KeyError, IndexError):
@@ -92,7 +92,7 @@ def arabize(text: str) -> str:
             return run
         if not (after and (after in _MEASURE or after in "%分以")) and before != "第" and len(run) < 2:
             return run
-        return _cn_number(run)
+        return cn_number(run)
 
     return _CN_RUN.sub(repl, text)
 

@@ -10,7 +10,10 @@ false refusals <= 0.05), and some passage holds at least MIN_EVIDENCE of the que
 key terms; otherwise the answerer refuses. Candidates nearly as likely as the best join it
 (a list spread over sentences, a unit named in the next line), up to MAX_ANSWER_CHARS. A
 question asking for an article or chapter number also gets the heading of the clause that
-holds the answer, and one asking which class something falls under the heading above it. Everything in an answer is copied from the passages.
+holds the answer, and one asking which class something falls under the heading above it. A
+question asking what the Nth (or last) item of a list is gets that item, counted by its markers
+((一) 1. a) ①, numbered one after another) in the enumeration whose headings hold most of the
+question's key terms. Everything in an answer is copied from the passages.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from ragqa.ingest.model import Document
 from ragqa.ingest.normalize import clean_line, fold
 
 from .abstain import QUESTION_FEATURES, Abstainer, question_features
+from .answertypes import cn_number
 from .candidates import FEATURES, FEATURES_VERSION, Candidate, candidates, featurize
 from .question import QuestionProfile
 from .trees import Forest, ForestError, load_forest
@@ -232,6 +236,133 @@ def _complete_lists(segments: list[Segment], q: QuestionProfile, docs: Mapping[s
     return tuple(out)
 
 
+# A question that asks what the Nth (or last) item of a list is: "第五项是什么", "排在第一项的…是什么",
+# "最后一项（第j项）说的是什么"; not one that asks about something inside an item ("第5项里…由谁负责")
+# nor a count ("第二批…有多少项"). Frame words only.
+_ORDINAL_ASK = re.compile(
+    r"(?:第\s*([0-9]{1,3}|[一二三四五六七八九十百]{1,4})|(最后)一)\s*(?:项|点|种|类|个)(?:[（(][^）)]{0,8}[）)])?"
+    r"(?:的[^，,。；;？?]{0,12})?(?:是|说的是|讲的是|指的是|指)(?:什么|哪|谁)"
+)
+# Item markers, by style, and the number each says: (一) (1) 一、 1. a) ①.
+_MARKERS = (
+    ("paren", re.compile(r"^\s*[(（]([0-9]{1,3}|[一二三四五六七八九十]{1,4})[)）]")),
+    ("comma", re.compile(r"^\s*([一二三四五六七八九十]{1,4})、")),
+    ("dot", re.compile(r"^\s*([0-9]{1,3})\s*[.．、](?![0-9])")),
+    ("letter", re.compile(r"^\s*([a-zA-Z])[)）.．]")),
+    ("circled", re.compile(r"^\s*([\u2460-\u2473])")),
+)
+_LIST_SPAN = 400  # lines an enumeration asked about by position may span (an annex of 130 items)
+_ITEMS_START = 5  # lines after a passage's start within which its list must begin
+
+
+def asked_ordinal(question: str) -> int | None:
+    """N when `question` asks what the Nth item of a list is, -1 for the last one, else None."""
+    m = _ORDINAL_ASK.search(question)
+    if m is None or re.search(r"多少|几", question):
+        return None
+    return -1 if m.group(2) else _number(m.group(1))
+
+
+def _number(text: str) -> int:
+    """The value of a run of Arabic or Chinese digits (cn2an); 0 when it cannot be read."""
+    value = text if text.isdigit() else cn_number(text)
+    return int(value) if value.isdigit() else 0
+
+
+def _marker(line: str) -> tuple[str, int] | None:
+    """(style, number) of the item marker that starts `line`, if any."""
+    for style, pattern in _MARKERS:
+        m = pattern.match(line)
+        if m:
+            value = m.group(1)
+            if style == "letter":
+                return style, ord(value.lower()) - ord("a") + 1
+            if style == "circled":
+                return style, ord(value) - 0x2460 + 1
+            return style, _number(value)
+    return None
+
+
+def _enumeration_at(doc: Document, start: int) -> tuple[int, dict[int, int]] | None:
+    """The enumeration that line `start` (or the first item line of the _ITEMS_START after it) is an item of:
+    (the line above its first item, {item number: line}). Its items are the lines of one marker style
+    numbered one after another (lines between them are the items' own text or sub-items); a marker
+    of that style out of sequence ends it, above or below."""
+    at = next((n for n in range(start, min(start + _ITEMS_START, len(doc.lines)) + 1) if _marker(doc.lines[n - 1])), None)
+    if at is None:
+        return None
+    style, number = _marker(doc.lines[at - 1]) or ("", 0)
+    found = {number: at}
+    low = number
+    for n in range(at - 1, max(at - _LIST_SPAN, 0), -1):
+        mark = _marker(doc.lines[n - 1])
+        if low == 1 and doc.lines[n - 1].strip():
+            break
+        if mark is None or mark[0] != style:
+            continue
+        if mark[1] != low - 1:
+            return None  # not the first run of its style here
+        low -= 1
+        found[low] = n
+    if low != 1:
+        return None
+    high = number
+    for n in range(at + 1, min(at + _LIST_SPAN, len(doc.lines)) + 1):
+        mark = _marker(doc.lines[n - 1])
+        if mark is None or mark[0] != style:
+            continue
+        if mark[1] != high + 1:
+            break
+        high += 1
+        found[high] = n
+    above = found[1] - 1
+    while above > 0 and not doc.lines[above - 1].strip():
+        above -= 1
+    return above, found
+
+
+def _headings(doc: Document, line: int) -> str:
+    """Line `line` (what an enumeration hangs from) and the Markdown headings of higher levels above it."""
+    text = doc.lines[line - 1] if line > 0 else ""
+    level = len(text) - len(text.lstrip("#")) if text.startswith("#") else 7
+    for n in range(line - 1, max(line - _LIST_SPAN, 0), -1):
+        above = doc.lines[n - 1]
+        depth = len(above) - len(above.lstrip("#"))
+        if above.startswith("#") and depth < level:
+            text, level = above + " " + text, depth
+    return text
+
+
+def _ordinal_item(q: QuestionProfile, nth: int, hits: list[Hit], docs: Mapping[str, Document]) -> Segment | None:
+    """The item a "what is the Nth item" question asks for (-1: the last): of the enumeration, among
+    those the passages are items of, whose headings (the line it hangs from, the Markdown headings
+    above, the passage's title and clause path) hold most of the question's key terms; none when
+    no such heading holds any."""
+    asked = _ORDINAL_ASK.search(q.text)
+    ordinal = asked.group(0) if asked else ""
+    terms = {t: w for t, w in q.terms.items() if t not in ordinal}  # the list's name, not "第一项"
+    best: tuple[float, Segment] | None = None
+    seen: set[tuple[str, int]] = set()
+    for passage, hit in enumerate(hits, start=1):
+        doc = docs.get(hit.chunk.doc_id)
+        if doc is None:
+            continue
+        for start in range(hit.chunk.start_line, min(hit.chunk.end_line + _ITEMS_START, len(doc.lines)) + 1):  # or just below it
+            run = _enumeration_at(doc, start) if _marker(doc.lines[start - 1]) else None
+            if run is None or (doc.doc_id, run[0]) in seen:
+                continue
+            seen.add((doc.doc_id, run[0]))
+            above, items = run
+            line = items[max(items)] if nth == -1 else items.get(nth)
+            if line is None or line in doc.uncertain or (nth == -1 and len(items) < 2):
+                continue
+            named = fold(_headings(doc, above) + " " + hit.chunk.context)
+            score = sum(w for t, w in terms.items() if t in named)
+            if score > 0 and (best is None or score > best[0]):
+                best = (score, Segment(doc.lines[line - 1].strip(), passage, doc.doc_id, line, line))
+    return best[1] if best else None
+
+
 def _heading(best: Candidate, docs: Mapping[str, Document], article: bool) -> Segment | None:
     """For 第几条 questions (`article`) the nearest numbered heading (第X条/章/节) above the best
     candidate; for "which class" questions the nearest heading above its line of any kind."""
@@ -286,6 +417,10 @@ def answer_extractive(
     else:
         first = _segment(best, _trim(best.sentence.text, q, 240))
     segments = [first]
+    nth = asked_ordinal(q.text)
+    item = _ordinal_item(q, nth, hits, docs) if nth is not None else None
+    if item is not None and item != first:
+        segments.insert(0, item)
     if "article" in q.types or _CATEGORY.search(q.text):
         heading = _heading(best, docs, "article" in q.types)
         if heading is not None:

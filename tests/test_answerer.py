@@ -18,7 +18,7 @@ from ragqa.ingest.model import Document
 from ragqa.ingest.sentences import split_items, split_sentences
 from ragqa.service.answertypes import arabize, question_types, text_types
 from ragqa.service.candidates import FEATURES, candidates, featurize
-from ragqa.service.extractive import Segment, _whole_list
+from ragqa.service.extractive import Segment, _whole_list, asked_ordinal
 from ragqa.service.pipeline import Pipeline
 from ragqa.service.question import FOCUS_FACTOR, profile_question, year_fits, years_in
 from ragqa.service.rerank import rerank
@@ -311,3 +311,34 @@ def test_search_and_ask_show_the_answer_aware_order(pipeline: Pipeline) -> None:
     assert [(p.doc, p.start_line) for p in pipeline.search(question, 3)] == [(h.chunk.doc_id, h.chunk.start_line) for h in expected[:3]]
     asked = pipeline.ask(question, 3)
     assert [(p.doc, p.start_line) for p in asked.passages] == [(h.chunk.doc_id, h.chunk.start_line) for h in expected[:3]]
+
+
+@pytest.mark.parametrize(
+    ("question", "nth"),
+    [
+        ("附件里排在第一项的做法是什么？", 1),
+        ("十项任务中的第五项是什么？", 5),
+        ("第15项指的是哪家单位？", 15),
+        ("轻微伤条目里最后一项（第j项）说的是什么？", -1),
+        ("任务清单第15项里，配合单位是哪几家？", None),  # asks inside an item
+        ("第二批改革举措一共有多少项？", None),  # a count
+        ("第十五条规定了什么？", None),  # an article
+    ],
+)
+def test_a_question_for_the_nth_item_of_a_list_is_recognised(question: str, nth: int | None) -> None:
+    assert asked_ordinal(question) == nth
+
+
+_STANDARD = ("某市伤情分级标准", "## 头部", "### 轻伤", "a)头皮撕脱伤面积20平方厘米以上。", "b)颅骨单纯性骨折。",
+             "### 轻微伤", "a)头皮擦伤面积5平方厘米以上。", "b)头皮挫伤。", "c)头皮创口长度累计4厘米以上。",
+             "## 面部", "### 轻微伤", "a)面部软组织创。", "b)面部皮肤擦伤。", "c)鼻骨骨折。", "d)耳廓创。")
+
+
+def test_the_nth_or_last_item_of_the_list_named_in_the_question_is_the_answer(tmp_path: Path) -> None:
+    build_index([Document("std.txt", "某市伤情分级标准", _STANDARD, "x", (1,) * len(_STANDARD))], tmp_path, HashEmbedder(64))
+    pipe = Pipeline(settings_for(tmp_path), load_index(tmp_path), HashEmbedder(64))
+    second = pipe.ask("头部轻微伤的第二项是什么？")
+    assert not second.refused and second.answer.startswith("b)头皮挫伤"), second.answer
+    assert second.citations[0].start_line == 8
+    last = pipe.ask("面部轻微伤最后一项是什么？")
+    assert not last.refused and last.answer.startswith("d)耳廓创"), last.answer
