@@ -236,9 +236,9 @@ def _complete_lists(segments: list[Segment], q: QuestionProfile, docs: Mapping[s
     return tuple(out)
 
 
-# A question that asks what the Nth (or last) item of a list is: "第五项是什么", "排在第一项的…是什么",
-# "最后一项（第j项）说的是什么"; not one that asks about something inside an item ("第5项里…由谁负责")
-# nor a count ("第二批…有多少项"). Frame words only.
+# A question that asks what the Nth (or last) item of a list is: "第三项是什么", "排在第二项的…是什么",
+# "最后一项说的是什么"; not one that asks about something inside an item ("第4项里…由谁负责") nor a
+# count ("共有多少项"). Frame words only.
 _ORDINAL_ASK = re.compile(
     r"(?:第\s*([0-9]{1,3}|[一二三四五六七八九十百]{1,4})|(最后)一)\s*(?:项|点|种|类|个)(?:[（(][^）)]{0,8}[）)])?"
     r"(?:的[^，,。；;？?]{0,12})?(?:是|说的是|讲的是|指的是|指)(?:什么|哪|谁)"
@@ -340,7 +340,7 @@ def _ordinal_item(q: QuestionProfile, nth: int, hits: list[Hit], docs: Mapping[s
     no such heading holds any."""
     asked = _ORDINAL_ASK.search(q.text)
     ordinal = asked.group(0) if asked else ""
-    terms = {t: w for t, w in q.terms.items() if t not in ordinal}  # the list's name, not "第一项"
+    terms = {t: w for t, w in q.terms.items() if t not in ordinal}  # the list's name, not "第二项"
     best: tuple[float, Segment] | None = None
     seen: set[tuple[str, int]] = set()
     for passage, hit in enumerate(hits, start=1):
