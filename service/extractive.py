@@ -237,8 +237,8 @@ def _complete_lists(segments: list[Segment], q: QuestionProfile, docs: Mapping[s
 
 
 # A question that asks what the Nth (or last) item of a list is: "第三项是什么", "排在第二项的…是什么",
-# "最后一项说的是什么"; not one that asks about something inside an item ("第4项里…由谁负责") nor a
-# count ("共有多少项"). Frame words only.
+# "最后一项说的是什么"; not one that asks about something of an item ("第4项由谁负责") nor a count
+# ("共有多少项"). Frame words only.
 _ORDINAL_ASK = re.compile(
     r"(?:第\s*([0-9]{1,3}|[一二三四五六七八九十百]{1,4})|(最后)一)\s*(?:项|点|种|类|个)(?:[（(][^）)]{0,8}[）)])?"
     r"(?:的[^，,。；;？?]{0,12})?(?:是|说的是|讲的是|指的是|指)(?:什么|哪|谁)"
@@ -252,15 +252,22 @@ _MARKERS = (
     ("circled", re.compile(r"^\s*([\u2460-\u2473])")),
 )
 _LIST_SPAN = 400  # lines an enumeration asked about by position may span (an annex of 130 items)
-_ITEMS_START = 5  # lines after a passage's start within which its list must begin
+_BELOW = 5  # lines below a passage an enumeration it leads into may start within
+
+
+def _ordinal(question: str) -> tuple[int, str] | None:
+    """(N, the words that ask for it) when `question` asks what the Nth item of a list is (N = -1:
+    the last one), else None."""
+    m = _ORDINAL_ASK.search(question)
+    if m is None or re.search(r"多少|几", question):
+        return None
+    return (-1 if m.group(2) else _number(m.group(1))), m.group(0)
 
 
 def asked_ordinal(question: str) -> int | None:
     """N when `question` asks what the Nth item of a list is, -1 for the last one, else None."""
-    m = _ORDINAL_ASK.search(question)
-    if m is None or re.search(r"多少|几", question):
-        return None
-    return -1 if m.group(2) else _number(m.group(1))
+    found = _ordinal(question)
+    return found[0] if found else None
 
 
 def _number(text: str) -> int:
@@ -283,24 +290,21 @@ def _marker(line: str) -> tuple[str, int] | None:
     return None
 
 
-def _enumeration_at(doc: Document, start: int) -> tuple[int, dict[int, int]] | None:
-    """The enumeration that line `start` (or the first item line of the _ITEMS_START after it) is an item of:
-    (the line above its first item, {item number: line}). Its items are the lines of one marker style
-    numbered one after another (lines between them are the items' own text or sub-items); a marker
-    of that style out of sequence ends it, above or below."""
-    at = next((n for n in range(start, min(start + _ITEMS_START, len(doc.lines)) + 1) if _marker(doc.lines[n - 1])), None)
-    if at is None:
-        return None
-    style, number = _marker(doc.lines[at - 1]) or ("", 0)
+def _enumeration_at(doc: Document, at: int, mark: tuple[str, int]) -> tuple[int, dict[int, int]] | None:
+    """The enumeration line `at`, whose marker is `mark`, is an item of: (the line above its first
+    item, {item number: line}). Its items are the lines of one marker style numbered one after
+    another (lines between them are the items' own text or sub-items); a marker of that style out
+    of sequence ends it, above or below."""
+    style, number = mark
     found = {number: at}
     low = number
     for n in range(at - 1, max(at - _LIST_SPAN, 0), -1):
-        mark = _marker(doc.lines[n - 1])
+        other = _marker(doc.lines[n - 1])
         if low == 1 and doc.lines[n - 1].strip():
             break
-        if mark is None or mark[0] != style:
+        if other is None or other[0] != style:
             continue
-        if mark[1] != low - 1:
+        if other[1] != low - 1:
             return None  # not the first run of its style here
         low -= 1
         found[low] = n
@@ -308,10 +312,10 @@ def _enumeration_at(doc: Document, start: int) -> tuple[int, dict[int, int]] | N
         return None
     high = number
     for n in range(at + 1, min(at + _LIST_SPAN, len(doc.lines)) + 1):
-        mark = _marker(doc.lines[n - 1])
-        if mark is None or mark[0] != style:
+        other = _marker(doc.lines[n - 1])
+        if other is None or other[0] != style:
             continue
-        if mark[1] != high + 1:
+        if other[1] != high + 1:
             break
         high += 1
         found[high] = n
@@ -333,13 +337,15 @@ def _headings(doc: Document, line: int) -> str:
     return text
 
 
-def _ordinal_item(q: QuestionProfile, nth: int, hits: list[Hit], docs: Mapping[str, Document]) -> Segment | None:
+def _ordinal_item(q: QuestionProfile, hits: list[Hit], docs: Mapping[str, Document]) -> Segment | None:
     """The item a "what is the Nth item" question asks for (-1: the last): of the enumeration, among
-    those the passages are items of, whose headings (the line it hangs from, the Markdown headings
-    above, the passage's title and clause path) hold most of the question's key terms; none when
-    no such heading holds any."""
-    asked = _ORDINAL_ASK.search(q.text)
-    ordinal = asked.group(0) if asked else ""
+    those the passages (or the lines just below them) are items of, whose headings (the line it hangs
+    from, the Markdown headings above, the passage's title and clause path) hold most of the
+    question's key terms; none for another question, or when no such heading holds any."""
+    asked = _ordinal(q.text)
+    if asked is None:
+        return None
+    nth, ordinal = asked
     terms = {t: w for t, w in q.terms.items() if t not in ordinal}  # the list's name, not "第二项"
     best: tuple[float, Segment] | None = None
     seen: set[tuple[str, int]] = set()
@@ -347,8 +353,9 @@ def _ordinal_item(q: QuestionProfile, nth: int, hits: list[Hit], docs: Mapping[s
         doc = docs.get(hit.chunk.doc_id)
         if doc is None:
             continue
-        for start in range(hit.chunk.start_line, min(hit.chunk.end_line + _ITEMS_START, len(doc.lines)) + 1):  # or just below it
-            run = _enumeration_at(doc, start) if _marker(doc.lines[start - 1]) else None
+        for at in range(hit.chunk.start_line, min(hit.chunk.end_line + _BELOW, len(doc.lines)) + 1):
+            mark = _marker(doc.lines[at - 1])
+            run = _enumeration_at(doc, at, mark) if mark else None
             if run is None or (doc.doc_id, run[0]) in seen:
                 continue
             seen.add((doc.doc_id, run[0]))
@@ -417,8 +424,7 @@ def answer_extractive(
     else:
         first = _segment(best, _trim(best.sentence.text, q, 240))
     segments = [first]
-    nth = asked_ordinal(q.text)
-    item = _ordinal_item(q, nth, hits, docs) if nth is not None else None
+    item = _ordinal_item(q, hits, docs)
     if item is not None and item != first:
         segments.insert(0, item)
     if "article" in q.types or _CATEGORY.search(q.text):

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from ragqa.index.embedders import Embedder, make_embedder
 from ragqa.index.errors import IndexUnavailable
 from ragqa.index.keyword import configure_jieba
-from ragqa.index.search import FusionConfig
+from ragqa.index.search import FusionConfig, Hit
 from ragqa.index.store import LoadedIndex, load_index, read_manifest
 from ragqa.index.vectors import store_config
 from ragqa.ingest.docstore import DocumentStore
@@ -94,7 +94,7 @@ class Pipeline:
 
     def search(self, query: str, top_k: int = 5, access: Access = EVERYONE) -> list[Passage]:
         snap = self.retrieval.current.restricted(access)
-        return [to_passage(h) for h in self.answerer.reorder(query, snap.search(query, max(top_k, POOL)), snap)[:top_k]]
+        return [to_passage(h) for h in self._passages(snap, query, top_k)]
 
     def ask(self, question: str, top_k: int = 5, history: Sequence[Turn] = (), access: Access = EVERYONE) -> AskResponse:
         """Answer `question` (a follow-up of `history`) from the documents `access` may read, with
@@ -103,7 +103,7 @@ class Pipeline:
         snap = self.retrieval.current.restricted(access)
         query = self.understand(question, history, snap, top_k)
         focus = _focus(query, question, history)
-        hits = self.answerer.reorder(query.text, snap.search(query.text, max(top_k, POOL)), snap, focus)[:top_k]
+        hits = self._passages(snap, query.text, top_k, focus)
         retrieved = time.perf_counter()
         answer = self.answerer.answer(query.text, hits, snap, focus)
         return AskResponse(
@@ -125,7 +125,7 @@ class Pipeline:
         snap = self.retrieval.current.restricted(access)
         query = self.understand(question, history, snap, top_k)
         focus = _focus(query, question, history)
-        hits = self.answerer.reorder(query.text, snap.search(query.text, max(top_k, POOL)), snap, focus)[:top_k]
+        hits = self._passages(snap, query.text, top_k, focus)
         retrieved = time.perf_counter()
         final: Answer | None = None
         for item in self.answerer.stream(query.text, hits, snap, focus):
@@ -160,14 +160,17 @@ class Pipeline:
             allowed = (c for c in snap.index.chunks if c.doc_id in docs)
             found: list[str] = []
             for question in candidate_questions(allowed, docs, limit * SUGGESTION_TRIES):
-                top_k = self.settings.top_k
-                hits = self.answerer.reorder(question, snap.search(question, max(top_k, POOL)), snap)[:top_k]
+                hits = self._passages(snap, question, self.settings.top_k)
                 if not self.answerer.extractive(question, hits, snap).refused:
                     found.append(question)
                 if len(found) == limit:
                     break
             self._suggested[key] = found
         return self._suggested[key]
+
+    def _passages(self, snap: Snapshot, text: str, top_k: int, focus: str = "") -> list[Hit]:
+        """The `top_k` passages for `text`: retrieved `POOL` deep, the head in answer-aware order."""
+        return self.answerer.reorder(text, snap.search(text, max(top_k, POOL)), snap, focus)[:top_k]
 
     def _similar(self, text: str, options: list[str]) -> list[float]:
         """Cosine of `text` to each of `options` under the index's embedder."""

@@ -320,7 +320,7 @@ def test_search_and_ask_show_the_answer_aware_order(pipeline: Pipeline) -> None:
         ("八项措施中的第三项是什么？", 3),
         ("第12项指的是哪家单位？", 12),
         ("清单里最后一项（第h项）说的是什么？", -1),
-        ("清单第7项里，配合单位是哪几家？", None),  # asks inside an item
+        ("清单第7项由哪几家单位配合？", None),  # asks about an item
         ("第三批举措一共有多少项？", None),  # a count
         ("第二十条规定了什么？", None),  # an article
     ],
