@@ -28,7 +28,7 @@ from .clauses import detect_heading, table_cells
 from .model import Document
 from .normalize import CJK, clean_line, fold
 
-RECORDS_VERSION = "records-1"
+RECORDS_VERSION = "records-2"
 
 # Labels of responsibility breakdowns, by the role of their value.
 _LABEL = re.compile(
@@ -71,6 +71,15 @@ _DEFINED = re.compile(
     r"(?:^|(?<=[。；;]))\s*(?:第[一二三四五六七八九十百零〇两\d]{1,6}[条條]\s*)?(?:\d+(?:\.\d+)*\s*)?(?:本[\u4e00-\u9fff]{1,4}?(?:所称的?|中的?)|本(?:标准|条例|办法|规定|法律|法|细则|规则|准则|意见|通知|决定|章|节)|前款(?:中的|所称的?)|所称的?)?"
     r"(?P<term>[^，,。；;：:“”（）()\s]{2,20}?)[，,]?(?:是|系)指(?P<def>[^。]+。?)"
 )
+# A term glossed by a dash, as syllabuses and plans define their terms ("X——能够…").
+_DASHED = re.compile(rf"^(?P<term>[{CJK}“”「」]{{2,16}})\s*——\s*(?P<def>[^—].{{3,}})$")
+# A term with its English name, as ordinances ("X ( lis pendens )指…") and standards' term entries
+# ("3.7" / "X collection and transmission device" / the definition on the next line) give it.
+_ENGLISH = r"[(（]?\s*[A-Za-z][A-Za-z .,;'/\-]*[)）]?"
+_GLOSSED = re.compile(rf"(?:^|(?<=[；;。]))\s*(?P<term>[{CJK}]{{2,16}})\s*[(（]\s*[A-Za-z][A-Za-z .,;'/\-]*[)）]\s*(?:或[^指；;]{{1,40}}?)?指\s*(?P<def>[^；;]*)")
+_TERM_LINE = re.compile(rf"^(?P<term>[{CJK}“”「」/、]{{2,24}})\s*{_ENGLISH}$")
+_ENTRY_NUMBER = re.compile(r"^\d{1,2}(?:\.\d{1,3}){1,3}$")
+_ITEM_START = re.compile(r"^\s*(?:[(（][a-zA-Z0-9一二三四五六七八九十]{1,3}[)）]|[a-z][)）.．])")
 _ARTICLE = re.compile(rf"^第(?P<num>[{_CN_NUM}百零〇两\d]{{1,6}}(?:-\d{{1,3}})?)条(?P<sub>之[{_CN_NUM}]{{1,3}})?")
 
 
@@ -618,9 +627,61 @@ def _glossary(doc: Document) -> list[Record]:
         if entry:
             out.append(_entry(doc, n, entry.group("term"), entry.group("def"), section))
             continue
+        named = _TERM_LINE.match(text) if in_glossary else None
+        if named and n < len(doc.lines) and _numbered_entry(doc, n):
+            # a standard's term entry: number, term with its English name, definition below
+            definition, end = _definition_below(doc, n)
+            if definition:
+                out.append(replace(_entry(doc, n, named.group("term"), definition, section), end_line=end))
+            continue
+        dashed = _DASHED.match(text)
+        if dashed:
+            out.append(_entry(doc, n, dashed.group("term"), dashed.group("def"), section if in_glossary else ""))
+            continue
+        for m in _GLOSSED.finditer(text):
+            definition, end = m.group("def").strip(" —"), n
+            if not definition.strip("：:"):
+                definition, end = _items_after(doc, n)
+            if definition:
+                out.append(replace(_entry(doc, n, m.group("term"), definition, ""), end_line=end))
         for m in _DEFINED.finditer(text):
             out.append(_entry(doc, n, m.group("term"), m.group("def"), ""))
     return out
+
+
+def _numbered_entry(doc: Document, n: int) -> bool:
+    """Whether the line above line `n` (1-based) is a bare entry number ("3.7")."""
+    return n > 1 and bool(_ENTRY_NUMBER.match(clean_line(doc.lines[n - 2])))
+
+
+def _definition_below(doc: Document, n: int) -> tuple[str, int]:
+    """The definition under a standard's term line `n` (1-based): the lines below it up to the one
+    that ends a sentence, before any note ("注：") or next entry; ("", n) when none."""
+    parts: list[str] = []
+    end = n
+    for m in range(n + 1, min(len(doc.lines), n + 4) + 1):
+        text = clean_line(doc.lines[m - 1])
+        if not text or _ENTRY_NUMBER.match(text) or text.startswith("注") or _TERM_LINE.match(text):
+            break
+        parts.append(text)
+        end = m
+        if text.endswith("。"):
+            break
+    return "".join(parts), end
+
+
+def _items_after(doc: Document, n: int) -> tuple[str, int]:
+    """The item lines ("(a) …", "(b) …") right below line `n` (1-based), joined, and the last one's number;
+    ("", n) when none."""
+    items: list[str] = []
+    end = n
+    for m in range(n + 1, min(len(doc.lines), n + 12) + 1):
+        text = clean_line(doc.lines[m - 1])
+        if not _ITEM_START.match(text):
+            break
+        items.append(text)
+        end = m
+    return "".join(items), end
 
 
 def _entry(doc: Document, n: int, term: str, definition: str, section: str) -> Record:

@@ -173,9 +173,17 @@ def _leads_in(text: str) -> bool:
     return bool(_LEAD_IN.search(text.strip().rstrip("。. ")))
 
 
-def _is_item(doc: Document, n: int) -> bool:
-    """Line `n` (1-based) exists, was not read by OCR with low confidence, and starts an item."""
-    return 1 <= n <= len(doc.lines) and n not in doc.uncertain and bool(_ITEM_LINE.match(doc.lines[n - 1]))
+def _is_item(doc: Document, n: int, style: str | None = None) -> bool:
+    """Line `n` (1-based) exists, was not read by OCR with low confidence, and starts an item
+    (with a marker of `style` when given: "三十七、" ends a run of "（一）" items)."""
+    if not (1 <= n <= len(doc.lines) and n not in doc.uncertain and _ITEM_LINE.match(doc.lines[n - 1])):
+        return False
+    return style is None or _style(doc.lines[n - 1]) == style
+
+
+def _style(line: str) -> str | None:
+    mark = _marker(line)
+    return mark[0] if mark else None
 
 
 def _items_below(seg: Segment, doc: Document, limit: int) -> Segment:
@@ -185,13 +193,14 @@ def _items_below(seg: Segment, doc: Document, limit: int) -> Segment:
     if not _leads_in(seg.text):
         return seg
     text, end = seg.text, seg.end_line
+    style = None
     for n in range(seg.end_line + 1, min(len(doc.lines), seg.end_line + _ITEM_LOOKAHEAD) + 1):
         line = doc.lines[n - 1].strip()
         if not line:
             continue
-        if not _is_item(doc, n) or len(text) + len(line) > limit:
+        if not _is_item(doc, n, style) or len(text) + len(line) > limit:
             break
-        text, end = text + line, n
+        text, end, style = text + line, n, _style(line)
     return seg if end == seg.end_line else Segment(text, seg.passage, seg.doc, seg.start_line, end)
 
 
@@ -199,12 +208,17 @@ def _whole_list(seg: Segment, doc: Document, limit: int) -> Segment:
     """An item of an enumeration whose items are lines of their own ("(一)…；" "(二)…；"), for a
     question that asks for the list: the whole run of item lines around it, with the lead-in line
     above when there is one, if it all fits in `limit` characters."""
-    if seg.start_line != seg.end_line or not _ITEM_LINE.match(doc.lines[seg.start_line - 1]):
+    first, last = doc.lines[seg.start_line - 1], doc.lines[seg.end_line - 1]
+    if seg.start_line != seg.end_line and _ITEM_LINE.match(last) and _leads_in(first):  # the lead-in line and the first item
+        style = _style(last)
+    elif seg.start_line == seg.end_line and _ITEM_LINE.match(first):
+        style = _style(first)
+    else:
         return seg
     top, bottom = seg.start_line, seg.end_line
-    while _is_item(doc, top - 1) and seg.start_line - top < _ITEM_LOOKAHEAD:
+    while _is_item(doc, top - 1, style) and seg.start_line - top < _ITEM_LOOKAHEAD:
         top -= 1
-    while _is_item(doc, bottom + 1) and bottom - seg.end_line < _ITEM_LOOKAHEAD:
+    while _is_item(doc, bottom + 1, style) and bottom - seg.end_line < _ITEM_LOOKAHEAD:
         bottom += 1
     if top > 1 and top - 1 not in doc.uncertain and _leads_in(doc.lines[top - 2]):
         top -= 1
@@ -220,14 +234,14 @@ def _complete_lists(segments: list[Segment], q: QuestionProfile, docs: Mapping[s
     a segment those lines now hold is dropped."""
     out = list(segments)
     for k, seg in enumerate(out):
-        if not ({"list", "condition"} & q.types or seg.text.rstrip()[-1:] in ":："):
+        if not ({"list", "condition"} & q.types or seg.text.rstrip()[-1:] in ":：;；"):
             continue
         doc = docs.get(seg.doc)
         if doc is None:
             continue
         budget = MAX_ANSWER_CHARS - sum(len(s.text) for j, s in enumerate(out) if j != k)
         longer = _items_below(seg, doc, budget)
-        if longer is seg and "list" in q.types:
+        if longer is seg and ("list" in q.types or seg.text.rstrip()[-1:] in ";；"):
             longer = _whole_list(seg, doc, budget)
         if longer is not seg:
             out[k] = longer

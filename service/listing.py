@@ -389,7 +389,7 @@ def _defines(term: str, question: str) -> bool:
     """Whether `question` asks what `term` itself means: the term right before the frame
     ("X是指什么", "X一词的含义") or right after it ("什么是X", "何谓X")."""
     t = re.escape(term)
-    after = rf"{t}[”\"」』]?(?:一词|这个词|这一概念|这个概念)?的?(?:具体)?(?:是指|指什么|指的是|是什么意思|什么意思|含义|定义|怎么理解|是什么)"
+    after = rf"{t}[”\"」』]?(?:一词|这个词|这一概念|这个概念)?的?(?:具体)?(?:是指|指什么|指的是|是什么意思|什么意思|含义|定义|怎么理解|是什么|(?:是)?(?:怎么|如何|怎样)定义)"
     before = rf"(?:什么是|何谓|什么叫|何为)[“\"「『]?{t}"
     return re.search(after, question) is not None or re.search(before, question) is not None
 
@@ -397,7 +397,7 @@ def _defines(term: str, question: str) -> bool:
 def build_definition(question: str, book: RecordBook) -> Listed | None:
     """"X 指什么" when a glossary entry or a "本法所称X，是指…" sentence defines X: that entry,
     cited (several when documents define it alike, scoped by the question's other words)."""
-    folded = fold(question)
+    folded = fold(question).replace("甚么", "什么")  # the Hong Kong spelling
     if not _DEFINITION_FRAME.search(folded):
         return None
     terms = {fold(r.number) for r in book.select(RecordQuery(kind=GLOSSARY)) if len(r.number) >= 2}
@@ -407,6 +407,11 @@ def build_definition(question: str, book: RecordBook) -> Listed | None:
     term = max(named, key=len)
     base = RecordQuery(kind=GLOSSARY, rest=folded.replace(term, " "))
     rows = [r for r in book.select(_narrowed(base.rest, base, book)) if fold(r.number) == term]
+    if not rows:
+        # the question's other words pick none of the entries: still the entry when one document
+        # alone defines the term ("…里说的X是什么意思" names no part of it)
+        every = [r for r in book.select(base) if fold(r.number) == term]
+        rows = every if len({r.doc_id for r in every}) == 1 else []
     if not rows:
         return None
     citations = [_citation(i, r, book.documents[r.doc_id]) for i, r in enumerate(rows, start=1)]

@@ -18,7 +18,7 @@ from ragqa.ingest.model import Document
 from ragqa.ingest.sentences import split_items, split_sentences
 from ragqa.service.answertypes import arabize, question_types, text_types
 from ragqa.service.candidates import FEATURES, candidates, featurize
-from ragqa.service.extractive import Segment, _whole_list, asked_ordinal
+from ragqa.service.extractive import Segment, _complete_lists, _whole_list, asked_ordinal
 from ragqa.service.pipeline import Pipeline
 from ragqa.service.question import FOCUS_FACTOR, profile_question, year_fits, years_in
 from ragqa.service.rerank import rerank
@@ -342,3 +342,17 @@ def test_the_nth_or_last_item_of_the_list_named_in_the_question_is_the_answer(tm
     assert second.citations[0].start_line == 8
     last = pipe.ask("面部轻微伤最后一项是什么？")
     assert not last.refused and last.answer.startswith("d)耳廓创"), last.answer
+
+
+def test_an_item_that_goes_on_in_a_semicolon_brings_its_list_for_any_question(pipeline: Pipeline) -> None:
+    lines = ("某工作规则", "三十六、全体会议由总理召集和主持。全体会议的主要任务是：", "（一）讨论决定重大事项；",
+             "（二）部署重要工作；", "（三）通报国内外形势。", "三十七、常务会议一般每周召开一次。")
+    doc = Document("d", "某工作规则", lines, "x", (1,) * len(lines))
+    q = profile_question("全体会议要讨论决定什么？", pipeline.index.keyword)
+    assert not {"list", "condition"} & q.types
+    joined = _complete_lists([Segment("全体会议的主要任务是：（一）讨论决定重大事项；", 1, "d", 2, 3)], q, {"d": doc})
+    assert (joined[0].start_line, joined[0].end_line) == (2, 5) and joined[0].text.endswith("通报国内外形势。")
+    item = _complete_lists([Segment("（二）部署重要工作；", 1, "d", 4, 4)], q, {"d": doc})
+    assert (item[0].start_line, item[0].end_line) == (2, 5)
+    last = _complete_lists([Segment("（三）通报国内外形势。", 1, "d", 5, 5)], q, {"d": doc})
+    assert (last[0].start_line, last[0].end_line) == (5, 5)  # ends its list, and the question asks for no list

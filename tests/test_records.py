@@ -243,3 +243,60 @@ def test_a_definition_question_quotes_the_defining_sentence(tmp_path: Path) -> N
         assert "供社会车辆停放的场所" in body["answer"] and body["citations"][0]["start_line"] == 3
         other = client.post("/v1/ask", json={"question": "公共停车场的收费标准由谁制定？"}).json()
         assert "是指" not in other["answer"]
+
+
+def test_terms_defined_by_dash_by_english_name_and_by_a_standards_entry() -> None:
+    lines = (
+        "某考试大纲",
+        "综合分析能力——对给定资料的内容进行分析和归纳，作出合理的推断。",
+        "3 术语和定义",
+        "下列术语和定义适用于本文件。",
+        "3.1",
+        "收发装置 collection and transmission device",
+        "在联网系统中用于收集并转发报警信息",
+        "的设备。",
+        "注：收发装置可以内置电池。",
+        "3.2",
+        "现场端平台 on-site platform",
+        "在现场接收和处理各设备信息的管理终端。",
+        "待決案件 ( lis pendens )指 ——",
+        "(a) 任何與土地有關的訴訟；及",
+        "(b) 一項破產呈請；",
+        "紀錄 ( record )不僅包括書面紀錄； 影像 ( image )指用影像處理方法製作的紀錄；",
+        "2020年——2025年的目标如下。",
+    )
+    found = {r.number: r for r in extract_records(Document("d", "某考试大纲", lines)) if r.kind == "glossary"}
+    assert found["综合分析能力"].text.startswith("对给定资料") and found["综合分析能力"].start_line == 2
+    device = found["收发装置"]
+    assert (device.start_line, device.end_line) == (6, 8) and device.text == "在联网系统中用于收集并转发报警信息的设备。"  # the note is not part of it
+    assert (found["现场端平台"].start_line, found["现场端平台"].end_line) == (11, 12)
+    pending = found["待決案件"]
+    assert (pending.start_line, pending.end_line) == (13, 15) and "破產呈請" in pending.text
+    assert found["影像"].text.startswith("用影像處理方法")
+    assert "紀錄" not in found and not any(n.startswith("2020") for n in found)  # no 指: no definition; a year range is no term
+
+
+def test_a_definition_question_with_words_of_its_own_still_gets_the_one_definition(tmp_path: Path) -> None:
+    from ragqa.index.build import ingest_paths
+    from ragqa.index.embedders import HashEmbedder
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "plan.txt").write_text(
+        "某市粮食应急预案\n1 总则\n本预案所称粮食应急状态，是指因突发事件引起粮食供求关系突变的状况。\n"
+        "2 组织体系\n市粮食应急指挥部负责组织实施。\n",
+        encoding="utf-8",
+    )
+    (corpus / "guide.txt").write_text(
+        "某标准\n3 术语和定义\n3.1\n收发装置 collection and transmission device\n用于收集并转发报警信息的设备。\n4 要求\n收发装置应当外部供电。\n",
+        encoding="utf-8",
+    )
+    ingest_paths([corpus], tmp_path / "index", HashEmbedder(64))
+    settings = settings_for(tmp_path / "index")
+    with TestClient(create_app(settings, Pipeline.from_settings(settings))) as client:
+        for question, expected in (("预案里说的“粮食应急状态”具体指什么情况？", "供求关系突变"),
+                                   ("标准里的“收发装置”是怎么定义的？", "收集并转发"),
+                                   ("「收發裝置」指甚麼？", "收集并转发")):
+            body = client.post("/v1/ask", json={"question": question}).json()
+            assert expected in body["answer"], (question, body["answer"])
+            assert body["citations"][0]["doc"] in ("plan.txt", "guide.txt")
