@@ -32,7 +32,7 @@ from ragqa.ingest.model import Document
 from ragqa.ingest.normalize import clean_line, fold
 
 from .abstain import QUESTION_FEATURES, Abstainer, question_features
-from .answertypes import cn_number
+from .answertypes import arabize, cn_number, text_types
 from .candidates import FEATURES, FEATURES_VERSION, Candidate, candidates, featurize
 from .question import QuestionProfile
 from .trees import Forest, ForestError, load_forest
@@ -250,6 +250,51 @@ def _complete_lists(segments: list[Segment], q: QuestionProfile, docs: Mapping[s
     return tuple(out)
 
 
+# The answer types a lead-in can hold for all of its items ("有下列行为之一的，处一万元以上五万元以下罚款：").
+_SHARED_TYPES = frozenset({"money", "percent", "duration", "date", "bound", "number"})
+
+
+def _lead_in_above(seg: Segment, doc: Document) -> Segment | None:
+    """For a one-line item, the lead-in line its run of same-style items hangs from, if there is one."""
+    if seg.start_line != seg.end_line:
+        return None
+    style = _style(doc.lines[seg.start_line - 1])
+    if style is None:
+        return None
+    top = seg.start_line
+    while _is_item(doc, top - 1, style) and seg.start_line - top < _LIST_SPAN:
+        top -= 1
+    lead = top - 1
+    if lead < 1 or lead in doc.uncertain or not _leads_in(doc.lines[lead - 1]):
+        return None
+    return Segment(clean_line(doc.lines[lead - 1]), seg.passage, seg.doc, lead, lead)
+
+
+def _with_lead_ins(segments: list[Segment], q: QuestionProfile, docs: Mapping[str, Document]) -> list[Segment]:
+    """An item that lacks what the question asks for (an amount, a deadline, a share…) while the
+    lead-in of its list holds it gets that lead-in in front of it: the penalty article's "处…罚款："
+    over its "（三）违反第八条规定的；". Only the first such item, and only within MAX_ANSWER_CHARS."""
+    wanted = q.types & _SHARED_TYPES
+    wanted = wanted - {"number"} or wanted  # "第五条" is a number too: a more specific type decides
+    if not wanted:
+        return segments
+    for k, seg in enumerate(segments):
+        doc = docs.get(seg.doc)
+        if doc is None or _holds(seg.text, wanted):
+            continue
+        lead = _lead_in_above(seg, doc)
+        if lead is None or not _holds(lead.text, wanted) or any(s.start_line == lead.start_line and s.doc == lead.doc for s in segments):
+            continue
+        if sum(len(s.text) for s in segments) + len(lead.text) <= MAX_ANSWER_CHARS:
+            return [*segments[:k], lead, *segments[k:]]
+        return segments
+    return segments
+
+
+def _holds(text: str, wanted: frozenset[str]) -> bool:
+    return bool(wanted & text_types(arabize(fold(text))))
+
+
 # A question that asks what the Nth (or last) item of a list is: "第三项是什么", "排在第二项的…是什么",
 # "最后一项说的是什么"; not one that asks about something of an item ("第4项由谁负责") nor a count
 # ("共有多少项"). Frame words only.
@@ -460,4 +505,4 @@ def answer_extractive(
         segments.append(_segment(cand, text))
         used.add(key)
         length += len(text)
-    return Draft(_complete_lists(segments, q, docs), False, answerable)
+    return Draft(_complete_lists(_with_lead_ins(segments, q, docs), q, docs), False, answerable)

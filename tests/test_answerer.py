@@ -18,7 +18,7 @@ from ragqa.ingest.model import Document
 from ragqa.ingest.sentences import split_items, split_sentences
 from ragqa.service.answertypes import arabize, question_types, text_types
 from ragqa.service.candidates import FEATURES, candidates, featurize
-from ragqa.service.extractive import Segment, _complete_lists, _whole_list, asked_ordinal
+from ragqa.service.extractive import Segment, _complete_lists, _whole_list, _with_lead_ins, asked_ordinal
 from ragqa.service.pipeline import Pipeline
 from ragqa.service.question import FOCUS_FACTOR, profile_question, year_fits, years_in
 from ragqa.service.rerank import rerank
@@ -356,3 +356,17 @@ def test_an_item_that_goes_on_in_a_semicolon_brings_its_list_for_any_question(pi
     assert (item[0].start_line, item[0].end_line) == (2, 5)
     last = _complete_lists([Segment("（三）通报国内外形势。", 1, "d", 5, 5)], q, {"d": doc})
     assert (last[0].start_line, last[0].end_line) == (5, 5)  # ends its list, and the question asks for no list
+
+
+def test_an_item_without_the_asked_amount_gets_the_lead_in_that_holds_it(pipeline: Pipeline) -> None:
+    lines = ("某市养犬管理条例", "第二十条 养犬人不得在公共场所放任犬只排泄。", "第三十条 有下列行为之一的，由公安机关处二百元以上五百元以下罚款：",
+             "（一）违反本条例第二十条规定的；", "（二）拒绝出示养犬登记证的。", "第三十一条 本条例自公布之日起施行。")
+    doc = Document("d", "某市养犬管理条例", lines, "x", (1,) * len(lines))
+    asked = profile_question("狗在公共场所随地排泄会被罚多少钱？", pipeline.index.keyword)
+    item = Segment("（一）违反本条例第二十条规定的；", 1, "d", 4, 4)
+    got = _with_lead_ins([Segment("第二十条 养犬人不得在公共场所放任犬只排泄。", 1, "d", 2, 2), item], asked, {"d": doc})
+    assert [(s.start_line, s.end_line) for s in got] == [(2, 2), (3, 3), (4, 4)]
+    other = profile_question("养犬人在公共场所有什么义务？", pipeline.index.keyword)  # asks for no amount
+    assert _with_lead_ins([item], other, {"d": doc}) == [item]
+    holds = Segment("（一）违反本条例第二十条规定的，处五十元罚款；", 1, "d", 4, 4)  # has its own amount
+    assert _with_lead_ins([holds], asked, {"d": doc}) == [holds]
