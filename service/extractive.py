@@ -165,7 +165,10 @@ def _enumeration(q: QuestionProfile, best: Candidate, pool: list[Candidate]) -> 
 # A sentence that announces a list ("其来源如下：", "有下列情形之一的，…报告。") and the line that
 # starts an item of it ("(一)", "1.", "a)", "一、", "①").
 _LEAD_IN = re.compile(r"[:：]\s*$|下列|如下|下述")
-_ITEM_LINE = re.compile(r"^\s*(?:[(（][0-9一二三四五六七八九十a-zA-Z]{1,3}[)）]|[0-9]{1,2}\s*[.．、](?![0-9])|[一二三四五六七八九十]{1,3}、|[a-zA-Z][)）.．]|[\u2460-\u2473])")
+_ITEM_LINE = re.compile(
+    r"^\s*(?:[(（][0-9一二三四五六七八九十a-zA-Z]{1,3}[)）]|[0-9]{1,2}\s*[.．、](?![0-9])|[一二三四五六七八九十]{1,3}、|[a-zA-Z][)）.．]|[\u2460-\u2473]"
+    r"|第[一二三四五六七八九十]{1,3}[，,、:：]|[一二三四五六七八九十]{1,3}是)"
+)
 _ITEM_LOOKAHEAD = 40
 
 
@@ -228,6 +231,34 @@ def _whole_list(seg: Segment, doc: Document, limit: int) -> Segment:
     return Segment(text, seg.passage, seg.doc, top, bottom)
 
 
+_FIRST_SENTENCE = re.compile(r"[^。；;！？!?]*[。；;！？!?]?")
+
+
+def _outline(seg: Segment, doc: Document, limit: int) -> Segment:
+    """For a question that asks for a list whose items are too long, or too far apart, to quote
+    whole: the lead-in and each item's first sentence ("第一，坚持从国情出发。" "第二，…"), cited as
+    the lines from the lead-in to the last item. `seg` is the lead-in (the items start within
+    `_BELOW` lines below it) or one item; unchanged when the outline does not fit in `limit`."""
+    at = seg.start_line if seg.start_line == seg.end_line and _marker(seg.text) else None
+    if at is None and _leads_in(seg.text):
+        below = [n for n in range(seg.end_line + 1, min(len(doc.lines), seg.end_line + _BELOW) + 1) if doc.lines[n - 1].strip()]
+        at = below[0] if below and _marker(doc.lines[below[0] - 1]) else None
+    mark = _marker(doc.lines[at - 1]) if at is not None else None
+    found = _enumeration_at(doc, at, mark) if at is not None and mark is not None else None
+    if found is None or len(found[1]) < 2:
+        return seg
+    above, items = found
+    lead = above >= 1 and (above == seg.end_line or _leads_in(doc.lines[above - 1]))
+    parts = [clean_line(doc.lines[above - 1])] if lead else []
+    for number in sorted(items):
+        m = _FIRST_SENTENCE.match(clean_line(doc.lines[items[number] - 1]))
+        parts.append(m.group(0) if m else "")
+    text = "".join(parts)
+    if len(text) > limit:
+        return seg
+    return Segment(text, seg.passage, seg.doc, above if lead else items[min(items)], items[max(items)])
+
+
 def _complete_lists(segments: list[Segment], q: QuestionProfile, docs: Mapping[str, Document]) -> tuple[Segment, ...]:
     """The first lead-in segment (for a list or condition question, or any ending in a colon)
     that has items on the lines below or around it, with those items, within MAX_ANSWER_CHARS;
@@ -243,6 +274,12 @@ def _complete_lists(segments: list[Segment], q: QuestionProfile, docs: Mapping[s
         longer = _items_below(seg, doc, budget)
         if longer is seg and ("list" in q.types or seg.text.rstrip()[-1:] in ";；"):
             longer = _whole_list(seg, doc, budget)
+        outline = _outline(seg, doc, budget) if "list" in q.types else seg
+        if outline.end_line > longer.end_line:
+            # the items do not fit whole (or are far apart): their first sentences, and the other
+            # pieces stay, since the outline does not quote the lines between
+            out[k] = outline
+            break
         if longer is not seg:
             out[k] = longer
             out = [s for s in out if s is longer or not (s.doc == longer.doc and longer.start_line <= s.start_line <= longer.end_line)]
@@ -309,6 +346,8 @@ _MARKERS = (
     ("dot", re.compile(r"^\s*([0-9]{1,3})\s*[.．、](?![0-9])")),
     ("letter", re.compile(r"^\s*([a-zA-Z])[)）.．]")),
     ("circled", re.compile(r"^\s*([\u2460-\u2473])")),
+    ("ordinal", re.compile(r"^\s*第([一二三四五六七八九十]{1,3})[，,、:：]")),  # 第一，… 第二，…
+    ("shi", re.compile(r"^\s*([一二三四五六七八九十]{1,3})是")),  # 一是… 二是…
 )
 _LIST_SPAN = 400  # lines an enumeration asked about by position may span (an annex of 130 items)
 _BELOW = 5  # lines below a passage an enumeration it leads into may start within

@@ -370,3 +370,20 @@ def test_an_item_without_the_asked_amount_gets_the_lead_in_that_holds_it(pipelin
     assert _with_lead_ins([item], other, {"d": doc}) == [item]
     holds = Segment("（一）违反本条例第二十条规定的，处五十元罚款；", 1, "d", 4, 4)  # has its own amount
     assert _with_lead_ins([holds], asked, {"d": doc}) == [holds]
+
+
+def test_a_list_question_whose_items_are_long_or_far_apart_gets_their_first_sentences(pipeline: Pipeline) -> None:
+    long = "根据实际情况，充分总结近年来的工作经验，确立基本制度框架，并注意借鉴有关国家的经验。" * 3
+    lines = ("某法草案的说明", "据此，起草工作把握了以下几点：", f"第一，坚持从国情出发。{long}", f"第二，坚持问题导向。{long}",
+             f"第三，坚持安全与发展并重。{long}", "三、关于草案的主要内容", "（一）产业人才行动计划。", "围绕产业发展培养人才。",
+             "（二）科技人才行动计划。", "围绕科技创新培养人才。", "二、保障措施")
+    doc = Document("d", "某法草案的说明", lines, "x", (1,) * len(lines))
+    asked = profile_question("起草时把握了哪几点？", pipeline.index.keyword)
+    assert "list" in asked.types
+    got = _complete_lists([Segment("据此，起草工作把握了以下几点：", 1, "d", 2, 2)], asked, {"d": doc})
+    assert got[0].text == "据此，起草工作把握了以下几点：第一，坚持从国情出发。第二，坚持问题导向。第三，坚持安全与发展并重。"
+    assert (got[0].start_line, got[0].end_line) == (2, 5)
+    apart = _complete_lists([Segment("（一）产业人才行动计划。", 1, "d", 7, 7)], asked, {"d": doc})
+    assert apart[0].text == "（一）产业人才行动计划。（二）科技人才行动计划。" and (apart[0].start_line, apart[0].end_line) == (7, 9)  # a heading is no lead-in
+    plain = profile_question("起草时从哪里出发？", pipeline.index.keyword)  # no list asked: the lead-in and what fits
+    assert _complete_lists([Segment("据此，起草工作把握了以下几点：", 1, "d", 2, 2)], plain, {"d": doc})[0].end_line < 5
