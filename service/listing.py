@@ -409,7 +409,7 @@ def build_definition(question: str, book: RecordBook) -> Listed | None:
     rows = [r for r in book.select(_narrowed(base.rest, base, book)) if fold(r.number) == term]
     if not rows:
         # the question's other words pick none of the entries: still the entry when one document
-        # alone defines the term ("…里说的X是什么意思" names no part of it)
+        # alone defines the term (the question names the document by its kind, not by a part of it)
         every = [r for r in book.select(base) if fold(r.number) == term]
         rows = every if len({r.doc_id for r in every}) == 1 else []
     if not rows:
