@@ -231,23 +231,35 @@ def _whole_list(seg: Segment, doc: Document, limit: int) -> Segment:
     return Segment(text, seg.passage, seg.doc, top, bottom)
 
 
+_TITLE_CHARS = 40
 _FIRST_SENTENCE = re.compile(r"[^。；;！？!?]*[。；;！？!?]?")
 
 
-def _outline(seg: Segment, doc: Document, limit: int) -> Segment:
+def _outline(seg: Segment, doc: Document, limit: int, q: QuestionProfile) -> Segment:
     """For a question that asks for a list whose items are too long, or too far apart, to quote
     whole: the lead-in and each item's first sentence ("第一，坚持从国情出发。" "第二，…"), cited as
     the lines from the lead-in to the last item. `seg` is the lead-in (the items start within
-    `_BELOW` lines below it) or one item; unchanged when the outline does not fit in `limit`."""
-    at = seg.start_line if seg.start_line == seg.end_line and _marker(seg.text) else None
-    if at is None and _leads_in(seg.text):
-        below = [n for n in range(seg.end_line + 1, min(len(doc.lines), seg.end_line + _BELOW) + 1) if doc.lines[n - 1].strip()]
-        at = below[0] if below and _marker(doc.lines[below[0] - 1]) else None
+    `_BELOW` lines below it) or one item of a list whose heading holds a key term of `q` (not one
+    item of a document's numbered sections asked about for itself); unchanged when the outline
+    does not fit in `limit`."""
+    # an item stands for its list only when it is a title ("（一）产业人才行动计划。"), not a passage
+    # whose other sentences the outline would drop
+    own = _marker(seg.text) if seg.start_line == seg.end_line and len(seg.text) <= _TITLE_CHARS else None
+    below = [n for n in range(seg.end_line + 1, min(len(doc.lines), seg.end_line + _BELOW) + 1) if doc.lines[n - 1].strip()]
+    first_below = _marker(doc.lines[below[0] - 1]) if below else None
+    at: int | None = None
+    if first_below is not None and (_leads_in(seg.text) or (own is not None and first_below[0] != own[0])):
+        at = below[0]  # the items below a lead-in, or below a heading that is itself an item ("二、…" over "（一）…")
+    elif own is not None:
+        at = seg.start_line
     mark = _marker(doc.lines[at - 1]) if at is not None else None
     found = _enumeration_at(doc, at, mark) if at is not None and mark is not None else None
     if found is None or len(found[1]) < 2:
         return seg
     above, items = found
+    heading = fold(doc.lines[above - 1]) if above >= 1 else ""
+    if at == seg.start_line and not any(len(t) >= 2 and t in heading for t in q.terms):  # one item of sections
+        return seg
     lead = above >= 1 and (above == seg.end_line or _leads_in(doc.lines[above - 1]))
     parts = [clean_line(doc.lines[above - 1])] if lead else []
     for number in sorted(items):
@@ -274,7 +286,7 @@ def _complete_lists(segments: list[Segment], q: QuestionProfile, docs: Mapping[s
         longer = _items_below(seg, doc, budget)
         if longer is seg and ("list" in q.types or seg.text.rstrip()[-1:] in ";；"):
             longer = _whole_list(seg, doc, budget)
-        outline = _outline(seg, doc, budget) if "list" in q.types else seg
+        outline = _outline(seg, doc, budget, q) if "list" in q.types else seg
         if outline.end_line > longer.end_line:
             # the items do not fit whole (or are far apart): their first sentences, and the other
             # pieces stay, since the outline does not quote the lines between

@@ -383,7 +383,12 @@ def test_a_list_question_whose_items_are_long_or_far_apart_gets_their_first_sent
     got = _complete_lists([Segment("据此，起草工作把握了以下几点：", 1, "d", 2, 2)], asked, {"d": doc})
     assert got[0].text == "据此，起草工作把握了以下几点：第一，坚持从国情出发。第二，坚持问题导向。第三，坚持安全与发展并重。"
     assert (got[0].start_line, got[0].end_line) == (2, 5)
-    apart = _complete_lists([Segment("（一）产业人才行动计划。", 1, "d", 7, 7)], asked, {"d": doc})
+    contents = profile_question("草案的主要内容有哪几项？", pipeline.index.keyword)
+    apart = _complete_lists([Segment("（一）产业人才行动计划。", 1, "d", 7, 7)], contents, {"d": doc})
     assert apart[0].text == "（一）产业人才行动计划。（二）科技人才行动计划。" and (apart[0].start_line, apart[0].end_line) == (7, 9)  # a heading is no lead-in
+    below = _complete_lists([Segment("三、关于草案的主要内容", 1, "d", 6, 6)], contents, {"d": doc})  # a title over its own items
+    assert below[0].text == "三、关于草案的主要内容（一）产业人才行动计划。（二）科技人才行动计划。" and (below[0].start_line, below[0].end_line) == (6, 9)
+    unrelated = _complete_lists([Segment("（一）产业人才行动计划。", 1, "d", 7, 7)], asked, {"d": doc})  # its heading holds none of the terms
+    assert (unrelated[0].start_line, unrelated[0].end_line) == (7, 7)
     plain = profile_question("起草时从哪里出发？", pipeline.index.keyword)  # no list asked: the lead-in and what fits
     assert _complete_lists([Segment("据此，起草工作把握了以下几点：", 1, "d", 2, 2)], plain, {"d": doc})[0].end_line < 5
