@@ -28,7 +28,7 @@ from .clauses import detect_heading, table_cells
 from .model import Document
 from .normalize import CJK, clean_line, fold
 
-RECORDS_VERSION = "records-2"
+RECORDS_VERSION = "records-3"
 
 # Labels of responsibility breakdowns, by the role of their value.
 _LABEL = re.compile(
@@ -77,6 +77,12 @@ _DASHED = re.compile(rf"^(?P<term>[{CJK}“”「」]{{2,16}})\s*——\s*(?P<de
 # ("3.7" / "X collection and transmission device" / the definition on the next line) give it.
 _ENGLISH = r"[(（]?\s*[A-Za-z][A-Za-z .,;'/\-]*[)）]?"
 _GLOSSED = re.compile(rf"(?:^|(?<=[；;。]))\s*(?P<term>[{CJK}]{{2,16}})\s*[(（]\s*[A-Za-z][A-Za-z .,;'/\-]*[)）]\s*(?:或[^指；;]{{1,40}}?)?指\s*(?P<def>[^；;]*)")
+# An item of a definitions article ("本法用詞，定義如下：" / "一、菸品：指…"; "（三）基本支出：指…"):
+# a term, a colon and 指 (not 指导, 指定… which are verbs).
+_COLON_DEFINED = re.compile(
+    rf"^(?:[(（][一二三四五六七八九十\d]{{1,3}}[)）]|[一二三四五六七八九十]{{1,3}}、|\d{{1,2}}[.．、])?\s*(?P<term>[{CJK}“”「」]{{2,16}})[：:]\s*"
+    r"指(?![导導出定挥揮派引标標示令南向])(?P<def>.{2,})$"
+)
 _TERM_LINE = re.compile(rf"^(?P<term>[{CJK}“”「」/、]{{2,24}})\s*{_ENGLISH}$")
 _ENTRY_NUMBER = re.compile(r"^\d{1,2}(?:\.\d{1,3}){1,3}$")
 _ITEM_START = re.compile(r"^\s*(?:[(（][a-zA-Z0-9一二三四五六七八九十]{1,3}[)）]|[a-z][)）.．])")
@@ -633,6 +639,10 @@ def _glossary(doc: Document) -> list[Record]:
             definition, end = _definition_below(doc, n)
             if definition:
                 out.append(replace(_entry(doc, n, named.group("term"), definition, section), end_line=end))
+            continue
+        colon = _COLON_DEFINED.match(text)
+        if colon:
+            out.append(_entry(doc, n, colon.group("term"), colon.group("def"), section if in_glossary else ""))
             continue
         dashed = _DASHED.match(text)
         if dashed:

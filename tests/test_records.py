@@ -300,3 +300,12 @@ def test_a_definition_question_with_words_of_its_own_still_gets_the_one_definiti
             body = client.post("/v1/ask", json={"question": question}).json()
             assert expected in body["answer"], (question, body["answer"])
             assert body["citations"][0]["doc"] in ("plan.txt", "guide.txt")
+
+
+def test_the_items_of_a_definitions_article_are_glossary_entries() -> None:
+    lines = ("某條例", "第 2 條", "本條例用詞，定義如下：", "一、菸品：指全部或部分以菸草為原料製成之產品。", "二、吸菸：指吸用、嚼用菸品之行為。",
+             "三、主管機關：指導各地辦理宣導。", "第 3 條", "（一）基本支出：指為保障機構正常運轉而發生的人員經費。")
+    found = {r.number: r for r in extract_records(Document("d", "某條例", lines)) if r.kind == "glossary"}
+    assert found["菸品"].text.startswith("全部或部分以菸草") and found["菸品"].start_line == 4
+    assert found["吸菸"].start_line == 5 and found["基本支出"].start_line == 8
+    assert "主管機關" not in found  # 指導 is a verb, not "means"
