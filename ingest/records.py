@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import bisect
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 
 from .clauses import detect_heading, table_cells
@@ -75,15 +75,15 @@ _DEFINED = re.compile(
 _DASHED = re.compile(rf"^(?P<term>[{CJK}“”「」]{{2,16}})\s*——\s*(?P<def>[^—].{{3,}})$")
 # A term with its English name, as ordinances ("X ( lis pendens )指…") and standards' term entries
 # ("3.7" / "X collection and transmission device" / the definition on the next line) give it.
-_ENGLISH = r"[(（]?\s*[A-Za-z][A-Za-z .,;'/\-]*[)）]?"
-_GLOSSED = re.compile(rf"(?:^|(?<=[；;。]))\s*(?P<term>[{CJK}]{{2,16}})\s*[(（]\s*[A-Za-z][A-Za-z .,;'/\-]*[)）]\s*(?:或[^指；;]{{1,40}}?)?指\s*(?P<def>[^；;]*)")
+_ENGLISH = r"[A-Za-z][A-Za-z .,;'/\-]*"
+_GLOSSED = re.compile(rf"(?:^|(?<=[；;。]))\s*(?P<term>[{CJK}]{{2,16}})\s*[(（]\s*{_ENGLISH}[)）]\s*(?:或[^指；;]{{1,40}}?)?指\s*(?P<def>[^；;]*)")
 # An item of a definitions article ("本法用詞，定義如下：" / "一、菸品：指…"; "（三）基本支出：指…"):
 # a term, a colon and 指 (not 指导, 指定… which are verbs).
 _COLON_DEFINED = re.compile(
     rf"^(?:[(（][一二三四五六七八九十\d]{{1,3}}[)）]|[一二三四五六七八九十]{{1,3}}、|\d{{1,2}}[.．、])?\s*(?P<term>[{CJK}“”「」]{{2,16}})[：:]\s*"
     r"指(?![导導出定挥揮派引标標示令南向])(?P<def>.{2,})$"
 )
-_TERM_LINE = re.compile(rf"^(?P<term>[{CJK}“”「」/、]{{2,24}})\s*{_ENGLISH}$")
+_TERM_LINE = re.compile(rf"^(?P<term>[{CJK}“”「」/、]{{2,24}})\s*[(（]?\s*{_ENGLISH}[)）]?$")
 _ENTRY_NUMBER = re.compile(r"^\d{1,2}(?:\.\d{1,3}){1,3}$")
 _ITEM_START = re.compile(r"^\s*(?:[(（][a-zA-Z0-9一二三四五六七八九十]{1,3}[)）]|[a-z][)）.．])")
 _ARTICLE = re.compile(rf"^第(?P<num>[{_CN_NUM}百零〇两\d]{{1,6}}(?:-\d{{1,3}})?)条(?P<sub>之[{_CN_NUM}]{{1,3}})?")
@@ -664,34 +664,34 @@ def _numbered_entry(doc: Document, n: int) -> bool:
     return n > 1 and bool(_ENTRY_NUMBER.match(clean_line(doc.lines[n - 2])))
 
 
-def _definition_below(doc: Document, n: int) -> tuple[str, int]:
-    """The definition under a standard's term line `n` (1-based): the lines below it up to the one
-    that ends a sentence, before any note ("注：") or next entry; ("", n) when none."""
+def _lines_below(doc: Document, n: int, span: int, takes: Callable[[str], bool], ends: Callable[[str], bool] = lambda _: False) -> tuple[str, int]:
+    """The cleaned lines right below line `n` (1-based), at most `span`, while `takes` them and up to
+    the first that `ends` the run, joined, and the last one's number; ("", n) when none."""
     parts: list[str] = []
     end = n
-    for m in range(n + 1, min(len(doc.lines), n + 4) + 1):
+    for m in range(n + 1, min(len(doc.lines), n + span) + 1):
         text = clean_line(doc.lines[m - 1])
-        if not text or _ENTRY_NUMBER.match(text) or text.startswith("注") or _TERM_LINE.match(text):
+        if not takes(text):
             break
         parts.append(text)
         end = m
-        if text.endswith("。"):
+        if ends(text):
             break
     return "".join(parts), end
 
 
+def _definition_below(doc: Document, n: int) -> tuple[str, int]:
+    """The definition under a standard's term line `n`: the lines below it up to the one that ends
+    a sentence, before any note ("注：") or next entry."""
+    def takes(text: str) -> bool:
+        return bool(text) and not (_ENTRY_NUMBER.match(text) or text.startswith("注") or _TERM_LINE.match(text))
+
+    return _lines_below(doc, n, 4, takes, lambda text: text.endswith("。"))
+
+
 def _items_after(doc: Document, n: int) -> tuple[str, int]:
-    """The item lines ("(a) …", "(b) …") right below line `n` (1-based), joined, and the last one's number;
-    ("", n) when none."""
-    items: list[str] = []
-    end = n
-    for m in range(n + 1, min(len(doc.lines), n + 12) + 1):
-        text = clean_line(doc.lines[m - 1])
-        if not _ITEM_START.match(text):
-            break
-        items.append(text)
-        end = m
-    return "".join(items), end
+    """The item lines ("(a) …", "(b) …") right below line `n`."""
+    return _lines_below(doc, n, 12, lambda text: bool(_ITEM_START.match(text)))
 
 
 def _entry(doc: Document, n: int, term: str, definition: str, section: str) -> Record:

@@ -189,6 +189,20 @@ def _style(line: str) -> str | None:
     return mark[0] if mark else None
 
 
+def _run_start(doc: Document, n: int, style: str | None, span: int) -> int:
+    """The first line of the run of item lines (of `style`) that line `n` ends, looking up to `span` lines up."""
+    top = n
+    while _is_item(doc, top - 1, style) and n - top < span:
+        top -= 1
+    return top
+
+
+def _lead_line(doc: Document, top: int) -> int | None:
+    """The line above line `top` when it is a lead-in not read by OCR with low confidence."""
+    above = top - 1
+    return above if above >= 1 and above not in doc.uncertain and _leads_in(doc.lines[above - 1]) else None
+
+
 def _items_below(seg: Segment, doc: Document, limit: int) -> Segment:
     """A lead-in sentence whose items are lines of their own below it (chunked apart from it), and
     those items while each line starts an item and all fit in `limit` characters; cited as one
@@ -218,13 +232,10 @@ def _whole_list(seg: Segment, doc: Document, limit: int) -> Segment:
         style = _style(first)
     else:
         return seg
-    top, bottom = seg.start_line, seg.end_line
-    while _is_item(doc, top - 1, style) and seg.start_line - top < _ITEM_LOOKAHEAD:
-        top -= 1
+    top, bottom = _run_start(doc, seg.start_line, style, _ITEM_LOOKAHEAD), seg.end_line
     while _is_item(doc, bottom + 1, style) and bottom - seg.end_line < _ITEM_LOOKAHEAD:
         bottom += 1
-    if top > 1 and top - 1 not in doc.uncertain and _leads_in(doc.lines[top - 2]):
-        top -= 1
+    top = _lead_line(doc, top) or top
     text = "".join(line.strip() for line in doc.lines[top - 1 : bottom])
     if bottom == top or len(text) > limit:
         return seg
@@ -310,13 +321,8 @@ def _lead_in_above(seg: Segment, doc: Document) -> Segment | None:
     style = _style(doc.lines[seg.start_line - 1])
     if style is None:
         return None
-    top = seg.start_line
-    while _is_item(doc, top - 1, style) and seg.start_line - top < _LIST_SPAN:
-        top -= 1
-    lead = top - 1
-    if lead < 1 or lead in doc.uncertain or not _leads_in(doc.lines[lead - 1]):
-        return None
-    return Segment(clean_line(doc.lines[lead - 1]), seg.passage, seg.doc, lead, lead)
+    lead = _lead_line(doc, _run_start(doc, seg.start_line, style, _LIST_SPAN))
+    return None if lead is None else Segment(clean_line(doc.lines[lead - 1]), seg.passage, seg.doc, lead, lead)
 
 
 def _with_lead_ins(segments: list[Segment], q: QuestionProfile, docs: Mapping[str, Document]) -> list[Segment]:
