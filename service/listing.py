@@ -24,12 +24,15 @@ from ragqa.ingest.normalize import fold
 from ragqa.ingest.records import Record
 from ragqa.ingest.units import abbreviate, shortens, unit_key
 
+from .answertypes import question_types
 from .schemas import Citation, Listing, ListingExport, ListingRow
 
 _LIST_FRAME = re.compile(r"哪些|哪几|哪项|什么(?:工作|任务|事项|项目|事)|有啥|列出|列举|清单|多少|几项|几个|几件|几条|都有|分别|全部|所有")
 _COUNT_FRAME = re.compile(r"多少|几项|几个|几件|几条|数量")
 _NUMBERED = re.compile(r"^\s*(?:[一二三四五六七八九十百]+[、.．]|\d+[、.．]|[(（][一二三四五六七八九十\d]+[)）]|第[一二三四五六七八九十百\d]+[章节条部分])")
 _ROLE_WORDS = re.compile(r"牵头|负责|主抓|主责|主办|领衔|分管|配合|协助|协同|协办|参与|涉及|承担")
+# What a question asking for an amount asks for: no list of tasks holds it.
+_AMOUNTS = frozenset({"percent", "money", "duration", "date", "bound"})
 _TASK_NOUNS = re.compile(r"任务|工作|事项|实事|举措|措施|项目")
 _TOGETHER = re.compile(r"共同|一起|同时|都|联合|一道")
 _ONLY = re.compile(r"单独|独自|独立|一家|仅由|只由|仅有|只有")
@@ -187,6 +190,8 @@ def read_query(question: str, book: RecordBook) -> tuple[RecordQuery, bool] | No
     the question names no person or unit the records know, or is no list question."""
     folded = fold(question)
     if not _LIST_FRAME.search(folded) or not (_ROLE_WORDS.search(folded) or _TASK_NOUNS.search(folded)):
+        return None
+    if question_types(folded) & _AMOUNTS:  # "银行承担的风险比例是多少": an amount, not a list of tasks
         return None
     short = abbreviate(question)
     persons = _longest({p for p in book.persons if p in folded})

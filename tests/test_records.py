@@ -125,6 +125,12 @@ def test_a_body_no_task_names_is_refused_with_the_reason(client: TestClient) -> 
     assert body["refused"] and "外事办" in body["answer"] and body["listing"] is None
 
 
+def test_a_question_for_an_amount_a_body_bears_is_no_task_list(client: TestClient) -> None:
+    for question in ("市外事办承担的风险比例最低是多少？", "市发改局牵头的工作经费最多是多少万元？"):
+        body = client.post("/v1/ask", json={"question": question}).json()
+        assert body["listing"] is None and "的任务" not in body["answer"], (question, body["answer"])
+
+
 def test_bad_record_queries_get_a_clear_4xx_or_an_empty_page(client: TestClient) -> None:
     assert client.get("/v1/records", params={"unit": "局" * 1000}).json()["error"]["code"] == "filter_too_long"
     assert client.get("/v1/records", params={"type": "poem"}).json()["error"]["code"] == "unknown_record_type"
