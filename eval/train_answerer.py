@@ -23,7 +23,7 @@ import json
 import re
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,7 +37,8 @@ from ragqa.index.embedders import make_embedder
 from ragqa.index.keyword import configure_jieba
 from ragqa.index.search import FusionConfig, Hit, Searcher
 from ragqa.index.store import load_index, read_manifest
-from ragqa.service.abstain import QUESTION_FEATURES, Abstainer, fit_logistic, question_features
+from ragqa.ingest.model import Document
+from ragqa.service.abstain import DOCUMENT_FEATURES, QUESTION_FEATURES, Abstainer, document_evidence, fit_logistic, question_features
 from ragqa.service.candidates import FEATURES, FEATURES_VERSION, candidates, featurize
 from ragqa.service.extractive import MAX_ANSWER_CHARS, MAX_SEGMENTS, MODEL_DIR
 from ragqa.service.question import QuestionProfile, profile_question, split_question
@@ -64,13 +65,22 @@ JOIN_RATIOS = (0.3, 0.5, 0.7, 0.85, 1.01)
 
 @dataclass(frozen=True)
 class Rows:
-    """The candidates of one gold item: features, labels, normalized texts, CV group."""
+    """The candidates of one gold item: features, labels, normalized texts, CV group, and for
+    the abstainer each candidate's document and the `document_evidence` of each of them."""
 
     item: GoldItem
     features: np.ndarray
     labels: np.ndarray
     texts: tuple[str, ...]
     group: str
+    docs: tuple[str, ...]
+    evidence: Mapping[str, np.ndarray]
+
+    def document(self, probs: np.ndarray) -> np.ndarray:
+        """The `document_evidence` of the document of the candidate `probs` ranks first."""
+        if len(probs) == 0:
+            return np.zeros(len(DOCUMENT_FEATURES))
+        return self.evidence[self.docs[int(np.argsort(-probs, kind="stable")[0])]]
 
 
 def _overlaps(doc: str, start: int, end: int, refs: Sequence[Ref]) -> bool:
@@ -86,6 +96,7 @@ class Pooled:
     whole: QuestionProfile  # the question as the candidates are featurized for training
     profiles: list[QuestionProfile]  # its parts, as `Answerer.reorder` ranks passages
     group: str
+    documents: Mapping[str, Document]  # its index's
 
 
 def collect(gold_path: str, index_dir: Path, settings: Settings, top_k: int) -> list[Pooled]:
@@ -105,6 +116,7 @@ def collect(gold_path: str, index_dir: Path, settings: Settings, top_k: int) -> 
             profile_question(item.question, index.keyword),
             [profile_question(part, index.keyword) for part in split_question(item.question)],
             _group(item),
+            index.documents,
         )
         for item in gold.items
     ]
@@ -119,7 +131,9 @@ def labelled(p: Pooled, hits: list[Hit]) -> Rows:
         [float(any(g in t for g in golds) and _overlaps(c.hit.chunk.doc_id, c.sentence.start_line, c.sentence.end_line, p.item.refs)) for c, t in zip(cands, texts, strict=False)],
         dtype=np.float32,
     )
-    return Rows(p.item, featurize(p.whole, cands), labels, texts, p.group)
+    docs = tuple(c.hit.chunk.doc_id for c in cands)
+    evidence = {d: document_evidence(p.whole, d, p.documents) for d in set(docs)}
+    return Rows(p.item, featurize(p.whole, cands), labels, texts, p.group, docs, evidence)
 
 
 _NOTED_DOC = re.compile(r"^\[([^\]]+)\]")
@@ -213,7 +227,7 @@ def simulate(rows: list[Rows], probs: list[np.ndarray], refuse: list[bool], join
 
 def abstainer_out_of_fold(rows: list[Rows], probs: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(question features, answerable labels, out-of-fold P(answerable)) per item."""
-    x = np.vstack([question_features(p, r.features) for r, p in zip(rows, probs, strict=False)])
+    x = np.vstack([question_features(p, r.features, r.document(p)) for r, p in zip(rows, probs, strict=False)])
     y = np.array([float(r.item.answerable) for r in rows])
     folds = np.array([_fold_of(r.group) for r in rows])
     oof = np.zeros(len(rows))

@@ -31,7 +31,7 @@ from ragqa.index.search import Hit
 from ragqa.ingest.model import Document
 from ragqa.ingest.normalize import clean_line, fold
 
-from .abstain import QUESTION_FEATURES, Abstainer, question_features
+from .abstain import QUESTION_FEATURES, Abstainer, document_evidence, question_features
 from .answertypes import arabize, cn_number, text_types
 from .candidates import FEATURES, FEATURES_VERSION, Candidate, candidates, featurize
 from .question import QuestionProfile
@@ -529,7 +529,7 @@ def answer_extractive(
     order = np.argsort(-probs, kind="stable")
     best = pool[int(order[0])]
     confidence = float(probs[order[0]])
-    answerable = ranker.abstainer.probability(question_features(probs, features))
+    answerable = ranker.abstainer.probability(question_features(probs, features, document_evidence(q, best.hit.chunk.doc_id, docs)))
     evidence = float(features[:, FEATURES.index("cov_passage")].max())
     if evidence < MIN_EVIDENCE:
         return Draft((), True, answerable)

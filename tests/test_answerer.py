@@ -16,6 +16,7 @@ from ragqa.index.keyword import strip_frame, tokenize
 from ragqa.index.store import load_index
 from ragqa.ingest.model import Document
 from ragqa.ingest.sentences import split_items, split_sentences
+from ragqa.service.abstain import DOCUMENT_FEATURES, QUESTION_FEATURES, document_evidence, question_features
 from ragqa.service.answertypes import arabize, question_types, text_types
 from ragqa.service.candidates import FEATURES, candidates, featurize
 from ragqa.service.extractive import Segment, _complete_lists, _whole_list, _with_lead_ins, asked_ordinal
@@ -392,3 +393,20 @@ def test_a_list_question_whose_items_are_long_or_far_apart_gets_their_first_sent
     assert (unrelated[0].start_line, unrelated[0].end_line) == (7, 7)
     plain = profile_question("起草时从哪里出发？", pipeline.index.keyword)  # no list asked: the lead-in and what fits
     assert _complete_lists([Segment("据此，起草工作把握了以下几点：", 1, "d", 2, 2)], plain, {"d": doc})[0].end_line < 5
+
+
+def test_the_abstainer_sees_a_name_a_title_holds_that_the_answers_document_never_mentions(pipeline: Pipeline) -> None:
+    a = Document("a.txt", "甲州2025年经济运行情况分析", ("甲州2025年经济运行情况分析", "全州年末常住人口62.1万人。"), "sa")
+    b = Document("b.txt", "乙州2024年统计公报", ("乙州2024年统计公报", "全州年末常住人口350.7万人，比上年增长0.6%。"), "sb")
+    docs = {"a.txt": a, "b.txt": b}
+    about_a = profile_question("甲州年末常住人口有多少？", pipeline.index.keyword)  # names the other document's place
+    (titled,) = document_evidence(about_a, "b.txt", docs)
+    assert titled > 0
+    assert list(document_evidence(about_a, "a.txt", docs)) == [0.0]  # its own document
+    year = profile_question("乙州2025年末常住人口有多少？", pipeline.index.keyword)  # a year only another title holds
+    assert document_evidence(year, "b.txt", docs)[0] > 0
+    assert list(document_evidence(about_a, "b.txt", {"b.txt": b})) == [0.0]  # a title the reader may not see counts for nothing
+    own_words = profile_question("咱们这里年末常住人口有多少？", pipeline.index.keyword)  # words no title holds
+    assert list(document_evidence(own_words, "b.txt", docs)) == [0.0]
+    row = question_features(np.array([0.9]), np.zeros((1, len(FEATURES))), np.array([titled]))
+    assert len(row) == len(QUESTION_FEATURES) and list(row[-len(DOCUMENT_FEATURES) :]) == [titled]
