@@ -43,7 +43,12 @@ def _searchable(doc_id: str, sha256: str, lines: tuple[str, ...]) -> str:
 def _titles(docs: Mapping[str, Document]) -> str:
     """Every title of `docs` (a reader's view), folded, one per line, read without any document's lines."""
     heads = getattr(docs, "heads", None)
-    titles = [h.title for h in heads.values()] if isinstance(heads, Mapping) else [d.title for d in docs.values()]
+    return _folded(tuple(h.title for h in heads.values()) if isinstance(heads, Mapping) else tuple(d.title for d in docs.values()))
+
+
+@lru_cache(maxsize=16)
+def _folded(titles: tuple[str, ...]) -> str:
+    """`titles` folded, one per line: once per set of titles (an index, or a reader's view of it), not per question."""
     return fold("\n".join(titles))
 
 

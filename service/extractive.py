@@ -165,9 +165,12 @@ def _enumeration(q: QuestionProfile, best: Candidate, pool: list[Candidate]) -> 
 # A sentence that announces a list ("其来源如下：", "有下列情形之一的，…报告。") and the line that
 # starts an item of it ("(一)", "1.", "a)", "一、", "①").
 _LEAD_IN = re.compile(r"[:：]\s*$|下列|如下|下述")
+# Markers of paragraphs that enumerate: 第一，… 第二，… and 一是… 二是… (`_MARKERS` reads their numbers).
+_ORDINAL_MARK = r"第([一二三四五六七八九十]{1,3})[，,、:：]"
+_SHI_MARK = r"([一二三四五六七八九十]{1,3})是"
 _ITEM_LINE = re.compile(
     r"^\s*(?:[(（][0-9一二三四五六七八九十a-zA-Z]{1,3}[)）]|[0-9]{1,2}\s*[.．、](?![0-9])|[一二三四五六七八九十]{1,3}、|[a-zA-Z][)）.．]|[\u2460-\u2473]"
-    r"|第[一二三四五六七八九十]{1,3}[，,、:：]|[一二三四五六七八九十]{1,3}是)"
+    rf"|{_ORDINAL_MARK}|{_SHI_MARK})"
 )
 _ITEM_LOOKAHEAD = 40
 
@@ -357,15 +360,15 @@ _ORDINAL_ASK = re.compile(
     r"(?:第\s*([0-9]{1,3}|[一二三四五六七八九十百]{1,4})|(最后)一)\s*(?:项|点|种|类|个)(?:[（(][^）)]{0,8}[）)])?"
     r"(?:的[^，,。；;？?]{0,12})?(?:是|说的是|讲的是|指的是|指)(?:什么|哪|谁)"
 )
-# Item markers, by style, and the number each says: (一) (1) 一、 1. a) ①.
+# Item markers, by style, and the number each says: (一) (1) 一、 1. a) ① 第一， 一是.
 _MARKERS = (
     ("paren", re.compile(r"^\s*[(（]([0-9]{1,3}|[一二三四五六七八九十]{1,4})[)）]")),
     ("comma", re.compile(r"^\s*([一二三四五六七八九十]{1,4})、")),
     ("dot", re.compile(r"^\s*([0-9]{1,3})\s*[.．、](?![0-9])")),
     ("letter", re.compile(r"^\s*([a-zA-Z])[)）.．]")),
     ("circled", re.compile(r"^\s*([\u2460-\u2473])")),
-    ("ordinal", re.compile(r"^\s*第([一二三四五六七八九十]{1,3})[，,、:：]")),  # 第一，… 第二，…
-    ("shi", re.compile(r"^\s*([一二三四五六七八九十]{1,3})是")),  # 一是… 二是…
+    ("ordinal", re.compile(rf"^\s*{_ORDINAL_MARK}")),
+    ("shi", re.compile(rf"^\s*{_SHI_MARK}")),
 )
 _LIST_SPAN = 400  # lines an enumeration asked about by position may span (an annex of 130 items)
 _BELOW = 5  # lines below a passage an enumeration it leads into may start within
