@@ -9,10 +9,12 @@ candidate of an unanswerable item is negative.
 
 Cross-validation holds out whole documents (an item's group is the document of its first
 ref, or the one an unanswerable item's note names; others are spread over the folds by id), so the threshold and the reported
-out-of-fold figures are what the model does on documents it was not trained on. The threshold
-is the largest one whose out-of-fold false-refusal rate stays <= `max_false_refusals`; the
-join ratio (how close in probability a second candidate must be to join the answer) is the one
-with the best out-of-fold answer accuracy.
+out-of-fold figures are what the model does on documents it was not trained on. This is done for
+`PARTITIONS` different dealings of the documents into folds. The threshold is the largest one
+at which every held-out fold of every partition refuses at most `max_false_refusals` of its
+answerable items (one partition's threshold moved by 0.05 with the dealing alone, and a budget
+held only on average let single folds refuse up to 0.069); the join ratio (how close in probability a second candidate must be to join the answer) is the one with
+the best out-of-fold answer accuracy, averaged over the partitions, as the reported figures are.
 """
 
 from __future__ import annotations
@@ -60,6 +62,7 @@ PARAMS = {
 }
 ROUNDS = 200
 FOLDS = 5
+PARTITIONS = 3  # ways of dealing the documents into folds; the threshold and figures are over all of them
 JOIN_RATIOS = (0.3, 0.5, 0.7, 0.85, 1.01)
 
 
@@ -148,8 +151,10 @@ def _group(item: GoldItem) -> str:
     return noted.group(1) if noted else f"item:{item.id}"
 
 
-def _fold_of(group: str) -> int:
-    return int(hashlib.sha1(group.encode()).hexdigest(), 16) % FOLDS
+def _fold_of(group: str, partition: int = 0) -> int:
+    """The fold of a document in one of `PARTITIONS` ways of dealing the documents into folds."""
+    salt = f"{partition}:" if partition else ""
+    return int(hashlib.sha1((salt + group).encode()).hexdigest(), 16) % FOLDS
 
 
 def fit(rows: list[Rows]) -> Any:
@@ -161,10 +166,10 @@ def fit(rows: list[Rows]) -> Any:
     return lightgbm.train(PARAMS, lightgbm.Dataset(features, labels, feature_name=list(FEATURES)), ROUNDS)
 
 
-def out_of_fold(rows: list[Rows]) -> list[np.ndarray]:
+def out_of_fold(rows: list[Rows], partition: int = 0) -> list[np.ndarray]:
     """Each item's candidate probabilities from a model that did not see its document."""
     probs: list[np.ndarray] = [np.zeros(0)] * len(rows)
-    folds = [_fold_of(r.group) for r in rows]
+    folds = [_fold_of(r.group, partition) for r in rows]
     for k in range(FOLDS):
         model = fit([r for r, f in zip(rows, folds, strict=False) if f != k])
         for i, (r, f) in enumerate(zip(rows, folds, strict=False)):
@@ -177,13 +182,13 @@ def _scorer(model: Any) -> Callable[[np.ndarray], np.ndarray]:
     return lambda features: np.asarray(model.predict(features), dtype=float)
 
 
-def reranked(pooled: list[Pooled], top_k: int) -> list[Rows]:
+def reranked(pooled: list[Pooled], top_k: int, partition: int = 0) -> list[Rows]:
     """The rows the served answerer sees: each item's top `top_k` passages after `rerank`, the
     answer-aware order, computed by a model fitted without the item's document (the shipped
     model never saw the documents it serves either). The fold models are fitted on the
     retrieval order's rows."""
     plain = [labelled(p, p.hits[:top_k]) for p in pooled]
-    folds = [_fold_of(p.group) for p in pooled]
+    folds = [_fold_of(p.group, partition) for p in pooled]
     out: list[Rows] = list(plain)
     for k in range(FOLDS):
         model = fit([r for r, f in zip(plain, folds, strict=False) if f != k])
@@ -225,11 +230,11 @@ def simulate(rows: list[Rows], probs: list[np.ndarray], refuse: list[bool], join
     return Outcome(correct / max(n_ans, 1), refused_unans / max(n_unans, 1), refused_ans / max(n_ans, 1))
 
 
-def abstainer_out_of_fold(rows: list[Rows], probs: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def abstainer_out_of_fold(rows: list[Rows], probs: list[np.ndarray], partition: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(question features, answerable labels, out-of-fold P(answerable)) per item."""
     x = np.vstack([question_features(p, r.features, r.document(p)) for r, p in zip(rows, probs, strict=False)])
     y = np.array([float(r.item.answerable) for r in rows])
-    folds = np.array([_fold_of(r.group) for r in rows])
+    folds = np.array([_fold_of(r.group, partition) for r in rows])
     oof = np.zeros(len(rows))
     for k in range(FOLDS):
         model = fit_logistic(x[folds != k], y[folds != k])
@@ -237,11 +242,17 @@ def abstainer_out_of_fold(rows: list[Rows], probs: list[np.ndarray]) -> tuple[np
     return x, y, oof
 
 
-def choose_threshold(scores: np.ndarray, answerable: np.ndarray, max_false_refusals: float) -> float:
-    """The largest threshold that refuses at most `max_false_refusals` of the answerable items."""
-    ranked = np.sort(scores[answerable > 0])
-    allowed = int(max_false_refusals * len(ranked))
-    return float(ranked[allowed]) - 1e-9 if allowed < len(ranked) else 0.0
+def choose_threshold(scores: np.ndarray, answerable: np.ndarray, folds: np.ndarray, max_false_refusals: float) -> float:
+    """The largest threshold at which no held-out fold (`folds`: one id per fold of each partition)
+    refuses more than `max_false_refusals` of its answerable items. Held to the budget only on
+    average, single folds refused up to 0.069 of theirs: a set of unseen documents is one fold."""
+    limits = []
+    for fold in np.unique(folds):
+        ranked = np.sort(scores[(answerable > 0) & (folds == fold)])
+        allowed = int(max_false_refusals * len(ranked))
+        if allowed < len(ranked):
+            limits.append(float(ranked[allowed]) - 1e-9)
+    return min(limits, default=0.0)
 
 
 def train(pairs: list[tuple[str, Path]], out: Path, settings: Settings, top_k: int, max_false_refusals: float) -> dict[str, object]:
@@ -252,19 +263,32 @@ def train(pairs: list[tuple[str, Path]], out: Path, settings: Settings, top_k: i
         got = collect(gold_path, index_dir, settings, top_k)
         print(f"train: {gold_path}: {len(got)} items retrieved", file=sys.stderr)
         pooled += got
-    rows = reranked(pooled, top_k)
+    runs = []
+    for partition in range(PARTITIONS):
+        rows_p = reranked(pooled, top_k, partition)
+        probs_p = out_of_fold(rows_p, partition)
+        runs.append((rows_p, probs_p, *abstainer_out_of_fold(rows_p, probs_p, partition)))
+        print(f"train: cross-validation {partition + 1}/{PARTITIONS} done ({time.perf_counter() - started:.0f}s)", file=sys.stderr)
+    rows, _, x, y, _ = runs[0]
     print(f"train: {sum(len(r.labels) for r in rows)} candidates in the answer-aware top {top_k}", file=sys.stderr)
     reachable = sum(bool(r.labels.any()) for r in rows if r.item.answerable)
     n_ans = sum(r.item.answerable for r in rows)
     print(f"train: {reachable}/{n_ans} answerable items have a labelled candidate in the top {top_k}", file=sys.stderr)
-    probs = out_of_fold(rows)
-    x, y, oof = abstainer_out_of_fold(rows, probs)
-    threshold = choose_threshold(oof, y, max_false_refusals)
-    refuse = [bool(a < threshold) for a in oof]
-    ratio = max(JOIN_RATIOS, key=lambda j: simulate(rows, probs, refuse, j).answer_accuracy)
-    cv = simulate(rows, probs, refuse, ratio)
+    # One threshold for every fold of every partition: with one partition it moved by 0.05 when
+    # only the dealing of documents into folds changed.
+    folds = np.concatenate([[partition * FOLDS + _fold_of(r.group, partition) for r in run[0]] for partition, run in enumerate(runs)])
+    threshold = choose_threshold(np.concatenate([r[4] for r in runs]), np.concatenate([r[3] for r in runs]), folds, max_false_refusals)
+    refusals = [[bool(a < threshold) for a in r[4]] for r in runs]
+
+    def mean_outcome(ratio: float) -> Outcome:
+        got = [simulate(r[0], r[1], no, ratio) for r, no in zip(runs, refusals, strict=True)]
+        return Outcome(*(float(np.mean([getattr(o, f) for o in got])) for f in ("answer_accuracy", "refusal_recall", "false_refusals")))
+
+    ratio = max(JOIN_RATIOS, key=lambda j: mean_outcome(j).answer_accuracy)
+    cv = mean_outcome(ratio)
     print(f"train: out-of-fold answer accuracy {cv.answer_accuracy:.3f}, refusal recall {cv.refusal_recall:.3f}, "
-          f"false refusals {cv.false_refusals:.3f} at threshold {threshold:.3f}, join ratio {ratio}", file=sys.stderr)
+          f"false refusals {cv.false_refusals:.3f} at threshold {threshold:.3f}, join ratio {ratio} "
+          f"(mean of {PARTITIONS} partitions into folds)", file=sys.stderr)
     model = fit(rows)
     fitted = fit_logistic(x, y)
     abstainer = Abstainer(fitted.mean, fitted.scale, fitted.coef, fitted.bias, threshold)
@@ -282,6 +306,7 @@ def train(pairs: list[tuple[str, Path]], out: Path, settings: Settings, top_k: i
         "rounds": ROUNDS,
         "trained_on": [{"gold": g, "sha256": hashlib.sha256(Path(g).read_bytes()).hexdigest()} for g, _ in pairs],
         "items": len(rows),
+        "partitions": PARTITIONS,
         "out_of_fold": {"answer_accuracy": round(cv.answer_accuracy, 4), "refusal_recall": round(cv.refusal_recall, 4),
                         "false_refusals": round(cv.false_refusals, 4), "answerable_reachable": reachable, "answerable": n_ans},
         "question_features": list(QUESTION_FEATURES),
@@ -315,7 +340,7 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("--gold", type=_pair, action="append", required=True, metavar="GOLD.jsonl=INDEX_DIR")
     p.add_argument("--out", type=Path, default=MODEL_DIR, help=f"model folder (default {MODEL_DIR})")
     p.add_argument("--top-k", type=int, default=5, help="passages per question, as at answer time (default 5)")
-    p.add_argument("--max-false-refusals", type=float, default=0.05, help="false-refusal budget of the threshold (default 0.05)")
+    p.add_argument("--max-false-refusals", type=float, default=0.05, help="false-refusal budget of the threshold, held on every cross-validation fold (default 0.05)")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -84,14 +84,19 @@ _RULE_CELL = re.compile(r":?-{2,}:?")
 
 
 def table_cells(raw: str) -> list[str] | None:
-    """The cells of a table row: a line with tabs, or a markdown row `| a | b |`; None for
-    other lines. A markdown rule row (`|---|:--|`) has no cells: []."""
+    """The cells of a table row: a line with tabs, a markdown row `| a | b |`, or one with
+    its outer pipes left out as GitHub allows (`a | b | c`, at least three cells); None for
+    other lines. A markdown rule row (`|---|:--|`, `---|---|---`) has no cells: []."""
     if "\t" in raw:
         return [clean_line(c) for c in raw.rstrip().split("\t")]
     line = raw.strip()
-    if len(line) < 3 or line[0] != "|" or line[-1] != "|" or line.count("|") < 3:
+    fenced = len(line) >= 3 and line[0] == "|" and line[-1] == "|" and line.count("|") >= 3
+    if not fenced and line.count("|") < 2:
         return None
-    cells = [clean_line(c) for c in line[1:-1].split("|")]
+    inner = line[1 if line.startswith("|") else 0 : -1 if line.endswith("|") and len(line) > 1 else None]
+    cells = [clean_line(c) for c in inner.split("|")]
+    if len(cells) < 2:
+        return None
     return [] if all(_RULE_CELL.fullmatch(c.strip()) for c in cells) else cells
 
 

@@ -164,13 +164,16 @@ def _enumeration(q: QuestionProfile, best: Candidate, pool: list[Candidate]) -> 
 
 # A sentence that announces a list ("其来源如下：", "有下列情形之一的，…报告。") and the line that
 # starts an item of it ("(一)", "1.", "a)", "一、", "①").
-_LEAD_IN = re.compile(r"[:：]\s*$|下列|如下|下述")
+_LEAD_IN = re.compile(r"[:：]\s*$|下列|如下|下述|以下(?:情形|情况|事项|内容|条件|要求|原则|几|[一二三四五六七八九十两]?[种类项个点条方])")  # not the bound 五万元以下
 # Markers of paragraphs that enumerate: 第一，… 第二，… and 一是… 二是… (`_MARKERS` reads their numbers).
 _ORDINAL_MARK = r"第([一二三四五六七八九十]{1,3})[，,、:：]"
 _SHI_MARK = r"([一二三四五六七八九十]{1,3})是"
+# A numbered clause of three or more levels, as standards and technical rules number items
+# ("5.14.2.1没有按期完成工作任务。"); two levels ("5.1") read as a decimal number.
+_DECIMAL_MARK = r"((?:[0-9]{1,2}\.){2,4})([0-9]{1,2})(?![0-9.%％])"
 _ITEM_LINE = re.compile(
     r"^\s*(?:[(（][0-9一二三四五六七八九十a-zA-Z]{1,3}[)）]|[0-9]{1,2}\s*[.．、](?![0-9])|[一二三四五六七八九十]{1,3}、|[a-zA-Z][)）.．]|[\u2460-\u2473]"
-    rf"|{_ORDINAL_MARK}|{_SHI_MARK})"
+    rf"|{_ORDINAL_MARK}|{_SHI_MARK}|{_DECIMAL_MARK})"
 )
 _ITEM_LOOKAHEAD = 40
 
@@ -360,7 +363,7 @@ _ORDINAL_ASK = re.compile(
     r"(?:第\s*([0-9]{1,3}|[一二三四五六七八九十百]{1,4})|(最后)一)\s*(?:项|点|种|类|个)(?:[（(][^）)]{0,8}[）)])?"
     r"(?:的[^，,。；;？?]{0,12})?(?:是|说的是|讲的是|指的是|指)(?:什么|哪|谁)"
 )
-# Item markers, by style, and the number each says: (一) (1) 一、 1. a) ① 第一， 一是.
+# Item markers, by style, and the number each says: (一) (1) 一、 1. a) ① 第一， 一是 5.14.2.1.
 _MARKERS = (
     ("paren", re.compile(r"^\s*[(（]([0-9]{1,3}|[一二三四五六七八九十]{1,4})[)）]")),
     ("comma", re.compile(r"^\s*([一二三四五六七八九十]{1,4})、")),
@@ -369,6 +372,7 @@ _MARKERS = (
     ("circled", re.compile(r"^\s*([\u2460-\u2473])")),
     ("ordinal", re.compile(rf"^\s*{_ORDINAL_MARK}")),
     ("shi", re.compile(rf"^\s*{_SHI_MARK}")),
+    ("decimal", re.compile(rf"^\s*{_DECIMAL_MARK}")),
 )
 _LIST_SPAN = 400  # lines an enumeration asked about by position may span (an annex of 130 items)
 _BELOW = 5  # lines below a passage an enumeration it leads into may start within
@@ -405,6 +409,8 @@ def _marker(line: str) -> tuple[str, int] | None:
                 return style, ord(value.lower()) - ord("a") + 1
             if style == "circled":
                 return style, ord(value) - 0x2460 + 1
+            if style == "decimal":  # items of one list share every level but the last: 5.14.2.1, 5.14.2.2
+                return f"decimal {value}", int(m.group(2))
             return style, _number(value)
     return None
 

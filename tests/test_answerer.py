@@ -109,6 +109,8 @@ def test_chinese_numerals_are_read_as_numbers() -> None:
         ("义乌市要打造的中心是哪几个？", {"list"}),
         ("多长时间内要办结？", {"duration", "number"}),
         ("最多罚多少钱？", {"bound", "money", "number"}),
+        ("违规使用会被处多少罚锾？", {"money", "number"}),
+        ("罚的款是多少？", {"money", "number"}),
         ("备案规定在第几条？", {"article"}),
         ("哪个部门负责备案？", {"org"}),
         ("办法是什么时候施行的？", {"date"}),
@@ -263,6 +265,19 @@ def test_one_item_of_a_list_becomes_the_whole_list_with_its_lead_in() -> None:
     assert _whole_list(Segment("（三）向市场监督管理部门投诉；", 1, "d", 5, 5), doc, 40).end_line == 5  # too long: as it was
     prose = _whole_list(Segment("第三十一条 本规定自公布之日起施行。", 1, "d", 7, 7), doc, 360)
     assert (prose.start_line, prose.end_line) == (7, 7)  # not an item
+
+
+_NORMS = ("某地检查规范", "5.14.2存在以下情形之一的，不予通过验收。", "5.14.2.1没有按期完成工作任务。", "5.14.2.2弄虚作假，虚报瞒报。",
+          "5.14.2.3组织整改不力的。", "5.14.3验收结果应当公布。", "5.15.1.1罚款五万元以下的，由县级部门决定。")
+
+
+def test_items_numbered_on_three_levels_make_a_list_led_in_by_yixia_qingxing() -> None:
+    """"5.14.2.1" marks an item, as technical norms number them, and "以下情形" leads into a list as
+    "下列" does; "5.14.3" (another level) ends the run, and the bound "五万元以下" leads into nothing."""
+    doc = Document("d", "某地检查规范", _NORMS, "x", (1,) * len(_NORMS))
+    whole = _whole_list(Segment("5.14.2.2弄虚作假，虚报瞒报。", 1, "d", 4, 4), doc, 360)
+    assert (whole.start_line, whole.end_line) == (2, 5), whole
+    assert _whole_list(Segment("5.15.1.1罚款五万元以下的，由县级部门决定。", 1, "d", 7, 7), doc, 360).start_line == 7
 
 
 def test_a_list_question_answered_by_one_item_gets_all_of_them(tmp_path: Path) -> None:

@@ -6,7 +6,7 @@ import itertools
 from pathlib import Path
 
 import pytest
-from ragqa.ingest.clauses import chunk_document, detect_heading
+from ragqa.ingest.clauses import chunk_document, detect_heading, table_cells
 from ragqa.ingest.model import Chunk, Document, chunk_source_text
 from ragqa.ingest.normalize import clean_line
 from ragqa.ingest.readers import read_document
@@ -160,6 +160,20 @@ def test_table_rows_are_chunks_with_their_header(tiny_corpus: Path) -> None:
     assert [(c.start_line, c.end_line) for c in rows] == [(2, 4), (5, 5)]
     assert rows[1].clause == "序号 2"
     assert "牵头单位" in rows[1].context and "市人社局" in rows[1].text
+
+
+def test_pipe_rows_without_outer_pipes_are_table_rows() -> None:
+    """GitHub lets a table leave out its outer pipes; a line with one pipe, or a path written
+    with slashes, stays prose."""
+    lines = ("土地出让公告", "宗地编号 | 位置 | 起始价", "---|---|---", "A-01 | 东区 | 840万元",
+             "A-02 | 西区 | 720万元 |", "注：两宗地 | 均为商业用地。")
+    assert table_cells(lines[1]) == ["宗地编号", "位置", "起始价"]
+    assert table_cells(lines[2]) == []
+    assert table_cells(lines[4]) == ["A-02", "西区", "720万元"]
+    assert table_cells(lines[5]) is None
+    rows = [c for c in chunk_document(Document("land.txt", "土地出让公告", lines)) if c.kind == "table_row"]
+    assert [(c.start_line, c.end_line) for c in rows] == [(2, 4), (5, 5)]
+    assert rows[1].clause.endswith("宗地编号 A-02") and "起始价" in rows[1].context
 
 
 def test_a_line_without_punctuation_is_cut_to_the_token_budget() -> None:
