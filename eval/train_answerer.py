@@ -242,6 +242,26 @@ def abstainer_out_of_fold(rows: list[Rows], probs: list[np.ndarray], partition: 
     return x, y, oof
 
 
+@dataclass(frozen=True)
+class CrossValidation:
+    """One dealing of the documents into folds: each item's rows, out-of-fold candidate
+    probabilities, abstainer features and label, out-of-fold P(answerable), and fold."""
+
+    rows: list[Rows]
+    probs: list[np.ndarray]
+    x: np.ndarray
+    y: np.ndarray
+    oof: np.ndarray
+    folds: np.ndarray
+
+    @classmethod
+    def run(cls, pooled: list[Pooled], top_k: int, partition: int) -> CrossValidation:
+        rows = reranked(pooled, top_k, partition)
+        probs = out_of_fold(rows, partition)
+        x, y, oof = abstainer_out_of_fold(rows, probs, partition)
+        return cls(rows, probs, x, y, oof, np.array([_fold_of(r.group, partition) for r in rows]))
+
+
 def choose_threshold(scores: np.ndarray, answerable: np.ndarray, folds: np.ndarray, max_false_refusals: float) -> float:
     """The largest threshold at which no held-out fold (`folds`: one id per fold of each partition)
     refuses more than `max_false_refusals` of its answerable items. Held to the budget only on
@@ -263,25 +283,23 @@ def train(pairs: list[tuple[str, Path]], out: Path, settings: Settings, top_k: i
         got = collect(gold_path, index_dir, settings, top_k)
         print(f"train: {gold_path}: {len(got)} items retrieved", file=sys.stderr)
         pooled += got
-    runs = []
+    runs: list[CrossValidation] = []
     for partition in range(PARTITIONS):
-        rows_p = reranked(pooled, top_k, partition)
-        probs_p = out_of_fold(rows_p, partition)
-        runs.append((rows_p, probs_p, *abstainer_out_of_fold(rows_p, probs_p, partition)))
+        runs.append(CrossValidation.run(pooled, top_k, partition))
         print(f"train: cross-validation {partition + 1}/{PARTITIONS} done ({time.perf_counter() - started:.0f}s)", file=sys.stderr)
-    rows, _, x, y, _ = runs[0]
+    rows, x, y = runs[0].rows, runs[0].x, runs[0].y
     print(f"train: {sum(len(r.labels) for r in rows)} candidates in the answer-aware top {top_k}", file=sys.stderr)
     reachable = sum(bool(r.labels.any()) for r in rows if r.item.answerable)
     n_ans = sum(r.item.answerable for r in rows)
     print(f"train: {reachable}/{n_ans} answerable items have a labelled candidate in the top {top_k}", file=sys.stderr)
     # One threshold for every fold of every partition: with one partition it moved by 0.05 when
     # only the dealing of documents into folds changed.
-    folds = np.concatenate([[partition * FOLDS + _fold_of(r.group, partition) for r in run[0]] for partition, run in enumerate(runs)])
-    threshold = choose_threshold(np.concatenate([r[4] for r in runs]), np.concatenate([r[3] for r in runs]), folds, max_false_refusals)
-    refusals = [[bool(a < threshold) for a in r[4]] for r in runs]
+    folds = np.concatenate([partition * FOLDS + run.folds for partition, run in enumerate(runs)])
+    threshold = choose_threshold(np.concatenate([r.oof for r in runs]), np.concatenate([r.y for r in runs]), folds, max_false_refusals)
+    refusals = [[bool(a < threshold) for a in r.oof] for r in runs]
 
     def mean_outcome(ratio: float) -> Outcome:
-        got = [simulate(r[0], r[1], no, ratio) for r, no in zip(runs, refusals, strict=True)]
+        got = [simulate(r.rows, r.probs, no, ratio) for r, no in zip(runs, refusals, strict=True)]
         return Outcome(*(float(np.mean([getattr(o, f) for o in got])) for f in ("answer_accuracy", "refusal_recall", "false_refusals")))
 
     ratio = max(JOIN_RATIOS, key=lambda j: mean_outcome(j).answer_accuracy)
