@@ -59,6 +59,8 @@ PARAMS = {
     "verbose": -1,
     "num_threads": 2,
     "seed": 7,
+    "deterministic": True,  # the same trees from the same rows on every run (with the next line)
+    "force_col_wise": True,
 }
 ROUNDS = 200
 FOLDS = 5

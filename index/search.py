@@ -244,7 +244,7 @@ def _by_bigrams(question: str, pool: list[int], chunks: list[Chunk], cfg: Fusion
     held = [_bigrams(c.match_text + " " + c.context.split("\n", 1)[0]) & asked for c in chunks]
     n = len(pool)
     idf = {g: math.log((n + 1) / (sum(g in h for h in held) + 0.5)) for g in asked}
-    weight = [sum(idf[g] for g in h) for h in held]
+    weight = [math.fsum(idf[g] for g in h) for h in held]  # fsum: the same total whatever order a set yields
     order = sorted(range(n), key=lambda i: (-weight[i], i))
     by_bigram = {pool[i]: r for r, i in enumerate(order, start=1)}
     return {c: 1.0 / (cfg.rrf_k + r) + cfg.bigram_weight / (cfg.rrf_k + by_bigram[c]) for r, c in enumerate(pool, start=1)}

@@ -224,7 +224,7 @@ def _batch(q: QuestionProfile, cands: list[Candidate]) -> _Batch:
         leadin=[c.sentence.text.rstrip().endswith((":", "：")) for c in cands],
         local=local,
         body=_QUESTION_NOISE.sub("", q.text),
-        frame_total=sum(q.terms[t] for t in q.near_frame),
+        frame_total=math.fsum(q.terms[t] for t in q.near_frame),
     )
 
 
@@ -262,7 +262,7 @@ def _local_coverage(q: QuestionProfile, cands: list[Candidate]) -> list[float]:
     n = len(cands)
     weight = {t: q.terms[t] * math.log((n + 1) / (sum(t in h for h in held) + 0.5)) for t in q.terms}
     total = sum(weight.values()) or 1.0
-    return [sum(weight[t] for t in h) / total for h in held]
+    return [math.fsum(weight[t] for t in h) / total for h in held]
 
 
 def _frame_cov(q: QuestionProfile, total: float, held: set[str], in_context: frozenset[str]) -> tuple[float, float]:
@@ -270,8 +270,8 @@ def _frame_cov(q: QuestionProfile, total: float, held: set[str], in_context: fro
     asked about) the candidate holds, and holds with its clause path and title; 1 when there are none."""
     if not total:
         return 1.0, 1.0
-    return (sum(q.terms[t] for t in q.near_frame if t in held) / total,
-            sum(q.terms[t] for t in q.near_frame if t in held or t in in_context) / total)
+    return (math.fsum(q.terms[t] for t in q.near_frame if t in held) / total,
+            math.fsum(q.terms[t] for t in q.near_frame if t in held or t in in_context) / total)
 
 
 _FRAME_COLS = [FEATURES.index("frame_cov"), FEATURES.index("frame_cov_ctx")]
@@ -294,7 +294,7 @@ def _row(q: QuestionProfile, cands: list[Candidate], i: int, b: _Batch) -> list[
     around = b.passage[c.passage]
     held = {t for t in q.terms if t in s.match}
     in_ctx = around.in_context - held
-    cov_ctx = b.cov[i] + 0.6 * sum(q.terms[t] for t in in_ctx) / q.total
+    cov_ctx = b.cov[i] + 0.6 * math.fsum(q.terms[t] for t in in_ctx) / q.total
     missing = [q.terms[t] / q.total for t in q.terms if t not in held and t not in in_ctx]
     prev_cov = b.cov[i - 1] if i > 0 and cands[i - 1].hit is c.hit else 0.0
     next_cov = b.cov[i + 1] if i + 1 < len(cands) and cands[i + 1].hit is c.hit else 0.0
@@ -306,7 +306,7 @@ def _row(q: QuestionProfile, cands: list[Candidate], i: int, b: _Batch) -> list[
         float(c.passage), c.hit.keyword_score / b.top_kw, 1.0 / c.hit.keyword_rank if c.hit.keyword_rank else 0.0,
         float(min(c.index, 20)), float(c.index == 0), float(detect_heading(s.text) is not None and len(s.text) <= 40),
         float(c.kind == "row"), float(c.kind == "item"), math.log1p(len(s.text)), float(bool(_LABELLED.match(s.text))),
-        float(len(q.terms)), math.log1p(len(q.text)), sum(q.terms[t] for t in q.unseen) / q.total,
+        float(len(q.terms)), math.log1p(len(q.text)), math.fsum(q.terms[t] for t in q.unseen) / q.total,
     ]
     fits = [_year_state(q, s.match), measure_state, fit, float(bool(q.types & c_types)), float(b.doc_passages[c.hit.chunk.doc_id])]
     lines = [
