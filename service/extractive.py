@@ -169,7 +169,7 @@ _LEAD_IN = re.compile(r"[:：]\s*$|下列|如下|下述|以下(?:情形|情况|�
 _ORDINAL_MARK = r"第([一二三四五六七八九十]{1,3})[，,、:：]"
 _SHI_MARK = r"([一二三四五六七八九十]{1,3})是"
 # A numbered clause of three or more levels, as standards and technical rules number items
-# ("5.14.2.1没有按期完成工作任务。"); two levels ("5.1") read as a decimal number.
+# ("4.2.1.3 …" under "4.2.1 …"); two levels ("5.1") read as a decimal number.
 _DECIMAL_MARK = r"((?:[0-9]{1,2}\.){2,4})([0-9]{1,2})(?![0-9.%％])"
 _ITEM_LINE = re.compile(
     r"^\s*(?:[(（][0-9一二三四五六七八九十a-zA-Z]{1,3}[)）]|[0-9]{1,2}\s*[.．、](?![0-9])|[一二三四五六七八九十]{1,3}、|[a-zA-Z][)）.．]|[\u2460-\u2473]"
