@@ -90,11 +90,9 @@ def table_cells(raw: str) -> list[str] | None:
     if "\t" in raw:
         return [clean_line(c) for c in raw.rstrip().split("\t")]
     line = raw.strip()
-    fenced = len(line) >= 3 and line[0] == "|" and line[-1] == "|" and line.count("|") >= 3
-    if not fenced and line.count("|") < 2:
+    if line.count("|") < 2:
         return None
-    inner = line[1 if line.startswith("|") else 0 : -1 if line.endswith("|") and len(line) > 1 else None]
-    cells = [clean_line(c) for c in inner.split("|")]
+    cells = [clean_line(c) for c in line.removeprefix("|").removesuffix("|").split("|")]
     if len(cells) < 2:
         return None
     return [] if all(_RULE_CELL.fullmatch(c.strip()) for c in cells) else cells
