@@ -26,7 +26,7 @@ from .model import Chunk, Document, chunk_source_text
 from .normalize import SENTENCE_END, SENTENCE_RE, clean_line, fold, join_lines, match_line
 from .tokens import count_tokens
 
-CHUNKER_VERSION = "clauses-5"  # 5: pipe rows without outer pipes are table rows
+CHUNKER_VERSION = "clauses-6"  # 6: a chapter or section closes the numbered items open above it; 5: pipe rows without outer pipes
 
 _CN = "一二三四五六七八九十百零〇两"
 _HEADINGS: list[tuple[str, re.Pattern[str]]] = [
@@ -98,11 +98,20 @@ def table_cells(raw: str) -> list[str] | None:
     return [] if all(_RULE_CELL.fullmatch(c.strip()) for c in cells) else cells
 
 
+# Kinds that divide a whole document, outermost first: a chapter or section never sits inside a
+# numbered item (一、, (一), 1. …), however the preamble before the first chapter was numbered.
+_DIVISIONS = ("chapter", "section")
+
+
 def _push_heading(stack: list[Heading], heading: Heading) -> list[Heading]:
-    """The clause path after `heading`: an annex starts afresh; a kind already open closes
+    """The clause path after `heading`: an annex starts afresh; a chapter or section closes every
+    open heading but an annex and the divisions above it; any other kind already open closes
     itself and everything under it (numbering that restarts per section gets the right parent)."""
     if heading.kind == "annex":
         return [heading]
+    if heading.kind in _DIVISIONS:
+        above = ("annex", *_DIVISIONS[: _DIVISIONS.index(heading.kind)])
+        return [*(h for h in stack if h.kind in above), heading]
     kinds = [h.kind for h in stack]
     if heading.kind in kinds:
         stack = stack[: kinds.index(heading.kind)]

@@ -136,6 +136,19 @@ def test_mixed_numbering_systems_form_one_hierarchy() -> None:
     assert _chunk_at(chunks, 10).clause == "二、措施 › 1.加强领导"
 
 
+def test_a_chapter_is_never_inside_the_numbered_items_of_a_preamble() -> None:
+    # A syllabus or model contract numbers its preamble 一、二、 or 1.2. and then restarts the same
+    # numbering inside each 第X章: the chapter closes the preamble's items, and its own items
+    # (and a 第X节 with its items) sit under it.
+    text = "一、课程性质\n本课程是选考课。\n二、课程目标\n掌握方法。\n第1章 概论\n一、学习目的\n了解软件危机。\n二、考核要求\n识记软件的定义。\n第1节 定义\n1.软件。\n第2章 分析\n一、学习目的\n掌握可行性研究。"
+    chunks = _mini(text)
+    assert _chunk_at(chunks, 2).clause == "一、课程性质"
+    assert _chunk_at(chunks, 7).clause == "第1章概论 › 一、学习目的"
+    assert _chunk_at(chunks, 9).clause == "第1章概论 › 二、考核要求"
+    assert _chunk_at(chunks, 11).clause == "第1章概论 › 第1节定义 › 1.软件"
+    assert _chunk_at(chunks, 14).clause == "第2章分析 › 一、学习目的"
+
+
 def test_no_headings_still_gives_budget_sized_chunks() -> None:
     sentence = "各部门要加强协调配合，形成工作合力，确保各项任务按期完成。"
     text = "\n".join(sentence * 3 for _ in range(30))
