@@ -26,7 +26,7 @@ from .model import Chunk, Document, chunk_source_text
 from .normalize import SENTENCE_END, SENTENCE_RE, clean_line, fold, join_lines, match_line
 from .tokens import count_tokens
 
-CHUNKER_VERSION = "clauses-6"  # 6: a chapter or section closes the numbered items open above it; 5: pipe rows without outer pipes
+CHUNKER_VERSION = "clauses-7"  # 7: a bundled document's title line is a division; 6: a chapter or section closes the numbered items open above it; 5: pipe rows without outer pipes
 
 _CN = "一二三四五六七八九十百零〇两"
 _HEADINGS: list[tuple[str, re.Pattern[str]]] = [
@@ -43,6 +43,8 @@ _HEADINGS: list[tuple[str, re.Pattern[str]]] = [
 _ANNEX = re.compile(r"^附件\s*\d{0,2}\s*[:：]?\s*$")
 _CROSS_REF = re.compile(r"^\s*(?:的|之|中|所|款|项|條|条|规定|規定|要求|提出|明确|明確|第|、|至|及|或|和|与)")
 _LABEL_MAX = 36
+_TITLE_BLOCK = 3  # lines
+_MARKER_START = re.compile(r"^[\d《“\"(（]")
 
 
 @dataclass(frozen=True)
@@ -98,19 +100,31 @@ def table_cells(raw: str) -> list[str] | None:
     return [] if all(_RULE_CELL.fullmatch(c.strip()) for c in cells) else cells
 
 
-# Kinds that divide a whole document, outermost first: a chapter or section never sits inside a
-# numbered item (一、, (一), 1. …), however the preamble before the first chapter was numbered.
-_DIVISIONS = ("chapter", "section")
+# Kinds that divide a whole document, outermost first: an annex, a document bundled into this one
+# under its own title line, a chapter, a section. None sits inside a numbered item (一、, (一),
+# 1. …), however the text before it was numbered.
+_DIVISIONS = ("annex", "document", "chapter", "section")
+# A bundled document's title: a line without sentence punctuation that ends in the name of a kind
+# of document (…实施方案, …考试大纲, …的通知).
+_TITLE_LINE = re.compile(r"^[^。；;，,：:！？!?|]{6,60}(?:大纲|办法|规定|通知|方案|细则|意见|条例|规则|决定|公告|通告|计划|规划|纲要|指南|须知|章程|目录|清单|标准|报告|决议|函|批复)$")
+
+
+def _bundled_title(cleaned: str, line: int, own_title: str) -> Heading | None:
+    """The heading of a document bundled into this one (an attached 实施方案, the next syllabus of
+    a set) when line `line`, `cleaned`, titles one: a title-shaped line below the title block that
+    is not the document's own title (`own_title`, folded, without spaces) or a part of it."""
+    probe = re.sub(r"\s+", "", fold(cleaned))
+    if line <= _TITLE_BLOCK or _MARKER_START.match(probe) or not _TITLE_LINE.match(probe) or probe in own_title:
+        return None
+    return Heading("document", heading_label(cleaned))
 
 
 def _push_heading(stack: list[Heading], heading: Heading) -> list[Heading]:
-    """The clause path after `heading`: an annex starts afresh; a chapter or section closes every
-    open heading but an annex and the divisions above it; any other kind already open closes
-    itself and everything under it (numbering that restarts per section gets the right parent)."""
-    if heading.kind == "annex":
-        return [heading]
+    """The clause path after `heading`: a division (`_DIVISIONS`) closes every open heading but the
+    divisions above it; any other kind already open closes itself and everything under it
+    (numbering that restarts per section gets the right parent)."""
     if heading.kind in _DIVISIONS:
-        above = ("annex", *_DIVISIONS[: _DIVISIONS.index(heading.kind)])
+        above = _DIVISIONS[: _DIVISIONS.index(heading.kind)]
         return [*(h for h in stack if h.kind in above), heading]
     kinds = [h.kind for h in stack]
     if heading.kind in kinds:
@@ -132,6 +146,7 @@ def _segments(doc: Document) -> list[_Segment]:
     def path_lines() -> tuple[int, ...]:
         return tuple(h.line for h in stack)
 
+    own_title = re.sub(r"\s+", "", fold(doc.title))
     for n, raw in enumerate(doc.lines, start=1):
         if not raw.strip():
             continue
@@ -164,7 +179,7 @@ def _segments(doc: Document) -> list[_Segment]:
         # A table's title: the last two short lines above it ("…计划表" then "单位:人").
         above = ([*above, cleaned])[-2:] if len(cleaned) <= 60 else []
         table_title = " ".join(above)
-        heading = detect_heading(cleaned)
+        heading = detect_heading(cleaned) or _bundled_title(cleaned, n, own_title)
         if heading is not None:
             stack = _push_heading(stack, Heading(heading.kind, heading.label, n))
             segments.append(_Segment("clause", path(), [n], path_lines(), heading_only=True))

@@ -42,7 +42,8 @@ def candidate_questions(chunks: Iterable[Chunk], documents: Mapping[str, Documen
             break
         if not chunk.clause_path:
             continue
-        topic = heading_topic(chunk.clause_path[0])
+        # The top-level numbered heading: below the title of a document bundled into this one, if any.
+        topic = heading_topic(next((p for p in chunk.clause_path if _NUMBERING.match(p)), chunk.clause_path[0]))
         if topic is None:
             continue
         doc = documents[chunk.doc_id]

@@ -78,11 +78,11 @@ def test_chunks_respect_the_token_budget(chunked: dict[str, tuple[Document, list
 
 
 KNOWN_PATHS = [
-    ("000_f32850ce6c833049.txt", 21, "一、指导思想"),
-    ("000_f32850ce6c833049.txt", 37, "三、工作任务 › (二)实施工业转型升级行动"),
-    ("000_f32850ce6c833049.txt", 57, "四、实施步骤 › (一)部署阶段(2022年4月) › 一是研究制定办理工作方案,确定2022年年度目标和远期阶段性目标"),
-    ("000_f32850ce6c833049.txt", 65, "四、实施步骤 › (三)总结阶段(2022年12月)"),
-    ("000_f32850ce6c833049.txt", 100, "附件 › 序号 8"),
+    ("000_f32850ce6c833049.txt", 21, "关于高质量做好市十六届人大一次会议一号议案办理工作的实施方案 › 一、指导思想"),
+    ("000_f32850ce6c833049.txt", 37, "关于高质量做好市十六届人大一次会议一号议案办理工作的实施方案 › 三、工作任务 › (二)实施工业转型升级行动"),
+    ("000_f32850ce6c833049.txt", 57, "关于高质量做好市十六届人大一次会议一号议案办理工作的实施方案 › 四、实施步骤 › (一)部署阶段(2022年4月) › 一是研究制定办理工作方案,确定2022年年度目标和远期阶段性目标"),
+    ("000_f32850ce6c833049.txt", 65, "关于高质量做好市十六届人大一次会议一号议案办理工作的实施方案 › 四、实施步骤 › (三)总结阶段(2022年12月)"),
+    ("000_f32850ce6c833049.txt", 100, "附件 › 市十六届人大一次会议一号议案办理工作任务清单 › 序号 8"),
     ("001_c639e19f48d489c6.txt", 14, "(一)坚持首位战略,实现人才科创能级显著提升"),
     ("001_c639e19f48d489c6.txt", 40, "(六)聚焦多元贯通,实现社会治理效能显著提升"),
     ("002_c48d23b415dc882a.txt", 45, "三、工作舉措 › (五)構建管行業必須管產業發展的責任機制"),
@@ -147,6 +147,19 @@ def test_a_chapter_is_never_inside_the_numbered_items_of_a_preamble() -> None:
     assert _chunk_at(chunks, 9).clause == "第1章概论 › 二、考核要求"
     assert _chunk_at(chunks, 11).clause == "第1章概论 › 第1节定义 › 1.软件"
     assert _chunk_at(chunks, 14).clause == "第2章分析 › 一、学习目的"
+
+
+def test_a_document_bundled_under_its_own_title_line_is_a_division() -> None:
+    # A notice that attaches its 实施方案, or a set of syllabi in one file: each bundled document's
+    # title line heads the clauses under it, and its numbering starts afresh there. A line of the
+    # document's own title, a line in the title block and a sentence are not such titles.
+    text = "关于印发工作方案的通知\n\n各部门：现将方案印发给你们。\n关于印发工作方案的通知\n甲市乙项工作实施方案\n一、目标\n完成任务。\n二、措施\n加强领导。\n丙项工作考核细则\n一、考核对象\n各部门。\n按照本细则考核，具体见考核办法。"
+    chunks = chunk_document(Document("mini.txt", "关于印发工作方案的通知", tuple(text.split("\n"))))
+    assert _chunk_at(chunks, 3).clause == ""
+    assert _chunk_at(chunks, 7).clause == "甲市乙项工作实施方案 › 一、目标"
+    assert _chunk_at(chunks, 9).clause == "甲市乙项工作实施方案 › 二、措施"
+    assert _chunk_at(chunks, 12).clause == "丙项工作考核细则 › 一、考核对象"
+    assert _chunk_at(chunks, 13).clause == "丙项工作考核细则 › 一、考核对象"
 
 
 def test_no_headings_still_gives_budget_sized_chunks() -> None:
