@@ -571,4 +571,40 @@ def answer_extractive(
         segments.append(_segment(cand, text))
         used.add(key)
         length += len(text)
+    segments += _completing(q, pool, probs, order, features, segments, used)
     return Draft(_complete_lists(_with_lead_ins(segments, q, docs), q, docs), False, answerable)
+
+
+# Answer types an answer should hold when the question asks for them: a two-part question
+# (考多长时间，多少分及格) or a best sentence that frames the value without holding it ("按…比例计算")
+# gets, for each asked type the answer lacks, the likeliest piece of the best one's document that
+# holds it, if the ranker gives it at least _COMPLETING_FLOOR of the best's probability. Out of
+# fold on train (2,054 answerable items): 0.815 -> 0.822 of answers right, text added to 28.
+_COMPLETED_TYPES = ("number", "money", "percent", "duration", "date", "org")
+_COMPLETING_FLOOR = 0.1
+_COMPLETING_CHARS = 160
+_TYPE_COLUMNS = {t: FEATURES.index(f"c_{t}") for t in _COMPLETED_TYPES}
+
+
+def _completing(q: QuestionProfile, pool: list[Candidate], probs: np.ndarray, order: np.ndarray, features: np.ndarray,
+                segments: list[Segment], used: set[str]) -> list[Segment]:
+    held = text_types(arabize(fold("".join(s.text for s in segments))))
+    best = pool[int(order[0])]
+    out: list[Segment] = []
+    for kind in _COMPLETED_TYPES:
+        if kind not in q.types or kind in held:
+            continue
+        for i in order[1:]:
+            if probs[i] < _COMPLETING_FLOOR * probs[order[0]]:
+                break
+            cand = pool[int(i)]
+            if cand.hit.chunk.doc_id != best.hit.chunk.doc_id or not features[i, _TYPE_COLUMNS[kind]] or features[i, _YEAR_STATE] < 0:
+                continue
+            text = _trim(cand.sentence.text, q, _COMPLETING_CHARS)
+            key = fold(clean_line(text))
+            if not any(key in u or u in key for u in used):
+                out.append(_segment(cand, text))
+                used.add(key)
+                held |= text_types(arabize(fold(text)))
+            break
+    return out
