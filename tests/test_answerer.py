@@ -16,13 +16,14 @@ import pytest
 from ragqa.index.build import build_index, ingest_paths
 from ragqa.index.embedders import HashEmbedder
 from ragqa.index.keyword import strip_frame, tokenize
+from ragqa.index.search import FusionConfig, Searcher
 from ragqa.index.store import load_index
 from ragqa.ingest.model import Document
 from ragqa.ingest.sentences import split_items, split_sentences
 from ragqa.service.abstain import DOCUMENT_FEATURES, QUESTION_FEATURES, document_evidence, question_features
 from ragqa.service.answertypes import arabize, question_types, text_types
 from ragqa.service.candidates import FEATURES, candidates, featurize
-from ragqa.service.extractive import Segment, _complete_lists, _whole_list, _with_lead_ins, asked_ordinal
+from ragqa.service.extractive import Segment, _complete_lists, _completing, _segment, _whole_list, _with_lead_ins, asked_ordinal
 from ragqa.service.pipeline import Pipeline
 from ragqa.service.question import FOCUS_FACTOR, profile_question, year_fits, years_in
 from ragqa.service.rerank import rerank
@@ -254,6 +255,29 @@ def test_a_list_question_gets_the_items_on_the_lines_below_the_lead_in(tmp_path:
         assert item in result.answer, result.answer
     assert "专户存储" not in result.answer  # the next article is not an item of the list
     assert any(c.start_line == 2 and c.end_line == 6 for c in result.citations), (result.answer, result.citations)
+
+
+def test_an_answer_lacking_an_asked_type_gets_the_likeliest_piece_of_its_document_that_holds_it(tmp_path: Path) -> None:
+    exam = ("某课程考试大纲", "一、考试方式", "本课程考试采用闭卷笔试方式。", "考试时间为150分钟。", "二、评分", "评分采用百分制，60分为及格。")
+    other = ("另一课程考试大纲", "一、考试方式", "满分为100分，72分为合格，考试时间为120分钟。")
+    build_index([Document("exam.txt", exam[0], exam, "x", (1,) * len(exam)), Document("other.txt", other[0], other, "y", (1,) * len(other))],
+                tmp_path, HashEmbedder(64))
+    index = load_index(tmp_path)
+    q = profile_question("这门考试考多长时间，多少分及格？", index.keyword)
+    assert {"duration", "number"} <= q.types
+    pool = candidates(Searcher(index, HashEmbedder(64), FusionConfig()).search(q.text, 10))
+    text = [c.sentence.text for c in pool]
+    # The best piece holds the pass mark (a number) but not the duration also asked for.
+    best, value, elsewhere = text.index("评分采用百分制，60分为及格。"), text.index("考试时间为150分钟。"), text.index("满分为100分，72分为合格，考试时间为120分钟。")
+
+    def completed(value_share: float) -> list[str]:
+        probs = np.full(len(pool), 0.01)
+        probs[best], probs[value], probs[elsewhere] = 0.8, 0.8 * value_share, 0.5  # the other document's piece ranks second
+        order = np.argsort(-probs, kind="stable")
+        return [s.text for s in _completing(q, pool, probs, order, featurize(q, pool), [_segment(pool[best], text[best])], {text[best]})]
+
+    assert completed(0.15) == ["考试时间为150分钟。"]  # the duration asked for, from the best piece's document
+    assert completed(0.05) == []  # too unlikely: nothing is added
 
 
 _DISPUTES = ("某市家用汽车三包规定", "第三十条 三包责任发生争议的，消费者可以通过下列途径解决：", "（一）协商和解；",
