@@ -36,7 +36,7 @@ _MEASURE = "个项家所条种类名人户元日天月年周倍次岁期批件�
 
 # What the question's frame asks for. Frame words only: no subject matter.
 _QUESTION: dict[str, re.Pattern[str]] = {
-    "number": re.compile(r"多少|多大|多高|多长|多远|多重|(?<![哪第])几[^乎]|比例|占比|比重|数量|规模"),
+    "number": re.compile(r"多少|多大|多高|多长|多远|多重|(?<![哪第])几[^乎]|第几(?![条章节款项部])|比例|占比|比重|数量|规模"),
     "money": re.compile(r"多少钱|多少元|金额|费用|罚款|罚.{0,4}多少|多少.{0,3}罚|收费|补贴|补助|奖励|工资|价格|标准是多少"),
     "percent": re.compile(r"百分之|比例|占比|比重|增速|增长多少|下降多少|提高多少|增幅|降幅|[^多]少了?多少"),
     "duration": re.compile(r"多长时间|多久|几天|几日|几个月|几年|多少天|多少日|多少个?工作日|几个工作日|期限|时限|有效期|多少年"),

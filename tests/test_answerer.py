@@ -116,6 +116,7 @@ def test_chinese_numerals_are_read_as_numbers() -> None:
         ("违规使用会被处多少罚锾？", {"money", "number"}),
         ("罚的款是多少？", {"money", "number"}),
         ("备案规定在第几条？", {"article"}),
+        ("是以第几号令发布的？", {"number"}),
         ("哪个部门负责备案？", {"org"}),
         ("办法是什么时候施行的？", {"date"}),
         ("能不能委托他人办理？", {"yesno"}),
