@@ -526,6 +526,16 @@ def _suggestions(pool: list[Candidate], order: np.ndarray) -> tuple[Segment, ...
     return tuple(out)
 
 
+def _key(text: str) -> str:
+    """A piece's text as answers are compared for repeats."""
+    return fold(clean_line(text))
+
+
+def _repeats(key: str, used: set[str]) -> bool:
+    """Whether the piece `key` holds, or is held by, one already in the answer."""
+    return any(key in u or u in key for u in used)
+
+
 def answer_extractive(
     q: QuestionProfile, hits: list[Hit], docs: Mapping[str, Document], ranker: Ranker, threshold: float | None = None
 ) -> Draft:
@@ -557,7 +567,7 @@ def answer_extractive(
         if heading is not None:
             segments.insert(0, heading)
     length = sum(len(s.text) for s in segments)
-    used = {fold(clean_line(first.text))}
+    used = {_key(first.text)}
     for i in order[1:]:
         cand = pool[int(i)]
         if len(segments) >= MAX_SEGMENTS or probs[i] < ranker.join_ratio * confidence:
@@ -565,8 +575,8 @@ def answer_extractive(
         if features[i, _YEAR_STATE] < 0:  # names a year the question does not ask about
             continue
         text = _trim(cand.sentence.text, q, 160)
-        key = fold(clean_line(text))
-        if any(key in u or u in key for u in used) or length + len(text) > MAX_ANSWER_CHARS:
+        key = _key(text)
+        if _repeats(key, used) or length + len(text) > MAX_ANSWER_CHARS:
             continue
         segments.append(_segment(cand, text))
         used.add(key)
@@ -576,8 +586,7 @@ def answer_extractive(
 
 
 # Answer types an answer should hold when the question asks for them: a two-part question
-# (考多长时间，多少分及格) or a best sentence that frames the value without holding it ("按…比例计算")
-# gets, for each asked type the answer lacks, the likeliest piece of the best one's document that
+# (考多长时间，多少分及格) or a best sentence that frames the value without holding it gets, for each asked type the answer lacks, the likeliest piece of the best one's document that
 # holds it, if the ranker gives it at least _COMPLETING_FLOOR of the best's probability. Out of
 # fold on train (2,054 answerable items): 0.815 -> 0.822 of answers right, text added to 28.
 _COMPLETED_TYPES = ("number", "money", "percent", "duration", "date", "org")
@@ -601,8 +610,8 @@ def _completing(q: QuestionProfile, pool: list[Candidate], probs: np.ndarray, or
             if cand.hit.chunk.doc_id != best.hit.chunk.doc_id or not features[i, _TYPE_COLUMNS[kind]] or features[i, _YEAR_STATE] < 0:
                 continue
             text = _trim(cand.sentence.text, q, _COMPLETING_CHARS)
-            key = fold(clean_line(text))
-            if not any(key in u or u in key for u in used):
+            key = _key(text)
+            if not _repeats(key, used):
                 out.append(_segment(cand, text))
                 used.add(key)
                 held |= text_types(arabize(fold(text)))
