@@ -136,7 +136,9 @@ class UseEmbedder:
     def _encode_one_thread(self, texts: list[str]) -> Any:
         """A question or two on one BLAS thread: as quick alone (~2 ms), and where other processes
         keep both cores busy, a second thread that is not running holds up every matrix product
-        (0.28 s a question was seen). The vectors are the same bits (tests/test_embedders.py)."""
+        (0.28 s a question was seen). The vectors are those of the two-thread path: the same bits on
+        some CPUs, within float32 rounding (2.6e-7) on others, where BLAS sums in another order;
+        the passages they rank first are the same (tests/test_embedders.py)."""
         backend = self._model._model  # loads the model if warm() did not
         limit = backend._threadpool
         if limit is None or self._model.denoise:
