@@ -162,6 +162,43 @@ def _enumeration(q: QuestionProfile, best: Candidate, pool: list[Candidate]) -> 
     return Segment(text, best.passage, best.hit.chunk.doc_id, best.sentence.start_line, end)
 
 
+# How many things follow, said in a sentence: two or more points, aspects, items, kinds or classes
+# ("提出3点要求。", "抓好四个方面，…", "设有五条绿道。"), not a duration (三个月, 5个工作日) or an article (第三条).
+_COUNTED = re.compile(
+    r"(?<![第0-9一二三四五六七八九十])(?:[2-9]|1[0-9]|[二两三四五六七八九十]|十[一二三四五六七八九])(?:个方面|方面|点|项|条|种|类|大|个)(?![月工小日天年星周百以])"
+)
+# A sentence that starts an item: 一要… 二是… 第一，… (一)… 1.…
+_ITEM_SENTENCE = re.compile(r"^\s*(?:[一二三四五六七八九十]{1,2}(?:是|要|要在)|第[一二三四五六七八九十]{1,2}[，,、]|[(（][0-9一二三四五六七八九十]{1,2}[)）]|[0-9]{1,2}[.．、](?![0-9]))")
+
+
+_SENTENCE = re.compile(r"[^。！？!?；;]+[。！？!?；;]?")
+
+
+def _counted_rest(seg: Segment, doc: Document, limit: int) -> Segment:
+    """A segment that ends in a sentence counting what follows ("提出3点要求。") and the sentences
+    of the rest of its line that start an item ("一要…。", "二是…。"), or the next one when it
+    enumerates ("具体包括：甲、乙、丙。"); within `limit` characters, cited as the same lines."""
+    if not seg.text or not _counts_ahead(_SENTENCE.findall(seg.text)[-1]):
+        return seg
+    line = clean_line(doc.lines[seg.end_line - 1])
+    at = line.find(seg.text[-_TAIL:])
+    if at < 0:
+        return seg
+    after = [m.group(0) for m in _SENTENCE.finditer(line[at + len(seg.text[-_TAIL:]) :])]
+    items = [t for t in after if _ITEM_SENTENCE.match(t)]
+    if not items and after and "list" in text_types(arabize(fold(after[0]))):
+        items = after[:1]
+    text = seg.text
+    for t in items:
+        if len(text) + len(t) > limit:
+            break
+        text += t
+    return seg if text == seg.text else Segment(text, seg.passage, seg.doc, seg.start_line, seg.end_line)
+
+
+_TAIL = 12  # characters of a segment's end found again in its line
+
+
 # A sentence that announces a list ("其来源如下：", "有下列情形之一的，…报告。") and the line that
 # starts an item of it ("(一)", "1.", "a)", "一、", "①").
 _LEAD_IN = re.compile(r"[:：]\s*$|下列|如下|下述|以下(?:情形|情况|事项|内容|条件|要求|原则|几|[一二三四五六七八九十两]?[种类项个点条方])")  # not the bound 五万元以下
@@ -178,8 +215,14 @@ _ITEM_LINE = re.compile(
 _ITEM_LOOKAHEAD = 40
 
 
-def _leads_in(text: str) -> bool:
-    return bool(_LEAD_IN.search(text.strip().rstrip("。. ")))
+def _leads_in(text: str, counted: bool = False) -> bool:
+    """`text` announces a list (with `counted`, also by saying how many things follow: 提出3点要求)."""
+    return bool(_LEAD_IN.search(text.strip().rstrip("。. ")) or (counted and _counts_ahead(text)))
+
+
+def _counts_ahead(text: str) -> bool:
+    """`text` says how many things there are without naming them ("提出3点要求。", not "分为甲、乙、丙三类。")."""
+    return bool(_COUNTED.search(text)) and "list" not in text_types(arabize(fold(text)))
 
 
 def _is_item(doc: Document, n: int, style: str | None = None) -> bool:
@@ -209,11 +252,12 @@ def _lead_line(doc: Document, top: int) -> int | None:
     return above if above >= 1 and above not in doc.uncertain and _leads_in(doc.lines[above - 1]) else None
 
 
-def _items_below(seg: Segment, doc: Document, limit: int) -> Segment:
-    """A lead-in sentence whose items are lines of their own below it (chunked apart from it), and
-    those items while each line starts an item and all fit in `limit` characters; cited as one
-    run of lines. A line OCR read with low confidence ends the run."""
-    if not _leads_in(seg.text):
+def _items_below(seg: Segment, doc: Document, limit: int, counted: bool = False) -> Segment:
+    """A lead-in sentence (`counted`: or one saying how many things follow) whose items are lines of
+    their own below it (chunked apart from it), and those items while each line starts an item and
+    all fit in `limit` characters; cited as one run of lines. A line OCR read with low confidence
+    ends the run."""
+    if not _leads_in(seg.text, counted):
         return seg
     text, end = seg.text, seg.end_line
     style = None
@@ -248,6 +292,27 @@ def _whole_list(seg: Segment, doc: Document, limit: int) -> Segment:
     return Segment(text, seg.passage, seg.doc, top, bottom)
 
 
+# A roster line: a short label, a colon and a first entry ("副组长：张某 某局局长"); the label's
+# other entries are the short lines below it that have no label, up to the next label.
+_LABEL_LINE = re.compile(r"^\s*[\u4e00-\u9fff \u3000]{1,8}[:：]\s*\S")
+_ROSTER_ENTRY_CHARS = 40
+
+
+def _roster(seg: Segment, doc: Document, limit: int) -> Segment:
+    """For a question that asks for a list, a one-line roster entry and the entries below it of
+    the same label, within `limit` characters; cited as one run of lines."""
+    if seg.start_line != seg.end_line or not _LABEL_LINE.match(doc.lines[seg.start_line - 1]):
+        return seg
+    text, end = seg.text, seg.end_line
+    for n in range(seg.end_line + 1, min(len(doc.lines), seg.end_line + _ITEM_LOOKAHEAD) + 1):
+        line = doc.lines[n - 1].strip()
+        if (not line or n in doc.uncertain or ":" in line or "：" in line or len(line) > _ROSTER_ENTRY_CHARS
+                or _ITEM_LINE.match(line) or len(text) + len(line) > limit):
+            break
+        text, end = text + line, n
+    return seg if end == seg.end_line else Segment(text, seg.passage, seg.doc, seg.start_line, end)
+
+
 _TITLE_CHARS = 40
 _FIRST_SENTENCE = re.compile(r"[^。；;！？!?]*[。；;！？!?]?")
 
@@ -265,7 +330,7 @@ def _outline(seg: Segment, doc: Document, limit: int, q: QuestionProfile) -> Seg
     below = [n for n in range(seg.end_line + 1, min(len(doc.lines), seg.end_line + _BELOW) + 1) if doc.lines[n - 1].strip()]
     first_below = _marker(doc.lines[below[0] - 1]) if below else None
     at: int | None = None
-    if first_below is not None and (_leads_in(seg.text) or (own is not None and first_below[0] != own[0])):
+    if first_below is not None and (_leads_in(seg.text, counted=True) or (own is not None and first_below[0] != own[0])):
         at = below[0]  # the items below a lead-in, or below a heading that is itself an item ("二、…" over "（一）…")
     elif own is not None:
         at = seg.start_line
@@ -300,9 +365,13 @@ def _complete_lists(segments: list[Segment], q: QuestionProfile, docs: Mapping[s
         if doc is None:
             continue
         budget = MAX_ANSWER_CHARS - sum(len(s.text) for j, s in enumerate(out) if j != k)
-        longer = _items_below(seg, doc, budget)
+        longer = _items_below(seg, doc, budget, counted="list" in q.types)
         if longer is seg and ("list" in q.types or seg.text.rstrip()[-1:] in ";；"):
             longer = _whole_list(seg, doc, budget)
+        if longer is seg and "list" in q.types:
+            longer = _counted_rest(seg, doc, budget)
+        if longer is seg and "list" in q.types:
+            longer = _roster(seg, doc, budget)
         outline = _outline(seg, doc, budget, q) if "list" in q.types else seg
         if outline.end_line > longer.end_line:
             # the items do not fit whole (or are far apart): their first sentences, and the other

@@ -477,3 +477,28 @@ def test_features_do_not_depend_on_the_order_a_set_of_terms_is_read_in() -> None
         done = subprocess.run([sys.executable, "-c", _SET_ORDER_PROBE], env=env, capture_output=True, text=True, check=True)
         outputs.add(done.stdout.strip())
     assert len(outputs) == 1, outputs
+
+
+_COUNTED_DOC = ("某市工作会议纪要", "会议提出三点要求。一要抓好落实。这是第一位的。二要防范风险。三要提升本领。",
+                "组　长：张某 市长", "副组长：李某 副市长", "王某 秘书长", "赵某 局长", "成　员：钱某 处长",
+                "本市设有四条绿道。具体包括：东湖绿道、西山绿道、南河绿道、北岭绿道。", "补助分为甲类、乙类、丙类三类。",
+                "（一）甲类：每人每月五百元；", "（二）乙类：每人每月三百元。")
+
+
+def test_a_sentence_that_counts_its_items_or_a_roster_label_brings_the_items_for_a_list_question(pipeline: Pipeline) -> None:
+    doc = Document("d", _COUNTED_DOC[0], _COUNTED_DOC, "x", (1,) * len(_COUNTED_DOC))
+    docs = {"d": doc}
+    assert "list" in question_types("会议提了哪三点要求？") and "list" not in question_types("哪一年开始施行？")
+    ask = profile_question("会议提了哪三点要求？", pipeline.index.keyword)
+    points = _complete_lists([Segment("会议提出三点要求。", 1, "d", 2, 2)], ask, docs)[0]
+    assert points.text == "会议提出三点要求。一要抓好落实。二要防范风险。三要提升本领。" and (points.start_line, points.end_line) == (2, 2)
+    roster = _complete_lists([Segment("副组长：李某 副市长", 1, "d", 4, 4)], profile_question("副组长有哪几位？", pipeline.index.keyword), docs)[0]
+    assert roster.text.endswith("赵某 局长") and "钱某" not in roster.text and (roster.start_line, roster.end_line) == (4, 6)
+    paths = _complete_lists([Segment("本市设有四条绿道。", 1, "d", 8, 8)], profile_question("本市有哪四条绿道？", pipeline.index.keyword), docs)[0]
+    assert paths.text.endswith("北岭绿道。") and paths.text.startswith("本市设有四条绿道。")
+    # a sentence that names what it counts is not a lead-in of the items below it
+    named = Segment("补助分为甲类、乙类、丙类三类。", 1, "d", 9, 9)
+    assert _complete_lists([named], profile_question("补助分为哪几类？", pipeline.index.keyword), docs)[0] == named
+    # a question that asks for no list gets the sentence as it was
+    plain = profile_question("会议由谁主持？", pipeline.index.keyword)
+    assert _complete_lists([Segment("会议提出三点要求。", 1, "d", 2, 2)], plain, docs)[0].text == "会议提出三点要求。"
