@@ -237,11 +237,17 @@ def _bigrams(text: str) -> set[str]:
     return {run[i : i + 2] for run in _NOT_WORD.split(text) for i in range(len(run) - 1)}
 
 
+def _held(asked: set[str], text: str) -> set[str]:
+    """`_bigrams(text) & asked`, without building every bigram of `text`: a bigram of two word
+    characters occurs in a text only inside one of its word runs (a third of a search's time)."""
+    return {g for g in asked if g in text}
+
+
 def _by_bigrams(question: str, pool: list[int], chunks: list[Chunk], cfg: FusionConfig) -> dict[int, float]:
     """`pool` (chunk positions, best first) scored by its fused rank and its rank by the question's
     bigrams, each weighted by its IDF among the pool's chunks (text and title)."""
     asked = _bigrams(question)
-    held = [_bigrams(c.match_text + " " + c.context.split("\n", 1)[0]) & asked for c in chunks]
+    held = [_held(asked, c.match_text + " " + c.context.split("\n", 1)[0]) for c in chunks]
     n = len(pool)
     idf = {g: math.log((n + 1) / (sum(g in h for h in held) + 0.5)) for g in asked}
     weight = [math.fsum(idf[g] for g in h) for h in held]  # fsum: the same total whatever order a set yields

@@ -14,7 +14,7 @@ from ragqa.eval.metrics import first_hit_rank
 from ragqa.index.build import ingest_paths
 from ragqa.index.embedders import HashEmbedder, hash_vector, make_embedder
 from ragqa.index.errors import IndexUnavailable
-from ragqa.index.search import FusionConfig, Searcher, _by_bigrams
+from ragqa.index.search import FusionConfig, Searcher, _bigrams, _by_bigrams, _held
 from ragqa.index.store import load_index, reconstruct_vectors
 from ragqa.ingest.errors import ConfigError
 from ragqa.ingest.model import Chunk
@@ -157,3 +157,13 @@ def test_hnsw_past_the_setting_finds_what_exact_search_finds(tmp_path: Path, tin
         assert [h.chunk for h in hnsw.search(query, 3)] == [h.chunk for h in flat.search(query, 3)]
         # 8-bit codes choose the candidates, exact float32 cosines rank and score them
         assert [h.dense_score for h in hnsw.search(query, 3)] == pytest.approx([h.dense_score for h in flat.search(query, 3)], abs=1e-6)
+
+
+def test_the_bigrams_a_text_holds_are_looked_up_as_its_bigram_set_would_give_them() -> None:
+    texts = ["第十二条 补贴标准：每人每月500元。", "a_b 12,3 某市（试行）办法", "标准 是", "准是多少", "", "ＡＢ全角　空格"]
+    questions = ["补贴标准是多少", "12 3某市", "a_b试行", "标准是", "ＡＢ全角空格"]
+    for question in questions:
+        asked = _bigrams(question)
+        for text in texts:
+            assert _held(asked, text) == _bigrams(text) & asked, (question, text)
+    assert _held(_bigrams("标准是"), "标准 是") == {"标准"}  # not across a space
