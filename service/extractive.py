@@ -169,9 +169,8 @@ _COUNTED = re.compile(
 )
 # A sentence that starts an item: 一要… 二是… 第一，… (一)… 1.…
 _ITEM_SENTENCE = re.compile(r"^\s*(?:[一二三四五六七八九十]{1,2}(?:是|要|要在)|第[一二三四五六七八九十]{1,2}[，,、]|[(（][0-9一二三四五六七八九十]{1,2}[)）]|[0-9]{1,2}[.．、](?![0-9]))")
-
-
 _SENTENCE = re.compile(r"[^。！？!?；;]+[。！？!?；;]?")
+_TAIL = 12  # characters of a segment's end found again in its line
 
 
 def _counted_rest(seg: Segment, doc: Document, limit: int) -> Segment:
@@ -181,12 +180,13 @@ def _counted_rest(seg: Segment, doc: Document, limit: int) -> Segment:
     if not seg.text or not _counts_ahead(_SENTENCE.findall(seg.text)[-1]):
         return seg
     line = clean_line(doc.lines[seg.end_line - 1])
-    at = line.find(seg.text[-_TAIL:])
+    tail = seg.text[-_TAIL:]
+    at = line.find(tail)
     if at < 0:
         return seg
-    after = [m.group(0) for m in _SENTENCE.finditer(line[at + len(seg.text[-_TAIL:]) :])]
+    after = _SENTENCE.findall(line[at + len(tail) :])
     items = [t for t in after if _ITEM_SENTENCE.match(t)]
-    if not items and after and "list" in text_types(arabize(fold(after[0]))):
+    if not items and after and _holds(after[0], _LIST):
         items = after[:1]
     text = seg.text
     for t in items:
@@ -194,9 +194,6 @@ def _counted_rest(seg: Segment, doc: Document, limit: int) -> Segment:
             break
         text += t
     return seg if text == seg.text else Segment(text, seg.passage, seg.doc, seg.start_line, seg.end_line)
-
-
-_TAIL = 12  # characters of a segment's end found again in its line
 
 
 # A sentence that announces a list ("其来源如下：", "有下列情形之一的，…报告。") and the line that
@@ -222,7 +219,10 @@ def _leads_in(text: str, counted: bool = False) -> bool:
 
 def _counts_ahead(text: str) -> bool:
     """`text` says how many things there are without naming them ("提出3点要求。", not "分为甲、乙、丙三类。")."""
-    return bool(_COUNTED.search(text)) and "list" not in text_types(arabize(fold(text)))
+    return bool(_COUNTED.search(text)) and not _holds(text, _LIST)
+
+
+_LIST = frozenset({"list"})
 
 
 def _is_item(doc: Document, n: int, style: str | None = None) -> bool:
@@ -370,8 +370,8 @@ def _complete_lists(segments: list[Segment], q: QuestionProfile, docs: Mapping[s
             longer = _whole_list(seg, doc, budget)
         if longer is seg and "list" in q.types:
             longer = _counted_rest(seg, doc, budget)
-        if longer is seg and "list" in q.types:
-            longer = _roster(seg, doc, budget)
+            if longer is seg:
+                longer = _roster(seg, doc, budget)
         outline = _outline(seg, doc, budget, q) if "list" in q.types else seg
         if outline.end_line > longer.end_line:
             # the items do not fit whole (or are far apart): their first sentences, and the other
