@@ -23,7 +23,7 @@ from .conversation import Similar, followup
 from .errors import LLMError
 from .extractive import SUGGESTIONS, Ranker, Segment, answer_extractive
 from .listing import build_definition, build_listing
-from .question import profile_question, split_question
+from .question import QuestionProfile, profile_question, split_question
 from .rerank import rerank
 from .retrieval import Snapshot
 from .schemas import Citation, DeltaEvent, Listing, LLMInfo
@@ -77,6 +77,22 @@ class Answerer:
         self.ranker = ranker
         self.llm = llm
         self.refuse_below = refuse_below
+        # The last questions' profiles and the keyword index they were weighed by: a question is
+        # profiled for the rerank and again for the answer (about a millisecond and a half each).
+        self._profiled: tuple[object, dict[tuple[str, str], QuestionProfile]] = (None, {})
+
+    def _profiles(self, question: str, snap: Snapshot, focus: str) -> list[QuestionProfile]:
+        keyword = snap.index.keyword
+        seen, memo = self._profiled
+        if seen is not keyword or len(memo) > 8:
+            memo = {}
+            self._profiled = (keyword, memo)
+        out = []
+        for part in split_question(question):
+            if (part, focus) not in memo:
+                memo[(part, focus)] = profile_question(part, keyword, focus)
+            out.append(memo[(part, focus)])
+        return out
 
     def answer(self, question: str, hits: list[Hit], snap: Snapshot, focus: str = "") -> Answer:
         """A list answer when the question asks for every matching record; else the LLM's
@@ -156,16 +172,14 @@ class Answerer:
 
     def reorder(self, question: str, hits: list[Hit], snap: Snapshot, focus: str = "") -> list[Hit]:
         """`hits` (retrieved `POOL` deep or more) with the head in answer-aware order (`rerank`)."""
-        profiles = [profile_question(part, snap.index.keyword, focus) for part in split_question(question)]
-        return rerank(profiles, hits, self.ranker.probabilities)
+        return rerank(self._profiles(question, snap, focus), hits, self.ranker.probabilities)
 
     def extractive(self, question: str, hits: list[Hit], snap: Snapshot, focus: str = "") -> Answer:
         """The best source sentences for `question` from `hits`, or a refusal. `focus`: the words
         the user typed when `question` is a follow-up rewritten from earlier turns."""
         segments: list[Segment] = []
         suggested: list[Segment] = []
-        for part in split_question(question):
-            q = profile_question(part, snap.index.keyword, focus)
+        for q in self._profiles(question, snap, focus):
             draft = answer_extractive(q, hits, snap.index.documents, self.ranker, self.refuse_below)
             segments += [s for s in draft.segments if s not in segments and not _uncertain(s, snap)]
             suggested += [s for s in draft.suggested if s not in suggested]

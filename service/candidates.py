@@ -75,9 +75,17 @@ def candidates(hits: list[Hit]) -> list[Candidate]:
     ]
 
 
-def _bigrams(text: str) -> set[str]:
+@lru_cache(maxsize=65536)
+def _bigrams(text: str) -> frozenset[str]:
     chars = [c for c in text if "\u3400" <= c <= "\u9fff" or c.isalnum()]
-    return {a + b for a, b in itertools.pairwise(chars)}
+    return frozenset(a + b for a, b in itertools.pairwise(chars))
+
+
+@lru_cache(maxsize=65536)
+def _heading_like(text: str) -> bool:
+    """A short line that reads as a heading (cached: the same sentences are featurized for the
+    rerank and again for the answer)."""
+    return len(text) <= 40 and detect_heading(text) is not None
 
 
 def _coverage(q: QuestionProfile, text: str) -> float:
@@ -228,6 +236,7 @@ def _batch(q: QuestionProfile, cands: list[Candidate]) -> _Batch:
     )
 
 
+@lru_cache(maxsize=512)  # a request's candidates, for the rerank and again for the answer
 def _lcs_share(body: str, text: str) -> float:
     """The longest stretch of the question `body` (frame words removed) that `text` holds word for
     word, as a share of its length: a phrase quoted whole says more than its words apart."""
@@ -304,7 +313,7 @@ def _row(q: QuestionProfile, cands: list[Candidate], i: int, b: _Batch) -> list[
     measure_state = (1.0 if any(has_measure(arabic, m) or has_measure(s.match, m) for m in q.measures) else -1.0) if q.measures else 0.0
     shape = [
         float(c.passage), c.hit.keyword_score / b.top_kw, 1.0 / c.hit.keyword_rank if c.hit.keyword_rank else 0.0,
-        float(min(c.index, 20)), float(c.index == 0), float(detect_heading(s.text) is not None and len(s.text) <= 40),
+        float(min(c.index, 20)), float(c.index == 0), float(_heading_like(s.text)),
         float(c.kind == "row"), float(c.kind == "item"), math.log1p(len(s.text)), float(bool(_LABELLED.match(s.text))),
         float(len(q.terms)), math.log1p(len(q.text)), math.fsum(q.terms[t] for t in q.unseen) / q.total,
     ]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cached_property
 
 from ragqa.index.keyword import KeywordIndex, strip_frame, tokenize
 from ragqa.ingest.normalize import normalize_query
@@ -37,8 +38,8 @@ class QuestionProfile:
     unseen: frozenset[str] = frozenset()
     near_frame: frozenset[str] = frozenset()  # key terms within NEAR_FRAME characters of a frame word
 
-    @property
-    def total(self) -> float:
+    @cached_property
+    def total(self) -> float:  # read once per feature of every candidate: computed once
         return sum(self.terms.values()) or 1.0
 
 

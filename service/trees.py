@@ -37,11 +37,17 @@ class Forest:
     sigmoid: float
     n_features: int
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_walk", _Walk.of(self))
+
     def predict(self, x: np.ndarray) -> np.ndarray:
         """P(positive) for each row of `x` (binary objective), as LightGBM's predict gives it."""
         x = np.asarray(x, dtype=np.float64)
         if x.ndim != 2 or x.shape[1] != self.n_features:
             raise ForestError(f"expected rows of {self.n_features} features, got shape {x.shape}")
+        if not self.missing.any() and not np.isnan(x).any():  # no missing-value rules apply: compare only
+            raw = self._walk.raw(x, self.depth)  # type: ignore[attr-defined]
+            return np.asarray(1.0 / (1.0 + np.exp(-self.sigmoid * raw)), dtype=np.float64)
         n, trees = len(x), len(self.leaf)
         t = np.arange(trees)[None, :]
         rows = np.arange(n)[:, None]
@@ -68,6 +74,51 @@ class Forest:
             node = np.where(inner, step, node)
         raw = self.leaf[t, ~node].sum(axis=1)
         return np.asarray(1.0 / (1.0 + np.exp(-self.sigmoid * raw)), dtype=np.float64)
+
+
+@dataclass(frozen=True)
+class _Walk:
+    """The forest as one flat array of nodes in which a leaf is a node that leads to itself (and
+    compares with +inf), so a row walks every tree the same number of steps with no masks: each
+    step is one gather and compare. Used when no missing-value rule applies (the usual case)."""
+
+    start: np.ndarray  # [tree] the flat node each tree starts at
+    feature: np.ndarray  # [node]
+    threshold: np.ndarray
+    left: np.ndarray  # [node] flat index of the next node
+    right: np.ndarray
+    value: np.ndarray  # [node] a leaf's value, 0 for a split
+
+    @classmethod
+    def of(cls, forest: Forest) -> _Walk:
+        trees, inner = forest.feature.shape
+        width = inner + forest.leaf.shape[1]
+        base = (np.arange(trees) * width)[:, None]
+        leaf_nodes = base + inner + np.arange(forest.leaf.shape[1])[None, :]
+
+        def target(child: np.ndarray) -> np.ndarray:
+            return np.asarray(np.where(child >= 0, base + child, base + inner + ~child))
+
+        split = forest.feature >= 0
+        nexts = [np.concatenate([np.where(split, target(c), 0), leaf_nodes], axis=1).ravel() for c in (forest.left, forest.right)]
+        return cls(
+            start=np.where(split[:, 0], base[:, 0], base[:, 0] + inner),  # a stump is its leaf 0
+            feature=np.concatenate([np.where(split, forest.feature, 0), np.zeros_like(leaf_nodes)], axis=1).ravel(),
+            threshold=np.concatenate([forest.threshold, np.full(leaf_nodes.shape, np.inf)], axis=1).ravel(),
+            left=nexts[0],
+            right=nexts[1],
+            value=np.concatenate([np.zeros(forest.feature.shape), forest.leaf], axis=1).ravel(),
+        )
+
+    def raw(self, x: np.ndarray, depth: int) -> np.ndarray:
+        n, width = x.shape
+        flat = x.ravel()
+        offset = (np.arange(n) * width)[:, None]
+        node = np.broadcast_to(self.start, (n, len(self.start)))
+        for _ in range(depth):
+            go_left = flat[offset + self.feature[node]] <= self.threshold[node]
+            node = np.where(go_left, self.left[node], self.right[node])
+        return np.asarray(self.value[node].sum(axis=1))
 
 
 def _numbers(block: dict[str, str], key: str, kind: type) -> list[float] | list[int]:

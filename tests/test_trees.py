@@ -41,6 +41,8 @@ def test_missing_values_and_defaults_follow_lightgbm(tmp_path: Path) -> None:
         probe[rng.random(probe.shape) < 0.2] = np.nan
         probe[rng.random(probe.shape) < 0.1] = 0.0
         np.testing.assert_allclose(load_forest(path).predict(probe), booster.predict(probe), rtol=1e-9, atol=1e-12)
+        whole = rng.random((300, 5))  # no NaN: a model without missing-value rules takes the flat walk
+        np.testing.assert_allclose(load_forest(path).predict(whole), booster.predict(whole), rtol=1e-9, atol=1e-12)
 
 
 def test_a_model_of_stumps_and_bad_input(tmp_path: Path) -> None:
