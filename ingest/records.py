@@ -28,7 +28,7 @@ from .clauses import detect_heading, table_cells
 from .model import Document
 from .normalize import CJK, clean_line, fold
 
-RECORDS_VERSION = "records-3"
+RECORDS_VERSION = "records-4"
 
 # Labels of responsibility breakdowns, by the role of their value.
 _LABEL = re.compile(
@@ -559,9 +559,19 @@ def _is_header(cells: list[str]) -> bool:
     )
 
 
+def aligned(header: list[str], cells: list[str]) -> list[str]:
+    """`cells` as one value per column of `header`. A row wider than its header sits under a
+    header cell that spans several columns ("重点任务" over a category, a number and the task):
+    the header's other columns take the row's last cells, and its first column the cells left
+    over, joined. A narrower row is padded at the end."""
+    if len(cells) <= len(header) or len(header) < 2:
+        return cells[: len(header)] + [""] * (len(header) - len(cells))
+    spanned = len(cells) - len(header) + 1
+    return [" ".join(c for c in cells[:spanned] if c), *cells[spanned:]]
+
+
 def _row_record(doc: Document, n: int, title: str, header: list[str], cells: list[str]) -> Record:
-    padded = cells + [""] * (len(header) - len(cells))
-    pairs = [(h or f"列{i + 1}", c) for i, (h, c) in enumerate(zip(header, padded, strict=False)) if h or c]
+    pairs = [(h or f"列{i + 1}", c) for i, (h, c) in enumerate(zip(header, aligned(header, cells), strict=True)) if h or c]
     roles = {h: _role(fold(h)) for h, _ in pairs if _LABEL.match(fold(h) + "：")}
     number = next((c for h, c in pairs if _NUMBER_HEADERS.match(h)), "")
     texts = [c for h, c in pairs if h not in roles and not _NUMBER_HEADERS.match(h) and c]

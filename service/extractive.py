@@ -19,6 +19,7 @@ question's key terms. Everything in an answer is copied from the passages.
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -124,9 +125,22 @@ def default_ranker() -> Ranker:
 
 
 def _trim(text: str, q: QuestionProfile, limit: int) -> str:
-    """Cut an over-long sentence down to the run of its clauses that holds most key terms."""
+    """Cut an over-long sentence down to the run of its clauses that holds most key terms; an
+    over-long table row ("任务 | 牵头单位 | 完成时限") keeps every cell, its longest ones cut so."""
     if len(text) <= limit:
         return text
+    cells = text.split(" | ")
+    if len(cells) > 1:
+        while (over := len(" | ".join(cells)) - limit) > 0:
+            long = [i for i in range(len(cells)) if len(cells[i]) > _CELL_MIN and _CLAUSE_END.search(cells[i][:-1])]
+            if not long:
+                break
+            # the cell that holds the least of the question is cut first, the longest of those
+            k = min(long, key=lambda i: (_weight(cells[i], q), -len(cells[i])))
+            cells[k] = _trim(cells[k], q, max(_CELL_MIN, len(cells[k]) - over))
+        text = " | ".join(cells)
+        if len(text) <= limit:
+            return text
     parts = re.split(r"(?<=[,，;；])", text)
     best, best_weight = parts[0][:limit], -1.0
     for i in range(len(parts)):
@@ -140,6 +154,15 @@ def _trim(text: str, q: QuestionProfile, limit: int) -> str:
             if weight > best_weight:
                 best, best_weight = piece, weight
     return best
+
+
+_CELL_MIN = 12  # a cell is cut no shorter than this (a unit's name, a date)
+_CLAUSE_END = re.compile(r"[,，;；]")  # a cell is cut only between its clauses
+
+
+def _weight(text: str, q: QuestionProfile) -> float:
+    folded = fold(text)
+    return math.fsum(w for t, w in q.terms.items() if t in folded)
 
 
 def _segment(cand: Candidate, text: str) -> Segment:
@@ -387,6 +410,8 @@ def _complete_lists(segments: list[Segment], q: QuestionProfile, docs: Mapping[s
 
 # The answer types a lead-in can hold for all of its items ("有下列行为之一的，处一万元以上五万元以下罚款：").
 _SHARED_TYPES = frozenset({"money", "percent", "duration", "date", "bound", "number"})
+# "怎么处罚 / 会受到什么处罚" asks for the penalty, which such a lead-in states as a fine (罚款 is money).
+_PENALTY_ASK = re.compile(r"(?:怎么|如何|怎样|什么|哪些|何种|哪种)(?:样的)?(?:行政)?(?:处罚|惩罚|罚)|处罚是什么")
 
 
 def _lead_in_above(seg: Segment, doc: Document) -> Segment | None:
@@ -404,7 +429,7 @@ def _with_lead_ins(segments: list[Segment], q: QuestionProfile, docs: Mapping[st
     """An item that lacks what the question asks for (an amount, a deadline, a share…) while the
     lead-in of its list holds it gets that lead-in in front of it: the penalty article's "处…罚款："
     over its "（三）违反第八条规定的；". Only the first such item, and only within MAX_ANSWER_CHARS."""
-    wanted = q.types & _SHARED_TYPES
+    wanted = (q.types | ({"money"} if _PENALTY_ASK.search(q.text) else set())) & _SHARED_TYPES
     wanted = wanted - {"number"} or wanted  # "第五条" is a number too: a more specific type decides
     if not wanted:
         return segments

@@ -23,7 +23,7 @@ from ragqa.ingest.sentences import split_items, split_sentences
 from ragqa.service.abstain import DOCUMENT_FEATURES, QUESTION_FEATURES, document_evidence, question_features
 from ragqa.service.answertypes import arabize, question_types, text_types
 from ragqa.service.candidates import FEATURES, candidates, featurize
-from ragqa.service.extractive import Segment, _complete_lists, _completing, _segment, _whole_list, _with_lead_ins, asked_ordinal
+from ragqa.service.extractive import Segment, _complete_lists, _completing, _segment, _trim, _whole_list, _with_lead_ins, asked_ordinal
 from ragqa.service.pipeline import Pipeline
 from ragqa.service.question import FOCUS_FACTOR, profile_question, year_fits, years_in
 from ragqa.service.rerank import rerank
@@ -414,6 +414,8 @@ def test_an_item_without_the_asked_amount_gets_the_lead_in_that_holds_it(pipelin
     assert _with_lead_ins([item], other, {"d": doc}) == [item]
     holds = Segment("（一）违反本条例第二十条规定的，处五十元罚款；", 1, "d", 4, 4)  # has its own amount
     assert _with_lead_ins([holds], asked, {"d": doc}) == [holds]
+    how = profile_question("不出示养犬登记证会受到什么处罚？", pipeline.index.keyword)  # the penalty, in no amount frame
+    assert _with_lead_ins([Segment("（二）拒绝出示养犬登记证的。", 1, "d", 5, 5)], how, {"d": doc})[0].start_line == 3
 
 
 def test_a_list_question_whose_items_are_long_or_far_apart_gets_their_first_sentences(pipeline: Pipeline) -> None:
@@ -502,3 +504,19 @@ def test_a_sentence_that_counts_its_items_or_a_roster_label_brings_the_items_for
     # a question that asks for no list gets the sentence as it was
     plain = profile_question("会议由谁主持？", pipeline.index.keyword)
     assert _complete_lists([Segment("会议提出三点要求。", 1, "d", 2, 2)], plain, docs)[0].text == "会议提出三点要求。"
+
+
+def test_an_over_long_table_row_keeps_its_short_cells_and_cuts_the_cell_that_holds_least_of_the_question(pipeline: Pipeline) -> None:
+    q = profile_question("建立培训资金这项任务由哪个单位牵头？", pipeline.index.keyword)
+    task = "建立培训资金，统筹安排各类培训经费，" + "加强培训机构管理，提高培训质量，" * 6
+    basis = "依据有关规定，" + "按照分级负责的原则组织实施，" * 6
+    row = f"3 | {task} | 市人社局 | {basis} | 2016年"
+    got = _trim(row, q, 160)
+    cells = got.split(" | ")
+    assert len(got) <= 160 and cells[0] == "3" and cells[2] == "市人社局" and cells[4] == "2016年"
+    assert cells[1] == task and len(cells[3]) < len(basis)  # the basis holds none of the question: cut first
+    longer = _trim(f"3 | {task * 2} | 市人社局 | {basis} | 2016年", q, 160).split(" | ")
+    assert longer[1].startswith("建立培训资金") and len(longer[1]) < len(task * 2) and longer[2] == "市人社局"
+    plain = "建立培训资金，" + "加强培训机构管理，" * 30
+    assert _trim(plain, q, 40).startswith("建立培训资金")  # no cells: the run of clauses with most key terms
+

@@ -18,7 +18,7 @@ from ragqa.index.store import read_manifest
 from ragqa.ingest.docstore import DocumentStore
 from ragqa.ingest.model import Document
 from ragqa.ingest.readers import read_files
-from ragqa.ingest.records import Record, extract_records, split_lead, units_of
+from ragqa.ingest.records import Record, aligned, extract_records, split_lead, units_of
 from ragqa.ingest.units import unit_key
 from ragqa.service.app import create_app
 from ragqa.service.pipeline import Pipeline
@@ -191,6 +191,20 @@ def test_table_rows_with_responsibility_columns_and_traditional_labels(tiny_corp
         ("2", "人才引进", ("市人社局",), ("市科技局",)),
     ]
     assert unit_key("縣發改局") == unit_key("发改局") == unit_key("市发展和改革局")
+
+
+def test_a_header_cell_spanning_several_columns(tmp_path: Path) -> None:
+    # "重点任务" heads the category, the number and the task: the role columns are the row's last cells
+    path = tmp_path / "plan.txt"
+    path.write_text(
+        "重点任务分工\n重点任务\t牵头单位\t配合单位\t完成时限\n一、完善制度\t1\t制定办法。\t市公安局\t市财政局、市民政局\t2015年\n"
+        "2\t建立专项资金。\t市人社局\t\t2016年\n",
+        encoding="utf-8",
+    )
+    rows = extract_records(_read(path))
+    assert [(r.lead, r.co, r.deadline) for r in rows] == [(("市公安局",), ("市财政局", "市民政局"), "2015年"), (("市人社局",), (), "2016年")]
+    assert dict(rows[0].fields)["重点任务"] == "一、完善制度 1 制定办法。"
+    assert aligned(["序号", "任务", "牵头单位"], ["1", "修路"]) == ["1", "修路", ""]
 
 
 def test_articles_glossary_and_table_rows_of_the_genre_corpus() -> None:
