@@ -19,7 +19,6 @@ question's key terms. Everything in an answer is copied from the passages.
 from __future__ import annotations
 
 import json
-import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -124,9 +123,20 @@ def default_ranker() -> Ranker:
     return load_ranker()
 
 
+_CELL_MIN = 12  # a cell is cut no shorter than this (a unit's name, a date)
+_CLAUSE_END = re.compile(r"[,，;；]")  # a cell is cut only between its clauses
+
+
+def _weight(text: str, q: QuestionProfile) -> float:
+    """The weight of the question's key terms that `text` holds."""
+    folded = fold(text)
+    return sum(w for t, w in q.terms.items() if t in folded)
+
+
 def _trim(text: str, q: QuestionProfile, limit: int) -> str:
     """Cut an over-long sentence down to the run of its clauses that holds most key terms; an
-    over-long table row ("任务 | 牵头单位 | 完成时限") keeps every cell, its longest ones cut so."""
+    over-long table row ("任务 | 牵头单位 | 完成时限") keeps every cell and cuts, between their clauses, the
+    cells that hold least of the question first."""
     if len(text) <= limit:
         return text
     cells = text.split(" | ")
@@ -149,20 +159,10 @@ def _trim(text: str, q: QuestionProfile, limit: int) -> str:
             if len(piece) + len(part) > limit:
                 break
             piece += part
-            folded = fold(piece)
-            weight = sum(w for t, w in q.terms.items() if t in folded)
+            weight = _weight(piece, q)
             if weight > best_weight:
                 best, best_weight = piece, weight
     return best
-
-
-_CELL_MIN = 12  # a cell is cut no shorter than this (a unit's name, a date)
-_CLAUSE_END = re.compile(r"[,，;；]")  # a cell is cut only between its clauses
-
-
-def _weight(text: str, q: QuestionProfile) -> float:
-    folded = fold(text)
-    return math.fsum(w for t, w in q.terms.items() if t in folded)
 
 
 def _segment(cand: Candidate, text: str) -> Segment:

@@ -11,6 +11,7 @@ tests/test_trees.py checks it against LightGBM's own predictions.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -37,24 +38,28 @@ class Forest:
     sigmoid: float
     n_features: int
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "_walk", _Walk.of(self))
+    @cached_property
+    def _walk(self) -> _Walk:
+        return _Walk.of(self)
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         """P(positive) for each row of `x` (binary objective), as LightGBM's predict gives it."""
         x = np.asarray(x, dtype=np.float64)
         if x.ndim != 2 or x.shape[1] != self.n_features:
             raise ForestError(f"expected rows of {self.n_features} features, got shape {x.shape}")
-        if not self.missing.any() and not np.isnan(x).any():  # no missing-value rules apply: compare only
-            raw = self._walk.raw(x, self.depth)  # type: ignore[attr-defined]
-            return np.asarray(1.0 / (1.0 + np.exp(-self.sigmoid * raw)), dtype=np.float64)
+        plain = not self.missing.any() and not np.isnan(x).any()  # no missing-value rules apply: compare only
+        raw = self._walk.raw(x, self.depth) if plain else self._masked_raw(x)
+        return np.asarray(1.0 / (1.0 + np.exp(-self.sigmoid * raw)), dtype=np.float64)
+
+    def _masked_raw(self, x: np.ndarray) -> np.ndarray:
+        """The trees' summed leaf values, walked with LightGBM's missing-value rules: every row
+        through every tree at once, a mask of the rows still at a split."""
         n, trees = len(x), len(self.leaf)
         t = np.arange(trees)[None, :]
         rows = np.arange(n)[:, None]
         width = self.feature.shape[1]
         base = t * width  # flat index of each tree's node 0 in the raveled [tree, node] arrays
         feature, threshold, left, right = (a.ravel() for a in (self.feature, self.threshold, self.left, self.right))
-        plain = not self.missing.any() and not np.isnan(x).any()  # no missing-value rules apply: compare only
         node = np.where(self.feature[:, 0] >= 0, 0, -1)[None, :].repeat(n, axis=0)  # a stump is leaf 0
         for _ in range(self.depth):
             inner = node >= 0
@@ -62,18 +67,14 @@ class Forest:
                 break
             at = base + np.where(inner, node, 0)
             value = x[rows, feature[at]]
-            if plain:
-                go_left = value <= threshold[at]
-            else:
-                missing = self.missing.ravel()[at]
-                nan = np.isnan(value)
-                value = np.where(nan & (missing != 2), 0.0, value)  # LightGBM reads NaN as 0 unless NaN is "missing"
-                is_missing = ((missing == 2) & nan) | ((missing == 1) & (np.abs(value) <= _ZERO))
-                go_left = np.where(is_missing, self.default_left.ravel()[at], value <= threshold[at])
+            missing = self.missing.ravel()[at]
+            nan = np.isnan(value)
+            value = np.where(nan & (missing != 2), 0.0, value)  # LightGBM reads NaN as 0 unless NaN is "missing"
+            is_missing = ((missing == 2) & nan) | ((missing == 1) & (np.abs(value) <= _ZERO))
+            go_left = np.where(is_missing, self.default_left.ravel()[at], value <= threshold[at])
             step = np.where(go_left, left[at], right[at])
             node = np.where(inner, step, node)
-        raw = self.leaf[t, ~node].sum(axis=1)
-        return np.asarray(1.0 / (1.0 + np.exp(-self.sigmoid * raw)), dtype=np.float64)
+        return np.asarray(self.leaf[t, ~node].sum(axis=1))
 
 
 @dataclass(frozen=True)
