@@ -4,7 +4,7 @@
 (service/models/answerer.txt). Importing LightGBM costs a second at start-up (it pulls in
 scikit-learn, SciPy and pandas) and a hundred megabytes; answering only walks 200 small trees.
 `Forest` reads the text format (numerical splits only, which is all `ragqa train` makes) and
-walks every tree for every candidate at once: one gather and compare per level of depth.
+walks every tree for every candidate at once: one gather and compare per level of each tree's depth.
 tests/test_trees.py checks it against LightGBM's own predictions.
 """
 
@@ -48,7 +48,7 @@ class Forest:
         if x.ndim != 2 or x.shape[1] != self.n_features:
             raise ForestError(f"expected rows of {self.n_features} features, got shape {x.shape}")
         plain = not self.missing.any() and not np.isnan(x).any()  # no missing-value rules apply: compare only
-        raw = self._walk.raw(x, self.depth) if plain else self._masked_raw(x)
+        raw = self._walk.raw(x) if plain else self._masked_raw(x)
         return np.asarray(1.0 / (1.0 + np.exp(-self.sigmoid * raw)), dtype=np.float64)
 
     def _masked_raw(self, x: np.ndarray) -> np.ndarray:
@@ -80,15 +80,19 @@ class Forest:
 @dataclass(frozen=True)
 class _Walk:
     """The forest as one flat array of nodes in which a leaf is a node that leads to itself (and
-    compares with +inf), so a row walks every tree the same number of steps with no masks: each
-    step is one gather and compare. Used when no missing-value rule applies (the usual case)."""
+    compares with +inf), so a row walks every tree with no masks: each step is one gather and
+    compare. The trees are held shallowest first, and step k walks only the trees deeper than k
+    (a suffix), so each tree takes as many steps as it is deep (7.6 on average, against 11 for
+    the deepest); leaf values are summed in the model's tree order. Used when no missing-value
+    rule applies (the usual case)."""
 
-    start: np.ndarray  # [tree] the flat node each tree starts at
+    start: np.ndarray  # [tree, in depth order] the flat node each tree starts at
+    deeper: tuple[int, ...]  # [step k] the first tree (in depth order) deeper than k
     feature: np.ndarray  # [node]
     threshold: np.ndarray
-    left: np.ndarray  # [node] flat index of the next node
-    right: np.ndarray
+    child: np.ndarray  # [2 * node + (x > threshold)] flat index of the next node
     value: np.ndarray  # [node] a leaf's value, 0 for a split
+    unsort: np.ndarray  # depth order -> model order
 
     @classmethod
     def of(cls, forest: Forest) -> _Walk:
@@ -101,25 +105,30 @@ class _Walk:
             return np.asarray(np.where(child >= 0, base + child, base + inner + ~child))
 
         split = forest.feature >= 0
-        nexts = [np.concatenate([np.where(split, target(c), 0), leaf_nodes], axis=1).ravel() for c in (forest.left, forest.right)]
+        left, right = (np.concatenate([np.where(split, target(c), 0), leaf_nodes], axis=1).ravel() for c in (forest.left, forest.right))
+        depth = np.array([_depth(forest.left[t], forest.right[t]) if split[t, 0] else 0 for t in range(trees)])
+        order = np.argsort(depth, kind="stable")
+        start = np.where(split[:, 0], base[:, 0], base[:, 0] + inner)  # a stump is its leaf 0
         return cls(
-            start=np.where(split[:, 0], base[:, 0], base[:, 0] + inner),  # a stump is its leaf 0
+            start=start[order],
+            deeper=tuple(int(np.searchsorted(depth[order], k, side="right")) for k in range(int(depth.max(initial=0)))),
             feature=np.concatenate([np.where(split, forest.feature, 0), np.zeros_like(leaf_nodes)], axis=1).ravel(),
             threshold=np.concatenate([forest.threshold, np.full(leaf_nodes.shape, np.inf)], axis=1).ravel(),
-            left=nexts[0],
-            right=nexts[1],
+            child=np.stack([left, right], axis=1).ravel(),
             value=np.concatenate([np.zeros(forest.feature.shape), forest.leaf], axis=1).ravel(),
+            unsort=np.argsort(order),
         )
 
-    def raw(self, x: np.ndarray, depth: int) -> np.ndarray:
+    def raw(self, x: np.ndarray) -> np.ndarray:
         n, width = x.shape
         flat = x.ravel()
         offset = (np.arange(n) * width)[:, None]
-        node = np.broadcast_to(self.start, (n, len(self.start)))
-        for _ in range(depth):
-            go_left = flat[offset + self.feature[node]] <= self.threshold[node]
-            node = np.where(go_left, self.left[node], self.right[node])
-        return np.asarray(self.value[node].sum(axis=1))
+        node = np.repeat(self.start[None, :], n, axis=0)
+        for first in self.deeper:
+            at = node[:, first:]
+            node[:, first:] = self.child[2 * at + (flat[offset + self.feature[at]] > self.threshold[at])]
+        leaves = np.ascontiguousarray(self.value[node[:, self.unsort]])  # laid out as before: the same sums to the bit
+        return np.asarray(leaves.sum(axis=1))
 
 
 def _numbers(block: dict[str, str], key: str, kind: type) -> list[float] | list[int]:
