@@ -274,7 +274,7 @@ def _local_coverage(q: QuestionProfile, cands: list[Candidate]) -> list[float]:
     return [math.fsum(weight[t] for t in h) / total for h in held]
 
 
-def _frame_cov(q: QuestionProfile, total: float, held: frozenset[str], in_context: frozenset[str]) -> tuple[float, float]:
+def _frame_cov(q: QuestionProfile, total: float, held: set[str], in_context: frozenset[str]) -> tuple[float, float]:
     """The share of the weight (`total`) of the terms next to the question's frame word (what is
     asked about) the candidate holds, and holds with its clause path and title; 1 when there are none."""
     if not total:
@@ -298,64 +298,32 @@ def featurize(q: QuestionProfile, cands: list[Candidate]) -> np.ndarray:
     return rows
 
 
-@dataclass(frozen=True)
-class _Sentence:
-    """What a candidate's features read of its sentence alone, for one question."""
-
-    held: frozenset[str]  # the question's key terms it holds
-    types: frozenset[str]  # the answer types it holds
-    fit: float
-    measure_state: float
-    year_state: float
-    type_near: float
-    lcs_share: float
-    clause_cov_fit: float
-
-
-def _sentence(q: QuestionProfile, match: str, body: str) -> _Sentence:
-    """`_Sentence` of `match` for `q`, once per question and sentence (kept on the profile)."""
-    memo: dict[str, _Sentence] = q.sentences
-    found = memo.get(match)
-    if found is None:
-        arabic = arabize(match)
-        types = text_types(arabic)
-        measure_state = (1.0 if any(has_measure(arabic, m) or has_measure(match, m) for m in q.measures) else -1.0) if q.measures else 0.0
-        found = memo[match] = _Sentence(
-            held=frozenset(t for t in q.terms if t in match),
-            types=types,
-            fit=len(q.types & types) / len(q.types) if q.types else 0.0,
-            measure_state=measure_state,
-            year_state=_year_state(q, match),
-            type_near=_type_near(q, arabic, q.types),
-            lcs_share=_lcs_share(body, match),
-            clause_cov_fit=_clause_cov_fit(q, match),
-        )
-    return found
-
-
 def _row(q: QuestionProfile, cands: list[Candidate], i: int, b: _Batch) -> list[float]:
     c, s = cands[i], cands[i].sentence
     around = b.passage[c.passage]
-    one = _sentence(q, s.match, b.body)
-    held, c_types, fit = one.held, one.types, one.fit
+    held = {t for t in q.terms if t in s.match}
     in_ctx = around.in_context - held
     cov_ctx = b.cov[i] + 0.6 * math.fsum(q.terms[t] for t in in_ctx) / q.total
     missing = [q.terms[t] / q.total for t in q.terms if t not in held and t not in in_ctx]
     prev_cov = b.cov[i - 1] if i > 0 and cands[i - 1].hit is c.hit else 0.0
     next_cov = b.cov[i + 1] if i + 1 < len(cands) and cands[i + 1].hit is c.hit else 0.0
+    arabic = arabize(s.match)
+    c_types = text_types(arabic)
+    fit = len(q.types & c_types) / len(q.types) if q.types else 0.0
+    measure_state = (1.0 if any(has_measure(arabic, m) or has_measure(s.match, m) for m in q.measures) else -1.0) if q.measures else 0.0
     shape = [
         float(c.passage), c.hit.keyword_score / b.top_kw, 1.0 / c.hit.keyword_rank if c.hit.keyword_rank else 0.0,
         float(min(c.index, 20)), float(c.index == 0), float(_heading_like(s.text)),
         float(c.kind == "row"), float(c.kind == "item"), math.log1p(len(s.text)), float(bool(_LABELLED.match(s.text))),
         float(len(q.terms)), math.log1p(len(q.text)), math.fsum(q.terms[t] for t in q.unseen) / q.total,
     ]
-    fits = [one.year_state, one.measure_state, fit, float(bool(q.types & c_types)), float(b.doc_passages[c.hit.chunk.doc_id])]
+    fits = [_year_state(q, s.match), measure_state, fit, float(bool(q.types & c_types)), float(b.doc_passages[c.hit.chunk.doc_id])]
     lines = [
         float(b.is_question[i]), float(bool(_ANSWER_LINE.match(s.text))), float(i > 0 and cands[i - 1].hit is c.hit and b.is_question[i - 1]),
         float(b.leadin[i]), float(any(b.leadin[j] for j in range(max(0, i - 12), i) if cands[j].hit is c.hit)),
         max(b.absent, default=0.0), sum(b.absent), b.cov[i] * fit, cov_ctx * fit, prev_cov * fit, around.year_state, around.title_cov,
-        float(bool(_MARKER.match(s.text))), float(len(s.text) <= 20 and not _SENTENCE_MARK.search(s.text)), one.type_near,
-        b.local[i], max(b.local) - b.local[i], one.lcs_share, one.clause_cov_fit,
+        float(bool(_MARKER.match(s.text))), float(len(s.text) <= 20 and not _SENTENCE_MARK.search(s.text)), _type_near(q, arabic, q.types),
+        b.local[i], max(b.local) - b.local[i], _lcs_share(b.body, s.match), _clause_cov_fit(q, s.match),
         *_frame_cov(q, b.frame_total, held, around.in_context), 0.0, 0.0,  # the two gaps, filled in by `featurize`
     ]
     coverage = [b.cov[i], cov_ctx, around.cov, prev_cov, next_cov, max(b.cov) - b.cov[i], float(b.cov_rank[i]), max(missing, default=0.0),

@@ -8,7 +8,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
 
 from ragqa.index.keyword import KeywordIndex, strip_frame, tokenize
 from ragqa.ingest.normalize import normalize_query
@@ -42,12 +41,6 @@ class QuestionProfile:
     @cached_property
     def total(self) -> float:  # read once per feature of every candidate: computed once
         return sum(self.terms.values()) or 1.0
-
-    @cached_property
-    def sentences(self) -> dict[str, Any]:
-        """What the candidates' features read of one sentence for this question, by its text
-        (`candidates._sentence`): a sentence is featurized for the rerank and again for the answer."""
-        return {}
 
 
 def split_question(question: str) -> list[str]:
