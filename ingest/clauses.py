@@ -26,7 +26,7 @@ from .model import Chunk, Document, chunk_source_text
 from .normalize import SENTENCE_END, SENTENCE_RE, clean_line, fold, join_lines, match_line
 from .tokens import count_tokens
 
-CHUNKER_VERSION = "clauses-7"  # 7: a bundled document's title line is a division; 6: a chapter or section closes the numbered items open above it; 5: pipe rows without outer pipes
+CHUNKER_VERSION = "clauses-8"  # 8: a table's second header row and indented sub-rows; 7: a bundled document's title line is a division; 6: a chapter or section closes the numbered items open above it; 5: pipe rows without outer pipes
 
 _CN = "一二三四五六七八九十百零〇两"
 _HEADINGS: list[tuple[str, re.Pattern[str]]] = [
@@ -135,8 +135,9 @@ def _push_heading(stack: list[Heading], heading: Heading) -> list[Heading]:
 def _segments(doc: Document) -> list[_Segment]:
     stack: list[Heading] = []
     segments: list[_Segment] = []
-    header: tuple[int, list[str]] | None = None
-    pending_header: int | None = None
+    header: tuple[list[str], list[list[str]]] | None = None  # the header's cells (two rows merged), its rows as written
+    pending_header: list[int] = []  # header lines not yet given to a row
+    parents: list[tuple[int, str]] = []  # the rows an indented row is under: (indent, first cell)
     table_title = ""
     above: list[str] = []
 
@@ -156,25 +157,33 @@ def _segments(doc: Document) -> list[_Segment]:
         if cells is not None:
             first = cells[0]
             prev = segments[-1] if segments else None
-            if (header is not None and cells == header[1]) or ((prev is None or prev.kind != "table_row") and pending_header is None and not re.fullmatch(r"\d{1,4}", first)):
-                header = (n, cells)
-                pending_header = n
+            if (header is not None and cells in header[1]) or ((prev is None or prev.kind != "table_row") and not pending_header and not re.fullmatch(r"\d{1,4}", first)):
+                header, pending_header, parents = (cells, [cells]), [n], []
                 continue
-            context = " | ".join(c for c in header[1] if c) if header else ""
+            if header is not None and pending_header and len(header[1]) == 1 and _second_header(cells, header[0]):
+                header = (_merged_header(header[0], cells), [*header[1], cells])
+                pending_header.append(n)
+                continue
+            context = " | ".join(c for c in header[0] if c) if header else ""
             if table_title:
                 context = f"{table_title}\n{context}" if context else table_title
-            if first or prev is None or prev.kind != "table_row" or pending_header is not None:
-                label = f"{header[1][0] if header and header[1][0] else '行'} {first}".strip()
+            if first or prev is None or prev.kind != "table_row" or pending_header:
+                indent = _indent(raw)
+                while parents and parents[-1][0] >= indent:
+                    parents.pop()
+                under = " ".join(cell for _, cell in parents)
+                if first:
+                    parents.append((indent, first))
+                label = " ".join(x for x in (header[0][0] if header and header[0][0] else "行", under, first) if x)
                 seg = _Segment("table_row", (*path(), label), path_lines=path_lines(), context=context)
-                if pending_header is not None:
-                    seg.lines.append(pending_header)
-                    pending_header = None
+                seg.lines.extend(pending_header)
+                pending_header = []
                 segments.append(seg)
             segments[-1].lines.append(n)
             continue
-        if pending_header is not None:
-            segments.append(_Segment("table_row", path(), [pending_header], path_lines()))
-            pending_header = None
+        if pending_header:
+            segments.append(_Segment("table_row", path(), list(pending_header), path_lines()))
+            pending_header = []
         cleaned = clean_line(raw)
         # A table's title: the last two short lines above it ("…计划表" then "单位:人").
         above = ([*above, cleaned])[-2:] if len(cleaned) <= 60 else []
@@ -188,9 +197,49 @@ def _segments(doc: Document) -> list[_Segment]:
             segments.append(_Segment("clause" if stack else "text", path(), path_lines=path_lines()))
         segments[-1].lines.append(n)
         segments[-1].heading_only = False
-    if pending_header is not None:
-        segments.append(_Segment("table_row", path(), [pending_header], path_lines()))
+    if pending_header:
+        segments.append(_Segment("table_row", path(), list(pending_header), path_lines()))
     return _attach_bare_headings(segments)
+
+
+# A data cell: a number (with a sign, thousands separators, a decimal point or a per cent sign) or
+# a placeholder for a missing or withheld value (-, —, …, **).
+_DATA_CELL = re.compile(r"[-+−]?[\d,，.．]+\s*[%‰]?|[-—–…*]+")
+
+
+def _second_header(cells: list[str], top: list[str]) -> bool:
+    """Whether a row right after a table's header row `top` is a second header row: the columns
+    under header cells that span several (a span the text lost, so the row is wider than `top`),
+    at least two cells, all short and none a number."""
+    rest = [c for c in cells if c]
+    return len(cells) > len(top) and len(rest) >= 2 and all(len(c) <= 20 and not _DATA_CELL.fullmatch(c) for c in rest)
+
+
+def _merged_header(top: list[str], below: list[str]) -> list[str]:
+    """Two header rows as one: each top cell over the cells below it when the widths divide evenly
+    ("法人单位 | 个体经营户" over "数量 | 比重 | 数量 | 比重" gives "法人单位 数量", "法人单位 比重",
+    "个体经营户 数量", …); else the lower row followed by the top row's cells. An empty first cell
+    in both (over the rows' labels) stays empty."""
+    label = bool(top) and bool(below) and not top[0] and not below[0]
+    upper, lower = (top[1:], below[1:]) if label else (top, below)
+    if upper and len(lower) % len(upper) == 0:
+        width = len(lower) // len(upper)
+        cells = [f"{upper[j // width]} {lower[j]}".strip() for j in range(len(lower))]
+    else:
+        cells = [*lower, *(c for c in upper if c)]
+    return ["", *cells] if label else cells
+
+
+def _indent(raw: str) -> int:
+    """How far a table row's first cell is indented (a statistical table's sub-rows, such as the
+    kinds under a total, are indented under the row they belong to): its leading spaces, a
+    full-width one counting two; the one space after a markdown row's opening pipe does not count."""
+    line = raw.rstrip()
+    if "\t" not in line and line.lstrip().startswith("|"):
+        line = line.lstrip()[1:].removeprefix(" ")
+    first = line.split("\t", 1)[0] if "\t" in line else line.split("|", 1)[0]
+    lead = first[: len(first) - len(first.lstrip())]
+    return sum(2 if c == "\u3000" else 1 for c in lead)
 
 
 def _attach_bare_headings(segments: list[_Segment]) -> list[_Segment]:

@@ -202,6 +202,24 @@ def test_pipe_rows_without_outer_pipes_are_table_rows() -> None:
     assert rows[1].clause.endswith("宗地编号 A-02") and "起始价" in rows[1].context
 
 
+def test_a_second_header_row_and_indented_sub_rows_are_read_with_what_they_are_under() -> None:
+    """A header cell over two columns (its span lost in the text, so the row below is wider) heads
+    both of them; an indented row of a statistical table is read under the row it is indented
+    under, so two "第三产业" rows of different totals stay apart. A table whose first data row is
+    as wide as its header keeps that row as data."""
+    lines = ("单位情况公报", "表1 单位数", " | 单位 | 个体户", " | 数量（万个） | 比重（%） | 数量（万个） | 比重（%）",
+             "一、法人单位 | 3327.0 | 100.0 | 8799.5 | 100.0", "　　第三产业 | 2911.9 | 80.1 | 7912.0 | 89.9",
+             "二、产业活动单位 | 3636.0 | 100.0 | - | -", "　　第三产业 | 2911.9 | 80.1 | - | -", "", "表2 名册",
+             "姓名 | 职务 | 单位", "王明 | 主任 | 办公室", "李华 | 科长 | 财务科")
+    rows = [c for c in chunk_document(Document("census.txt", "单位情况公报", lines)) if c.kind == "table_row"]
+    assert [(c.start_line, c.end_line) for c in rows[:2]] == [(3, 5), (6, 6)]
+    assert all("个体户 比重(%)" in c.context for c in rows[:4]), rows[1].context
+    assert rows[1].clause.endswith("一、法人单位 第三产业") and rows[3].clause.endswith("二、产业活动单位 第三产业")
+    assert rows[2].clause.endswith(" 二、产业活动单位")
+    roster = [c for c in rows if c.start_line >= 11]
+    assert [(c.start_line, c.end_line) for c in roster] == [(11, 12), (13, 13)] and roster[0].clause.endswith("姓名 王明")
+
+
 def test_a_line_without_punctuation_is_cut_to_the_token_budget() -> None:
     doc = Document("run.txt", "t", ("无标点长行" * 20_000, "1．放火罪 2．决水罪 3．爆炸罪 " * 200))
     chunks = chunk_document(doc, 100)
