@@ -132,12 +132,47 @@ def _push_heading(stack: list[Heading], heading: Heading) -> list[Heading]:
     return [*stack, heading]
 
 
+@dataclass
+class _Table:
+    """The table being read: its header (two rows merged when the second is wider), the header
+    lines no row has taken yet, and the rows an indented row is under."""
+
+    header: list[str] = field(default_factory=list)
+    rows: list[list[str]] = field(default_factory=list)  # the header rows as written
+    pending: list[int] = field(default_factory=list)
+    parents: list[tuple[int, str]] = field(default_factory=list)  # (indent, first cell)
+
+    def takes_header(self, n: int, cells: list[str], after_row: bool) -> bool:
+        """Whether line `n` (`cells`) is a header row, read into this table: a repeated header, the
+        first row of a table (not a bare number), or a second header row right after the first."""
+        if cells in self.rows or (not after_row and not self.pending and not re.fullmatch(r"\d{1,4}", cells[0])):
+            self.header, self.rows, self.pending, self.parents = cells, [cells], [n], []
+            return True
+        if self.pending and len(self.rows) == 1 and _second_header(cells, self.header):
+            self.header, self.rows = _merged_header(self.header, cells), [*self.rows, cells]
+            self.pending.append(n)
+            return True
+        return False
+
+    def label(self, raw: str, first: str) -> str:
+        """A row's path element: the header's first cell, the rows it is indented under, its own first cell."""
+        indent = _indent(raw)
+        while self.parents and self.parents[-1][0] >= indent:
+            self.parents.pop()
+        under = " ".join(cell for _, cell in self.parents)
+        if first:
+            self.parents.append((indent, first))
+        return " ".join(x for x in (self.header[0] if self.header and self.header[0] else "行", under, first) if x)
+
+    def context(self, title: str) -> str:
+        cells = " | ".join(c for c in self.header if c)
+        return f"{title}\n{cells}" if title and cells else title or cells
+
+
 def _segments(doc: Document) -> list[_Segment]:
     stack: list[Heading] = []
     segments: list[_Segment] = []
-    header: tuple[list[str], list[list[str]]] | None = None  # the header's cells (two rows merged), its rows as written
-    pending_header: list[int] = []  # header lines not yet given to a row
-    parents: list[tuple[int, str]] = []  # the rows an indented row is under: (indent, first cell)
+    table = _Table()
     table_title = ""
     above: list[str] = []
 
@@ -155,35 +190,20 @@ def _segments(doc: Document) -> list[_Segment]:
         if cells == []:
             continue
         if cells is not None:
-            first = cells[0]
             prev = segments[-1] if segments else None
-            if (header is not None and cells in header[1]) or ((prev is None or prev.kind != "table_row") and not pending_header and not re.fullmatch(r"\d{1,4}", first)):
-                header, pending_header, parents = (cells, [cells]), [n], []
+            after_row = prev is not None and prev.kind == "table_row"
+            if table.takes_header(n, cells, after_row):
                 continue
-            if header is not None and pending_header and len(header[1]) == 1 and _second_header(cells, header[0]):
-                header = (_merged_header(header[0], cells), [*header[1], cells])
-                pending_header.append(n)
-                continue
-            context = " | ".join(c for c in header[0] if c) if header else ""
-            if table_title:
-                context = f"{table_title}\n{context}" if context else table_title
-            if first or prev is None or prev.kind != "table_row" or pending_header:
-                indent = _indent(raw)
-                while parents and parents[-1][0] >= indent:
-                    parents.pop()
-                under = " ".join(cell for _, cell in parents)
-                if first:
-                    parents.append((indent, first))
-                label = " ".join(x for x in (header[0][0] if header and header[0][0] else "行", under, first) if x)
-                seg = _Segment("table_row", (*path(), label), path_lines=path_lines(), context=context)
-                seg.lines.extend(pending_header)
-                pending_header = []
+            if cells[0] or not after_row or table.pending:
+                seg = _Segment("table_row", (*path(), table.label(raw, cells[0])), path_lines=path_lines(), context=table.context(table_title))
+                seg.lines.extend(table.pending)
+                table.pending = []
                 segments.append(seg)
             segments[-1].lines.append(n)
             continue
-        if pending_header:
-            segments.append(_Segment("table_row", path(), list(pending_header), path_lines()))
-            pending_header = []
+        if table.pending:
+            segments.append(_Segment("table_row", path(), list(table.pending), path_lines()))
+            table.pending = []
         cleaned = clean_line(raw)
         # A table's title: the last two short lines above it ("…计划表" then "单位:人").
         above = ([*above, cleaned])[-2:] if len(cleaned) <= 60 else []
@@ -197,8 +217,8 @@ def _segments(doc: Document) -> list[_Segment]:
             segments.append(_Segment("clause" if stack else "text", path(), path_lines=path_lines()))
         segments[-1].lines.append(n)
         segments[-1].heading_only = False
-    if pending_header:
-        segments.append(_Segment("table_row", path(), list(pending_header), path_lines()))
+    if table.pending:
+        segments.append(_Segment("table_row", path(), list(table.pending), path_lines()))
     return _attach_bare_headings(segments)
 
 

@@ -20,6 +20,7 @@ from .normalize import SENTENCE_RE, clean_line, fold, line_glues
 # A line that starts a unit of its own in responsibility breakdowns (责任单位：…), never glued on.
 LABELLED = re.compile(r"^(?:责任单位|責任單位|牵头单位|牽頭單位|配合单位|配合單位|协同单位|協同單位)")
 _END = SENTENCE_RE
+_WRAP_MIN = 20  # a passage's widest line this long or longer may be the width its PDF wrapped at
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,7 @@ def split_sentences(chunk: Chunk) -> list[Sentence]:
         buf.clear()
 
     prev_line = ""
+    width = max((len(clean_line(raw)) for _, raw in _line_texts(chunk)), default=0)  # a PDF's full line
     for n, raw in _line_texts(chunk):
         row = table_cells(raw)
         if row is not None:
@@ -73,8 +75,8 @@ def split_sentences(chunk: Chunk) -> list[Sentence]:
             flush()
             pos = m.end()
         buf.extend((ch, n) for ch in line[pos:])
-        if detect_heading(line) is not None and pos == 0 and len(line) <= 40:
-            flush()
+        if detect_heading(line) is not None and pos == 0 and len(line) <= 40 and not (width >= _WRAP_MIN and len(line) >= width - 1):
+            flush()  # a numbered heading, unless it fills the line: then it is an item wrapped onto the next
     flush()
     return out
 

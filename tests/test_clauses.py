@@ -227,3 +227,17 @@ def test_a_line_without_punctuation_is_cut_to_the_token_budget() -> None:
     assert "".join(c.text for c in chunks if c.start_line == 1) == doc.lines[0]
     second = [c.text for c in chunks if c.start_line == 2]
     assert len(second) > 1 and all(t[0].isdigit() for t in second), second[:3]  # cut at item markers
+
+
+def test_a_numbered_item_that_fills_its_pdf_line_reads_on_into_the_next() -> None:
+    """A line that opens with an item marker is a heading of its own, unless it is as wide as the
+    widest line of its passage (the width the PDF wrapped at): then the item reads on."""
+    from ragqa.ingest.sentences import split_sentences
+
+    lines = ("评审工作通知", "一、奖励对象", "（一）国家奖学金的奖励对象为全日制普通本科二年级及以",
+             "上特别优秀的学生，每学年评审一次。", "（二）评审程序", "学院评审小组按名额推荐。")
+    sentences = [s for c in chunk_document(Document("notice.txt", "评审工作通知", lines)) for s in split_sentences(c)]
+    texts = [s.text for s in sentences]
+    assert "（一）国家奖学金的奖励对象为全日制普通本科二年级及以上特别优秀的学生，每学年评审一次。" in texts
+    assert "（二）评审程序" in texts and "学院评审小组按名额推荐。" in texts
+    assert [(s.start_line, s.end_line) for s in sentences if s.text.startswith("（一）")] == [(3, 4)]
