@@ -108,13 +108,12 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
         redoc_url=None,
     )
     app.state.pipeline = pipeline
+    app.state.settings = conf
     app.state.metrics = metrics
     app.state.answers = AnswerLog()
     app.state.feedback = FeedbackStore(feedback_path(conf))
     _limit_bodies(app, conf)
     app.add_middleware(Observe, metrics=metrics)
-    if settings is not None:
-        app.dependency_overrides[cached_settings] = lambda: settings
 
     _install_error_handlers(app)
     app.include_router(routes_answer.router)

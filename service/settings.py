@@ -138,5 +138,5 @@ def get_settings(**overrides: Any) -> Settings:
 
 @lru_cache(maxsize=1)
 def cached_settings() -> Settings:
-    """The process's settings, for FastAPI's `Depends`; tests override the dependency."""
+    """The process's settings, for an app made without any (`create_app()`)."""
     return get_settings()
