@@ -52,8 +52,9 @@ def split_sentences(chunk: Chunk) -> list[Sentence]:
         buf.clear()
 
     prev_line = ""
-    width = max((len(clean_line(raw)) for _, raw in _line_texts(chunk)), default=0)  # a PDF's full line
-    for n, raw in _line_texts(chunk):
+    lines = [(n, raw, clean_line(raw)) for n, raw in _line_texts(chunk)]
+    width = max((len(line) for _, _, line in lines), default=0)  # a PDF's full line
+    for n, raw, line in lines:
         row = table_cells(raw)
         if row is not None:
             flush()
@@ -62,11 +63,10 @@ def split_sentences(chunk: Chunk) -> list[Sentence]:
             if text:
                 out.append(Sentence(text, fold(text), n, n, cells))
             continue
-        line = clean_line(raw)
         if not line:
             continue
-        starts_unit = detect_heading(line) is not None or LABELLED.match(line) is not None
-        if buf and (starts_unit or not line_glues(prev_line, line)):
+        heading = detect_heading(line) is not None
+        if buf and (heading or LABELLED.match(line) is not None or not line_glues(prev_line, line)):
             flush()
         prev_line = line
         pos = 0
@@ -75,7 +75,7 @@ def split_sentences(chunk: Chunk) -> list[Sentence]:
             flush()
             pos = m.end()
         buf.extend((ch, n) for ch in line[pos:])
-        if detect_heading(line) is not None and pos == 0 and len(line) <= 40 and not (width >= _WRAP_MIN and len(line) >= width - 1):
+        if heading and pos == 0 and len(line) <= 40 and not (width >= _WRAP_MIN and len(line) >= width - 1):
             flush()  # a numbered heading, unless it fills the line: then it is an item wrapped onto the next
     flush()
     return out
