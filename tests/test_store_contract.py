@@ -201,6 +201,24 @@ def test_faiss_hnsw_holds_8bit_codes_and_ranks_by_the_float32_vectors_on_disk(tm
         FaissStore.load(tmp_path)
 
 
+def test_a_question_is_searched_on_one_openmp_thread_with_the_same_ranking_and_the_setting_restored() -> None:
+    """A batch of up to four queries runs on one OpenMP thread (index/dense.py `_one_omp_thread`):
+    exact and HNSW searches return what a batch too large for it returns, and the calling thread's
+    own setting is what it was before."""
+    rng = np.random.default_rng(5)
+    vectors = rng.normal(size=(300, 16)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    ids = np.arange(300, dtype=np.int64)
+    for hnsw_above in (HNSW_ABOVE, 100):
+        store = FaissStore(16, hnsw_above=hnsw_above)
+        store.add(ids, vectors, ["a"] * 300, ["clause"] * 300)
+        before = faiss.omp_get_max_threads()
+        one_by_one = [store.search(vectors[i : i + 1], 8)[1][0] for i in range(12)]
+        assert faiss.omp_get_max_threads() == before
+        batched = store.search(vectors[:12], 8)[1]  # twelve queries: FAISS keeps its threads
+        assert np.array_equal(np.vstack(one_by_one), batched)
+
+
 def test_stable_ids_are_the_same_in_every_build_and_distinct_within_one() -> None:
     keys = [("a.txt", "clause", "第一条"), ("a.txt", "clause", "第一条"), ("b.txt", "clause", "第一条"), ("a.txt", "row", "第一条")]
     ids = stable_ids(keys)
