@@ -1,5 +1,5 @@
-"""`ragqa train`: learn the answer ranker from gold sets, choose its refusal threshold by
-cross-validation, and save it beside the code (service/models/answerer.{txt,json}).
+"""`ragqa train`: learn the answer ranker from gold sets, calibrate its scores, choose its refusal
+threshold by cross-validation, and save it beside the code (service/models/answerer.{txt,json}).
 
 For every gold item the pipeline's own retrieval runs, its head is put in the answer-aware order
 (`service/rerank.py`) by a model fitted without the item's document, and every candidate of the
@@ -46,9 +46,15 @@ from ragqa.service.extractive import MAX_ANSWER_CHARS, MAX_SEGMENTS, MODEL_DIR
 from ragqa.service.question import QuestionProfile, profile_question, split_question
 from ragqa.service.rerank import FUSE_K, POOL, rerank
 from ragqa.service.settings import Settings
+from ragqa.service.trees import RANKING_OBJECTIVES
 
+# A ranker learns each question's order of candidates, which is what the answer is taken from;
+# a binary classifier of the same trees put a right piece first for fewer questions (out of fold on
+# the 3,657 training questions, session 21: 0.730 -> 0.750 of answerable ones). Its scores become
+# probabilities by `calibrate`.
 PARAMS = {
-    "objective": "binary",
+    "objective": "lambdarank",
+    "lambdarank_truncation_level": 10,
     "learning_rate": 0.05,
     "num_leaves": 15,
     "min_data_in_leaf": 40,
@@ -160,16 +166,48 @@ def _fold_of(group: str, partition: int = 0) -> int:
 
 
 def fit(rows: list[Rows]) -> Any:
-    """A LightGBM booster on `rows` (imported here: serving evaluates the saved trees with numpy)."""
+    """A LightGBM booster on `rows`, each item's candidates one query group (imported here:
+    serving evaluates the saved trees with numpy)."""
     import lightgbm
 
-    features = np.vstack([r.features for r in rows if len(r.features)])
-    labels = np.concatenate([r.labels for r in rows if len(r.features)])
-    return lightgbm.train(PARAMS, lightgbm.Dataset(features, labels, feature_name=list(FEATURES)), ROUNDS)
+    kept = [r for r in rows if len(r.features)]
+    data = lightgbm.Dataset(np.vstack([r.features for r in kept]), np.concatenate([r.labels for r in kept]), feature_name=list(FEATURES))
+    if PARAMS["objective"] in RANKING_OBJECTIVES:
+        data.set_group([len(r.features) for r in kept])
+    return lightgbm.train(PARAMS, data, ROUNDS)
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """P(candidate holds the answer) = 1 / (1 + exp(-(scale * score + offset))) of a ranker's score."""
+
+    scale: float
+    offset: float
+
+    def __call__(self, scores: np.ndarray) -> np.ndarray:
+        return 1.0 / (1.0 + np.exp(-np.clip(self.scale * scores + self.offset, -30, 30)))
+
+    @classmethod
+    def fitted(cls, rows: Sequence[Rows], scores: Sequence[np.ndarray]) -> Calibration:
+        """Logistic regression of the candidates' labels on their out-of-fold `scores`."""
+        kept = [(r, s) for r, s in zip(rows, scores, strict=True) if len(s)]
+        fitted = fit_logistic(np.concatenate([s for _, s in kept])[:, None], np.concatenate([r.labels for r, _ in kept]))
+        scale = float(fitted.coef[0] / fitted.scale[0])
+        return cls(scale, float(fitted.bias - scale * fitted.mean[0]))
+
+
+def calibrate(rows: Sequence[Rows], scores: list[np.ndarray]) -> tuple[Calibration | None, list[np.ndarray]]:
+    """A ranker's out-of-fold scores as probabilities (and the calibration used); a binary
+    model's are probabilities already."""
+    if PARAMS["objective"] not in RANKING_OBJECTIVES:
+        return None, scores
+    calibration = Calibration.fitted(rows, scores)
+    return calibration, [calibration(s) if len(s) else s for s in scores]
 
 
 def out_of_fold(rows: list[Rows], partition: int = 0) -> list[np.ndarray]:
-    """Each item's candidate probabilities from a model that did not see its document."""
+    """Each item's candidate scores (a binary model's probabilities) from a model that did not
+    see its document."""
     probs: list[np.ndarray] = [np.zeros(0)] * len(rows)
     folds = [_fold_of(r.group, partition) for r in rows]
     for k in range(FOLDS):
@@ -250,6 +288,7 @@ class CrossValidation:
     probabilities, abstainer features and label, out-of-fold P(answerable), and fold."""
 
     rows: list[Rows]
+    scores: list[np.ndarray]  # the model's own, before calibration
     probs: list[np.ndarray]
     x: np.ndarray
     y: np.ndarray
@@ -259,9 +298,10 @@ class CrossValidation:
     @classmethod
     def run(cls, pooled: list[Pooled], top_k: int, partition: int) -> CrossValidation:
         rows = reranked(pooled, top_k, partition)
-        probs = out_of_fold(rows, partition)
+        scores = out_of_fold(rows, partition)
+        probs = calibrate(rows, scores)[1]
         x, y, oof = abstainer_out_of_fold(rows, probs, partition)
-        return cls(rows, probs, x, y, oof, np.array([_fold_of(r.group, partition) for r in rows]))
+        return cls(rows, scores, probs, x, y, oof, np.array([_fold_of(r.group, partition) for r in rows]))
 
 
 def choose_threshold(scores: np.ndarray, answerable: np.ndarray, folds: np.ndarray, max_false_refusals: float) -> float:
@@ -290,6 +330,9 @@ def train(pairs: list[tuple[str, Path]], out: Path, settings: Settings, top_k: i
         runs.append(CrossValidation.run(pooled, top_k, partition))
         print(f"train: cross-validation {partition + 1}/{PARTITIONS} done ({time.perf_counter() - started:.0f}s)", file=sys.stderr)
     rows, x, y = runs[0].rows, runs[0].x, runs[0].y
+    # the served model's calibration: of every partition's out-of-fold scores, as the served model
+    # scores documents it was not trained on
+    calibration = calibrate([r for run in runs for r in run.rows], [s for run in runs for s in run.scores])[0]
     print(f"train: {sum(len(r.labels) for r in rows)} candidates in the answer-aware top {top_k}", file=sys.stderr)
     reachable = sum(bool(r.labels.any()) for r in rows if r.item.answerable)
     n_ans = sum(r.item.answerable for r in rows)
@@ -324,6 +367,7 @@ def train(pairs: list[tuple[str, Path]], out: Path, settings: Settings, top_k: i
         "rerank": {"pool": POOL, "fuse_k": FUSE_K},
         "params": PARAMS,
         "rounds": ROUNDS,
+        **({"calibration": {"scale": calibration.scale, "offset": calibration.offset}} if calibration else {}),
         "trained_on": [{"gold": g, "sha256": hashlib.sha256(Path(g).read_bytes()).hexdigest()} for g, _ in pairs],
         "items": len(rows),
         "partitions": PARTITIONS,

@@ -1,8 +1,9 @@
 """The extractive answerer: a learned ranker picks the passage pieces that answer a question.
 
 Candidates (sentences, run-together list items, table rows) get generic features
-(`candidates.featurize`); a gradient-boosted model trained on the train split of the gold
-sets (`ragqa train`, see eval/train_answerer.py) turns them into the probability that the
+(`candidates.featurize`); a gradient-boosted ranker trained on the train split of the gold
+sets (`ragqa train`, see eval/train_answerer.py) orders each question's candidates, and a
+logistic calibration fitted out of fold turns its scores into the probability that the
 candidate holds the answer. Whether to answer at all is a second, question-level model
 (`abstain`): the best candidate answers when the probability that the documents answer the
 question reaches the threshold stored with the model (chosen by cross-validation on train for
@@ -111,9 +112,10 @@ def load_ranker(folder: Path = MODEL_DIR) -> Ranker:
             f"the answer model in {folder} was trained on features {meta.get('features_version')!r}, "
             f"this code computes {FEATURES_VERSION!r}; retrain with 'ragqa train'"
         )
+    calibration = meta.get("calibration")
     try:
-        forest = load_forest(model_path)
-    except (ForestError, KeyError, ValueError) as exc:
+        forest = load_forest(model_path, (float(calibration["scale"]), float(calibration["offset"])) if calibration else None)
+    except (ForestError, KeyError, ValueError, TypeError) as exc:
         raise ModelError(f"the answer model {model_path} cannot be read ({exc}); retrain with 'ragqa train'") from None
     return Ranker(forest, Abstainer.from_json(meta["abstainer"]), float(meta["join_ratio"]), meta)
 

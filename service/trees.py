@@ -1,6 +1,7 @@
 """The answer model's trees evaluated with numpy, so serving needs no LightGBM.
 
-`ragqa train` fits a LightGBM binary model and saves it in LightGBM's text format
+`ragqa train` fits a LightGBM model (a binary classifier, or a ranker whose scores a logistic
+calibration fitted out of fold turns into probabilities) and saves it in LightGBM's text format
 (service/models/answerer.txt). Importing LightGBM costs a second at start-up (it pulls in
 scikit-learn, SciPy and pandas) and a hundred megabytes; answering only walks 200 small trees.
 `Forest` reads the text format (numerical splits only, which is all `ragqa train` makes) and
@@ -37,19 +38,21 @@ class Forest:
     depth: int
     sigmoid: float
     n_features: int
+    offset: float = 0.0  # a ranker's calibration: P = 1 / (1 + exp(-(sigmoid * raw + offset)))
 
     @cached_property
     def _walk(self) -> _Walk:
         return _Walk.of(self)
 
     def predict(self, x: np.ndarray) -> np.ndarray:
-        """P(positive) for each row of `x` (binary objective), as LightGBM's predict gives it."""
+        """P(positive) for each row of `x`: a binary model's, as LightGBM's predict gives it, or a
+        ranker's calibrated score."""
         x = np.asarray(x, dtype=np.float64)
         if x.ndim != 2 or x.shape[1] != self.n_features:
             raise ForestError(f"expected rows of {self.n_features} features, got shape {x.shape}")
         plain = not self.missing.any() and not np.isnan(x).any()  # no missing-value rules apply: compare only
         raw = self._walk.raw(x) if plain else self._masked_raw(x)
-        return np.asarray(1.0 / (1.0 + np.exp(-self.sigmoid * raw)), dtype=np.float64)
+        return np.asarray(1.0 / (1.0 + np.exp(-(self.sigmoid * raw + self.offset))), dtype=np.float64)
 
     def _masked_raw(self, x: np.ndarray) -> np.ndarray:
         """The trees' summed leaf values, walked with LightGBM's missing-value rules: every row
@@ -136,15 +139,27 @@ def _numbers(block: dict[str, str], key: str, kind: type) -> list[float] | list[
     return [kind(v) for v in text.split()] if text else []
 
 
-def load_forest(path: Path) -> Forest:
-    """A LightGBM text model (binary objective, numerical splits) as a `Forest`."""
+RANKING_OBJECTIVES = ("lambdarank", "rank_xendcg")
+
+
+def load_forest(path: Path, calibration: tuple[float, float] | None = None) -> Forest:
+    """A LightGBM text model (numerical splits) as a `Forest`: of the binary objective, or of a
+    ranking objective with the `calibration` (scale, offset) that turns its scores into probabilities."""
     text = path.read_text(encoding="utf-8")
     head, _, body = text.partition("\nTree=")
     header = dict(line.split("=", 1) for line in head.splitlines() if "=" in line)
     objective = header.get("objective", "")
-    if not objective.startswith("binary"):
-        raise ForestError(f"{path}: objective {objective!r}; only binary models are supported")
-    sigmoid = next((float(p.split(":", 1)[1]) for p in objective.split() if p.startswith("sigmoid:")), 1.0)
+    offset = 0.0
+    if objective.startswith("binary"):
+        if calibration is not None:
+            raise ForestError(f"{path}: a binary model is calibrated already; no calibration is taken")
+        sigmoid = next((float(p.split(":", 1)[1]) for p in objective.split() if p.startswith("sigmoid:")), 1.0)
+    elif objective.startswith(RANKING_OBJECTIVES):
+        if calibration is None:
+            raise ForestError(f"{path}: a ranking model ({objective.split()[0]}) needs its calibration")
+        sigmoid, offset = calibration
+    else:
+        raise ForestError(f"{path}: objective {objective!r}; only binary and ranking models are supported")
     n_features = int(header["max_feature_idx"]) + 1
     trees: list[dict[str, str]] = []
     for chunk in ("Tree=" + body).split("\nTree="):
@@ -184,7 +199,7 @@ def load_forest(path: Path) -> Forest:
         default_left[i, :k] = (decision & 2) > 0
         missing[i, :k] = (decision >> 2) & 3
         depth = max(depth, _depth(left[i, :k], right[i, :k]))
-    return Forest(feature, threshold, left, right, default_left, missing, leaf, depth, sigmoid, n_features)
+    return Forest(feature, threshold, left, right, default_left, missing, leaf, depth, sigmoid, n_features, offset)
 
 
 def _depth(left: np.ndarray, right: np.ndarray, node: int = 0) -> int:

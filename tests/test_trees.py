@@ -1,5 +1,5 @@
-"""The numpy tree walker (service/trees.py) gives LightGBM's own predictions for the shipped model
-and for a model with stumps, missing values and default directions."""
+"""The numpy tree walker (service/trees.py) gives LightGBM's own predictions for the shipped model,
+for a model with stumps, missing values and default directions, and for a ranker with its calibration."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 import lightgbm
 import numpy as np
 import pytest
-from ragqa.service.extractive import MODEL_DIR
+from ragqa.service.extractive import MODEL_DIR, load_ranker
 from ragqa.service.trees import ForestError, load_forest
 
 
@@ -21,11 +21,34 @@ def _rows(n: int, width: int, seed: int) -> np.ndarray:
 
 
 def test_the_shipped_model_predicts_as_lightgbm_does() -> None:
-    path = MODEL_DIR / "answerer.txt"
-    booster = lightgbm.Booster(model_file=str(path))
-    forest = load_forest(path)
-    x = _rows(500, forest.n_features, 1)
-    np.testing.assert_allclose(forest.predict(x), booster.predict(x), rtol=1e-9, atol=1e-12)
+    ranker = load_ranker(MODEL_DIR)
+    booster = lightgbm.Booster(model_file=str(MODEL_DIR / "answerer.txt"))
+    x = _rows(500, ranker.forest.n_features, 1)
+    expected = booster.predict(x)
+    calibration = ranker.meta.get("calibration")
+    if calibration:  # a ranker: LightGBM gives its scores, the calibration their probabilities
+        expected = 1.0 / (1.0 + np.exp(-(calibration["scale"] * expected + calibration["offset"])))
+    np.testing.assert_allclose(ranker.probabilities(x), expected, rtol=1e-9, atol=1e-12)
+
+
+def test_a_ranker_is_read_with_its_calibration_and_only_with_it(tmp_path: Path) -> None:
+    rng = np.random.default_rng(3)
+    x = rng.random((600, 4))
+    y = (x[:, 0] + 0.5 * rng.random(600) > 0.9).astype(float)
+    data = lightgbm.Dataset(x, y)
+    data.set_group([6] * 100)
+    booster = lightgbm.train({"objective": "lambdarank", "num_leaves": 5, "verbose": -1, "seed": 1, "min_data_in_leaf": 5}, data, 20)
+    path = tmp_path / "rank.txt"
+    booster.save_model(str(path))
+    probe = rng.random((200, 4))
+    forest = load_forest(path, (1.7, -2.5))
+    np.testing.assert_allclose(forest.predict(probe), 1.0 / (1.0 + np.exp(-(1.7 * booster.predict(probe) - 2.5))), rtol=1e-9, atol=1e-12)
+    with pytest.raises(ForestError, match="calibration"):
+        load_forest(path)
+    binary = lightgbm.train({"objective": "binary", "num_leaves": 5, "verbose": -1}, lightgbm.Dataset(x, y), 5)
+    binary.save_model(str(tmp_path / "binary.txt"))
+    with pytest.raises(ForestError, match="calibrat"):
+        load_forest(tmp_path / "binary.txt", (1.0, 0.0))
 
 
 def test_missing_values_and_defaults_follow_lightgbm(tmp_path: Path) -> None:
@@ -56,5 +79,5 @@ def test_a_model_of_stumps_and_bad_input(tmp_path: Path) -> None:
     with pytest.raises(ForestError, match="features"):
         forest.predict(np.ones((2, 7)))
     (tmp_path / "reg.txt").write_text("tree\nobjective=regression\nmax_feature_idx=2\n\nTree=0\nnum_leaves=1\nleaf_value=0\n", encoding="utf-8")
-    with pytest.raises(ForestError, match="binary"):
+    with pytest.raises(ForestError, match="binary and ranking"):
         load_forest(tmp_path / "reg.txt")

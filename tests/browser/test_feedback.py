@@ -26,7 +26,7 @@ pytestmark = pytest.mark.browser
 
 OpenPage = Callable[..., Watched]
 FOLLOW_UP = "那2022年呢？"
-REFUSED_WITH_SUGGESTIONS = "缙云县2035年的常住人口是多少？"  # on topic, but no document gives it: refused, with passages on its topic
+REFUSED_WITH_SUGGESTIONS = "缙云县2035年的常住人口是多少？"  # on topic, but no document gives it: passages on its topic
 DOWN = re.compile("^没有帮助")
 
 
@@ -200,8 +200,16 @@ def test_history_keeps_the_last_exchanges_within_the_limits(open_page: OpenPage,
     assert [t["content"] for t in history[1::2]] == [str(i) * 4000 for i in (2, 3, 4)]
 
 
-def test_refusal_offers_the_suggested_passages_as_sources(open_page: OpenPage, feedback_service: Service) -> None:
-    w = open_page(feedback_service.url + "/", init_script=answer_events_script())
+@pytest.fixture(scope="module")
+def refusing_service(use_index: Path, tmp_path_factory: pytest.TempPathFactory, start_service: StartService) -> Service:
+    """The sample corpus with a refusal threshold no answer reaches: every on-topic question is
+    refused with its suggested passages, whatever the answer model makes of it."""
+    db = tmp_path_factory.mktemp("refusing") / "feedback.sqlite"
+    return start_service(use_index, [], {"RAGQA_FEEDBACK_DB": str(db), "RAGQA_REFUSE_BELOW": "1"})
+
+
+def test_refusal_offers_the_suggested_passages_as_sources(open_page: OpenPage, refusing_service: Service) -> None:
+    w = open_page(refusing_service.url + "/", init_script=answer_events_script())
     page = w.page
     bot = ask(page, REFUSED_WITH_SUGGESTIONS)
     result = last_answer(w)
