@@ -34,6 +34,14 @@ LineReader = Callable[[bytes], list[str] | PagedLines]
 _READERS: dict[str, LineReader] = {}
 _TITLE_HINT = re.compile(r"关于|通知|规划|计划|方案|建议|意见|报告|办法|决定|条例")
 _TITLE_END = re.compile(r"(?:通知|规划|計劃|计划|方案|建议|建議|意见|意見|报告|報告|办法|辦法|决定|決定|条例|條例|》)$")
+# A line that ends by naming a kind of official document ("…仲裁规则", "…学位法", "…作业要点（修正）"),
+# read folded, so Traditional reads as Simplified.
+_KIND_END = re.compile(
+    r"(?:通知|通报|公告|公报|规划|计划|方案|建议|意见|报告|办法|决定|条例|法|规则|规定|细则|标准|要点|章程|纲要|指南|批复|函"
+    r"|决议|解释|说明|清单|目录|答记者问|决定书|协定|协议|合同|公约|准则)(?:[(（][^()（）]{0,30}[)）])?$"
+)
+# A line that starts an article, a chapter or an item ("第四条 …", "一、…", "（二）…", "3.…") is not a title.
+_NUMBERED = re.compile(r"^(?:第[0-9一二三四五六七八九十百零〇两]+[条章节编款项]|[一二三四五六七八九十]+[、．.]|[(（][0-9一二三四五六七八九十]+[)）]|[0-9]+[、．.])")
 
 
 def register_reader(suffix: str, reader: LineReader) -> None:
@@ -134,20 +142,28 @@ for _suffix in (".png", ".jpg", ".jpeg"):
     register_reader(_suffix, read_image)
 
 
+def _title_shaped(line: str) -> bool:
+    """4 to 120 characters, not an article or item, not ending a sentence or a question."""
+    return 4 <= len(line) <= 120 and not _NUMBERED.match(fold(line)) and line[-1] not in "。；;：:？?"
+
+
 def guess_title(lines: list[str], fallback: str) -> str:
-    """The document's title: the first early line naming a notice, plan or report (with the lines
-    that continue it when extraction wrapped the title), else the first line of text."""
+    """The document's title: the first early title-shaped line that names a notice, plan or report
+    or ends by naming a kind of document ("…条例", "…规则", "…标准"), with the lines that continue it
+    when extraction wrapped the title; else the first title-shaped line, else the first line of text."""
     cleaned = [clean_line(line) for line in lines[:30]]
     for i, line in enumerate(cleaned):
-        if not 4 <= len(line) <= 120 or not _TITLE_HINT.search(fold(line)):
+        folded = fold(line)
+        if not _title_shaped(line) or not (_TITLE_HINT.search(folded) or _KIND_END.search(folded)):
             continue
         title = line
         for nxt in cleaned[i + 1 : i + 4]:
-            if not nxt or _TITLE_END.search(title) or len(title) + len(nxt) > 120 or nxt[-1] in "。：:,，;；":
+            if (not nxt or _TITLE_END.search(title) or _KIND_END.search(fold(title)) or len(title) + len(nxt) > 120
+                    or nxt[-1] in "。：:,，;；" or _NUMBERED.match(fold(nxt))):
                 break
             title += nxt
         return title
-    first = [c for c in cleaned if 4 <= len(c) <= 120]
+    first = [c for c in cleaned if _title_shaped(c)] or [c for c in cleaned if 4 <= len(c) <= 120]
     return first[0] if first else fallback
 
 

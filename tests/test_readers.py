@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 from ragqa.ingest.errors import ReadError
-from ragqa.ingest.readers import decode_text, read_document, read_html, read_tree, split_physical_lines
+from ragqa.ingest.readers import decode_text, guess_title, read_document, read_html, read_tree, split_physical_lines
 
 
 def test_decodes_utf8_bom_gbk_and_rejects_binary() -> None:
@@ -37,6 +37,24 @@ def test_read_document_titles_and_hashes(tiny_corpus: Path) -> None:
     assert doc.title == "某縣2024年工作計劃"
     assert len(doc.sha256) == 64
     assert doc.line(1) == "# 某縣2024年工作計劃"
+
+
+@pytest.mark.parametrize(
+    ("lines", "title"),
+    [
+        # rules whose table of contents lists an article naming a notice
+        (["某市仲裁委员会仲裁规则", "目 录", "第一章 总 则", "第十一条 发送仲裁通知"], "某市仲裁委员会仲裁规则"),
+        # a law whose early articles name a plan: an article is never the title
+        (["中华人民共和国某某法", "第一章 总则", "第四条 县级以上人民政府应当将该项工作纳入发展规划。"], "中华人民共和国某某法"),
+        (["觀光旅館設備標準", "第1條", "本標準依某條例第二十三條規定訂定之。"], "觀光旅館設備標準"),
+        # a title wrapped by extraction reads on; the addressee line ends it
+        (["某县人民政府关于印发《某县三年行动计", "划》的通知", "各乡镇人民政府："], "某县人民政府关于印发《某县三年行动计划》的通知"),
+        # nothing names a kind of document: the first line shaped like a title, not an item or a sentence
+        (["一、总体要求。", "某某工作要点汇编", "二、重点任务。"], "某某工作要点汇编"),
+    ],
+)
+def test_the_title_is_the_line_that_names_the_document(lines: list[str], title: str) -> None:
+    assert guess_title(lines, "fallback") == title
 
 
 def test_missing_path_is_an_error(tmp_path: Path) -> None:
