@@ -26,7 +26,7 @@ $(INDEX)/manifest.json: $(VENV)/.installed $(wildcard samples/corpus/*) $(wildca
 
 index: $(INDEX)/manifest.json
 
-# The evaluation corpus: public documents of a hundred and twenty-nine genres (eval/corpora/*/SOURCES.tsv).
+# The evaluation corpus: public documents of a hundred and thirty-five genres (eval/corpora/*/SOURCES.tsv).
 $(CORPORA)/manifest.json: $(VENV)/.installed $(wildcard eval/corpora/*/*.txt) $(wildcard ingest/*.py) index/store.py index/textstore.py index/postings.py index/bm25.py
 	$(RAGQA) ingest eval/corpora --index $(CORPORA)
 
@@ -77,7 +77,7 @@ check: $(VENV)/.installed
 # model never saw) gates with floors a little below the figures in README.md; dev is trained on.
 # List answers gate on aggregate_test.jsonl (a responsibility breakdown never tuned on) and dev.
 test: $(VENV)/.installed check browser-deps index corpora node_modules/.installed
-	$(RAGQA) eval eval/gold/test.jsonl --index $(CORPORA) --min hit@5=0.91 --min mrr=0.79 \
+	$(RAGQA) eval eval/gold/test.jsonl --index $(CORPORA) --min hit@5=0.91 --min mrr=0.78 \
 	  --min answer_accuracy=0.80 --min citation_accuracy=0.82 --min citation_validity=1.0 --min refusal_recall=0.45
 	$(RAGQA) eval eval/gold/dev.jsonl --index $(INDEX) --min hit@5=0.95 --min mrr=0.90 \
 	  --min answer_accuracy=0.90 --min citation_accuracy=0.93 --min citation_validity=1.0
