@@ -51,7 +51,7 @@ from ragqa.service.trees import RANKING_OBJECTIVES
 # A ranker learns each question's order of candidates, which is what the answer is taken from;
 # a binary classifier of the same trees put a right piece first for fewer questions (out of fold on
 # the 3,657 training questions, session 21: 0.730 -> 0.750 of answerable ones). Its scores become
-# probabilities by `calibrate`.
+# probabilities by a `Calibration`.
 PARAMS = {
     "objective": "lambdarank",
     "lambdarank_truncation_level": 10,
@@ -196,13 +196,10 @@ class Calibration:
         return cls(scale, float(fitted.bias - scale * fitted.mean[0]))
 
 
-def calibrate(rows: Sequence[Rows], scores: list[np.ndarray]) -> tuple[Calibration | None, list[np.ndarray]]:
-    """A ranker's out-of-fold scores as probabilities (and the calibration used); a binary
-    model's are probabilities already."""
-    if PARAMS["objective"] not in RANKING_OBJECTIVES:
-        return None, scores
-    calibration = Calibration.fitted(rows, scores)
-    return calibration, [calibration(s) if len(s) else s for s in scores]
+def calibration(rows: Sequence[Rows], scores: Sequence[np.ndarray]) -> Calibration | None:
+    """The calibration of a ranker's out-of-fold `scores`; none for a binary model, whose scores
+    are probabilities already."""
+    return Calibration.fitted(rows, scores) if PARAMS["objective"] in RANKING_OBJECTIVES else None
 
 
 def out_of_fold(rows: list[Rows], partition: int = 0) -> list[np.ndarray]:
@@ -299,7 +296,8 @@ class CrossValidation:
     def run(cls, pooled: list[Pooled], top_k: int, partition: int) -> CrossValidation:
         rows = reranked(pooled, top_k, partition)
         scores = out_of_fold(rows, partition)
-        probs = calibrate(rows, scores)[1]
+        fitted = calibration(rows, scores)
+        probs = scores if fitted is None else [fitted(s) for s in scores]
         x, y, oof = abstainer_out_of_fold(rows, probs, partition)
         return cls(rows, scores, probs, x, y, oof, np.array([_fold_of(r.group, partition) for r in rows]))
 
@@ -332,7 +330,7 @@ def train(pairs: list[tuple[str, Path]], out: Path, settings: Settings, top_k: i
     rows, x, y = runs[0].rows, runs[0].x, runs[0].y
     # the served model's calibration: of every partition's out-of-fold scores, as the served model
     # scores documents it was not trained on
-    calibration = calibrate([r for run in runs for r in run.rows], [s for run in runs for s in run.scores])[0]
+    served = calibration([r for run in runs for r in run.rows], [s for run in runs for s in run.scores])
     print(f"train: {sum(len(r.labels) for r in rows)} candidates in the answer-aware top {top_k}", file=sys.stderr)
     reachable = sum(bool(r.labels.any()) for r in rows if r.item.answerable)
     n_ans = sum(r.item.answerable for r in rows)
@@ -367,7 +365,7 @@ def train(pairs: list[tuple[str, Path]], out: Path, settings: Settings, top_k: i
         "rerank": {"pool": POOL, "fuse_k": FUSE_K},
         "params": PARAMS,
         "rounds": ROUNDS,
-        **({"calibration": {"scale": calibration.scale, "offset": calibration.offset}} if calibration else {}),
+        **({"calibration": {"scale": served.scale, "offset": served.offset}} if served else {}),
         "trained_on": [{"gold": g, "sha256": hashlib.sha256(Path(g).read_bytes()).hexdigest()} for g, _ in pairs],
         "items": len(rows),
         "partitions": PARTITIONS,

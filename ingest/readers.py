@@ -33,9 +33,8 @@ log = logging.getLogger("ragqa")
 LineReader = Callable[[bytes], list[str] | PagedLines]
 _READERS: dict[str, LineReader] = {}
 _TITLE_HINT = re.compile(r"关于|通知|规划|计划|方案|建议|意见|报告|办法|决定|条例")
-_TITLE_END = re.compile(r"(?:通知|规划|計劃|计划|方案|建议|建議|意见|意見|报告|報告|办法|辦法|决定|決定|条例|條例|》)$")
 # A line that ends by naming a kind of official document ("…仲裁规则", "…学位法", "…作业要点（修正）"),
-# read folded, so Traditional reads as Simplified.
+# read folded, so Traditional reads as Simplified; a title that ends so (or in 》) is not read on.
 _KIND_END = re.compile(
     r"(?:通知|通报|公告|公报|规划|计划|方案|建议|意见|报告|办法|决定|条例|法|规则|规定|细则|标准|要点|章程|纲要|指南|批复|函"
     r"|决议|解释|说明|清单|目录|答记者问|决定书|协定|协议|合同|公约|准则)(?:[(（][^()（）]{0,30}[)）])?$"
@@ -158,7 +157,7 @@ def guess_title(lines: list[str], fallback: str) -> str:
             continue
         title = line
         for nxt in cleaned[i + 1 : i + 4]:
-            if (not nxt or _TITLE_END.search(title) or _KIND_END.search(fold(title)) or len(title) + len(nxt) > 120
+            if (not nxt or title.endswith("》") or _KIND_END.search(fold(title)) or len(title) + len(nxt) > 120
                     or nxt[-1] in "。：:,，;；" or _NUMBERED.match(fold(nxt))):
                 break
             title += nxt
