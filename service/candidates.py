@@ -176,6 +176,45 @@ def _type_near(q: QuestionProfile, arabic: str, wanted: frozenset[str]) -> float
 
 
 @dataclass(frozen=True)
+class _Own:
+    """What a candidate's features take from the question and the candidate's text alone."""
+
+    held: frozenset[str]
+    cov: float
+    bigram: float
+    types: frozenset[str]
+    fit: float
+    measure_state: float
+    year_state: float
+    type_near: float
+    lcs_share: float
+    clause_cov_fit: float
+
+
+def _own(q: QuestionProfile, text: str) -> _Own:
+    """`_Own` of the candidate sentence (folded) `text`, kept in the question's memo: the rerank
+    and the answer featurize the same sentences of a request."""
+    found = q.memo.get(text)
+    if found is None:
+        arabic = arabize(text)
+        types = text_types(arabic)
+        q_bigrams = _bigrams(_QUESTION_NOISE.sub(" ", q.text))
+        found = q.memo[text] = _Own(
+            held=frozenset(t for t in q.terms if t in text),
+            cov=_coverage(q, text),
+            bigram=len(q_bigrams & _bigrams(text)) / (len(q_bigrams) or 1),
+            types=types,
+            fit=len(q.types & types) / len(q.types) if q.types else 0.0,
+            measure_state=(1.0 if any(has_measure(arabic, m) or has_measure(text, m) for m in q.measures) else -1.0) if q.measures else 0.0,
+            year_state=_year_state(q, text),
+            type_near=_type_near(q, arabic, q.types),
+            lcs_share=_lcs_share(_QUESTION_NOISE.sub("", q.text), text),
+            clause_cov_fit=_clause_cov_fit(q, text),
+        )
+    return found
+
+
+@dataclass(frozen=True)
 class _Passage:
     cov: float
     in_context: frozenset[str]
@@ -197,13 +236,11 @@ class _Batch:
     is_question: list[bool]
     leadin: list[bool]
     local: list[float]
-    body: str  # the question without its frame words, for `_lcs_share`
     frame_total: float  # the weight of the terms next to the question's frame word, for `_frame_cov`
 
 
-def _batch(q: QuestionProfile, cands: list[Candidate]) -> _Batch:
-    q_bigrams = _bigrams(_QUESTION_NOISE.sub(" ", q.text))
-    cov = [_coverage(q, c.sentence.match) for c in cands]
+def _batch(q: QuestionProfile, cands: list[Candidate], own: list[_Own]) -> _Batch:
+    cov = [o.cov for o in own]
     # Per passage (a chunk's context is already folded at ingest): what its title, clause path
     # and table header hold of the question.
     passage: dict[int, _Passage] = {}
@@ -222,7 +259,7 @@ def _batch(q: QuestionProfile, cands: list[Candidate]) -> _Batch:
     local = _local_coverage(q, cands)
     return _Batch(
         cov=cov,
-        bigram=[len(q_bigrams & _bigrams(c.sentence.match)) / (len(q_bigrams) or 1) for c in cands],
+        bigram=[o.bigram for o in own],
         cov_rank={i: r for r, i in enumerate(sorted(range(len(cands)), key=lambda i: -cov[i]))},
         top_kw=max(c.hit.keyword_score for c in cands) or 1.0,
         passage=passage,
@@ -231,12 +268,10 @@ def _batch(q: QuestionProfile, cands: list[Candidate]) -> _Batch:
         is_question=[bool(_QUESTION_LINE.search(c.sentence.text.strip())) for c in cands],
         leadin=[c.sentence.text.rstrip().endswith((":", "：")) for c in cands],
         local=local,
-        body=_QUESTION_NOISE.sub("", q.text),
         frame_total=math.fsum(q.terms[t] for t in q.near_frame),
     )
 
 
-@lru_cache(maxsize=512)  # a request's candidates, for the rerank and again for the answer
 def _lcs_share(body: str, text: str) -> float:
     """The longest stretch of the question `body` (frame words removed) that `text` holds word for
     word, as a share of its length: a phrase quoted whole says more than its words apart."""
@@ -274,7 +309,7 @@ def _local_coverage(q: QuestionProfile, cands: list[Candidate]) -> list[float]:
     return [math.fsum(weight[t] for t in h) / total for h in held]
 
 
-def _frame_cov(q: QuestionProfile, total: float, held: set[str], in_context: frozenset[str]) -> tuple[float, float]:
+def _frame_cov(q: QuestionProfile, total: float, held: frozenset[str], in_context: frozenset[str]) -> tuple[float, float]:
     """The share of the weight (`total`) of the terms next to the question's frame word (what is
     asked about) the candidate holds, and holds with its clause path and title; 1 when there are none."""
     if not total:
@@ -291,39 +326,37 @@ def featurize(q: QuestionProfile, cands: list[Candidate]) -> np.ndarray:
     """One row of `FEATURES` per candidate (float32)."""
     if not cands:
         return np.zeros((0, len(FEATURES)), dtype=np.float32)
-    batch = _batch(q, cands)
-    rows = np.asarray([_row(q, cands, i, batch) for i in range(len(cands))], dtype=np.float32)
+    own = [_own(q, c.sentence.match) for c in cands]
+    batch = _batch(q, cands, own)
+    rows = np.asarray([_row(q, cands, i, batch, own[i]) for i in range(len(cands))], dtype=np.float32)
     frame = rows[:, _FRAME_COLS]
     rows[:, _FRAME_GAP_COLS] = frame.max(axis=0) - frame  # how far behind the best candidate of this question
     return rows
 
 
-def _row(q: QuestionProfile, cands: list[Candidate], i: int, b: _Batch) -> list[float]:
+def _row(q: QuestionProfile, cands: list[Candidate], i: int, b: _Batch, own: _Own) -> list[float]:
     c, s = cands[i], cands[i].sentence
     around = b.passage[c.passage]
-    held = {t for t in q.terms if t in s.match}
+    held = own.held
     in_ctx = around.in_context - held
     cov_ctx = b.cov[i] + 0.6 * math.fsum(q.terms[t] for t in in_ctx) / q.total
     missing = [q.terms[t] / q.total for t in q.terms if t not in held and t not in in_ctx]
     prev_cov = b.cov[i - 1] if i > 0 and cands[i - 1].hit is c.hit else 0.0
     next_cov = b.cov[i + 1] if i + 1 < len(cands) and cands[i + 1].hit is c.hit else 0.0
-    arabic = arabize(s.match)
-    c_types = text_types(arabic)
-    fit = len(q.types & c_types) / len(q.types) if q.types else 0.0
-    measure_state = (1.0 if any(has_measure(arabic, m) or has_measure(s.match, m) for m in q.measures) else -1.0) if q.measures else 0.0
+    c_types, fit = own.types, own.fit
     shape = [
         float(c.passage), c.hit.keyword_score / b.top_kw, 1.0 / c.hit.keyword_rank if c.hit.keyword_rank else 0.0,
         float(min(c.index, 20)), float(c.index == 0), float(_heading_like(s.text)),
         float(c.kind == "row"), float(c.kind == "item"), math.log1p(len(s.text)), float(bool(_LABELLED.match(s.text))),
         float(len(q.terms)), math.log1p(len(q.text)), math.fsum(q.terms[t] for t in q.unseen) / q.total,
     ]
-    fits = [_year_state(q, s.match), measure_state, fit, float(bool(q.types & c_types)), float(b.doc_passages[c.hit.chunk.doc_id])]
+    fits = [own.year_state, own.measure_state, fit, float(bool(q.types & c_types)), float(b.doc_passages[c.hit.chunk.doc_id])]
     lines = [
         float(b.is_question[i]), float(bool(_ANSWER_LINE.match(s.text))), float(i > 0 and cands[i - 1].hit is c.hit and b.is_question[i - 1]),
         float(b.leadin[i]), float(any(b.leadin[j] for j in range(max(0, i - 12), i) if cands[j].hit is c.hit)),
         max(b.absent, default=0.0), sum(b.absent), b.cov[i] * fit, cov_ctx * fit, prev_cov * fit, around.year_state, around.title_cov,
-        float(bool(_MARKER.match(s.text))), float(len(s.text) <= 20 and not _SENTENCE_MARK.search(s.text)), _type_near(q, arabic, q.types),
-        b.local[i], max(b.local) - b.local[i], _lcs_share(b.body, s.match), _clause_cov_fit(q, s.match),
+        float(bool(_MARKER.match(s.text))), float(len(s.text) <= 20 and not _SENTENCE_MARK.search(s.text)), own.type_near,
+        b.local[i], max(b.local) - b.local[i], own.lcs_share, own.clause_cov_fit,
         *_frame_cov(q, b.frame_total, held, around.in_context), 0.0, 0.0,  # the two gaps, filled in by `featurize`
     ]
     coverage = [b.cov[i], cov_ctx, around.cov, prev_cov, next_cov, max(b.cov) - b.cov[i], float(b.cov_rank[i]), max(missing, default=0.0),

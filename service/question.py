@@ -6,8 +6,9 @@ next to its frame word ("新建多少所学校" → 新建, 学校): what is ask
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Any
 
 from ragqa.index.keyword import KeywordIndex, strip_frame, tokenize
 from ragqa.ingest.normalize import normalize_query
@@ -37,6 +38,9 @@ class QuestionProfile:
     years: frozenset[int] = frozenset()
     unseen: frozenset[str] = frozenset()
     near_frame: frozenset[str] = frozenset()  # key terms within NEAR_FRAME characters of a frame word
+    # What features took from this question and one candidate's text alone, by that text: the
+    # rerank and the answer featurize the same sentences of a request (`candidates._own`).
+    memo: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @cached_property
     def total(self) -> float:  # read once per feature of every candidate: computed once
