@@ -26,7 +26,7 @@ from .model import Chunk, Document, chunk_source_text
 from .normalize import SENTENCE_END, SENTENCE_RE, clean_line, fold, join_lines, match_line
 from .tokens import count_tokens
 
-CHUNKER_VERSION = "clauses-8"  # 8: a table's second header row and indented sub-rows; 7: a bundled document's title line is a division; 6: a chapter or section closes the numbered items open above it; 5: pipe rows without outer pipes
+CHUNKER_VERSION = "clauses-9"  # 9: a table of contents is one passage, its entries no headings; a short row takes its spanned cells from the row above; 8: a table's second header row and indented sub-rows; 7: a bundled document's title line is a division; 6: a chapter or section closes the numbered items open above it; 5: pipe rows without outer pipes
 
 _CN = "一二三四五六七八九十百零〇两"
 _HEADINGS: list[tuple[str, re.Pattern[str]]] = [
@@ -41,7 +41,12 @@ _HEADINGS: list[tuple[str, re.Pattern[str]]] = [
     ("shi", re.compile(r"^(?:十[一二三四五六七八九]?|[一二三四五六七八九])是(?!的)")),
 ]
 _ANNEX = re.compile(r"^附件\s*\d{0,2}\s*[:：]?\s*$")
+# What follows "第三条" when a line quotes an article instead of opening it (第三条的规定, 第三条中…);
+# after an item marker (一、 （一）) the words that also open a heading (一、中国…, 1.明确职责, 二、提出…)
+# are left out.
 _CROSS_REF = re.compile(r"^\s*(?:的|之|中|所|款|项|條|条|规定|規定|要求|提出|明确|明確|第|、|至|及|或|和|与)")
+_ITEM_CROSS_REF = re.compile(r"^\s*(?:的|之|所|款|项|項|條|条|规定|規定|要求|第|、|至|及|或|和|与)")
+_NUMBERED = ("chapter", "section", "article")
 _LABEL_MAX = 36
 _TITLE_BLOCK = 3  # lines
 _MARKER_START = re.compile(r"^[\d《“\"(（]")
@@ -61,7 +66,7 @@ def detect_heading(cleaned: str) -> Heading | None:
         return Heading("annex", cleaned.rstrip(":：").strip())
     for kind, pattern in _HEADINGS:
         m = pattern.match(probe)
-        if m and not _CROSS_REF.match(probe[m.end() :]):
+        if m and not (_CROSS_REF if kind in _NUMBERED else _ITEM_CROSS_REF).match(probe[m.end() :]):
             return Heading(kind, heading_label(cleaned))
     return None
 
@@ -100,6 +105,19 @@ def table_cells(raw: str) -> list[str] | None:
     return [] if all(_RULE_CELL.fullmatch(c.strip()) for c in cells) else cells
 
 
+def _row_cells(raw: str, in_table: bool) -> list[str] | None:
+    """`table_cells(raw)`; inside a table (`in_table`) also the two cells of `a | b`, a row whose
+    other cells span from above, unless one is a sentence (a note under the table: "注：… | …。").
+    Outside a table such a line is text."""
+    cells = table_cells(raw)
+    if cells is not None or not in_table:
+        return cells
+    left, bar, right = (clean_line(part) for part in raw.strip().partition("|"))
+    if not (bar and left and right) or "|" in right or any(c.endswith(tuple(SENTENCE_END)) for c in (left, right)):
+        return None
+    return [left, right]
+
+
 # Kinds that divide a whole document, outermost first: an annex, a document bundled into this one
 # under its own title line, a chapter, a section. None sits inside a numbered item (一、, (一),
 # 1. …), however the text before it was numbered.
@@ -117,6 +135,38 @@ def _bundled_title(cleaned: str, line: int, own_title: str) -> Heading | None:
     if line <= _TITLE_BLOCK or _MARKER_START.match(probe) or not _TITLE_LINE.match(probe) or probe in own_title:
         return None
     return Heading("document", heading_label(cleaned))
+
+
+# A table of contents: a line that says so, then short lines (headings, maybe with dot leaders and
+# page numbers) up to the line that opens the body by repeating the first of them.
+_TOC = re.compile(r"^(?:目录|目次|目錄)$")
+_TOC_PAGE = re.compile(r"[.·…．・\-—_]*[0-9ⅠⅡⅢⅣⅤⅥⅦⅧⅨⅩIVXivx]*$")
+_TOC_ENTRY_MAX = 60  # characters
+_TOC_ENTRIES_MAX = 400
+
+
+def _toc_key(cleaned: str) -> str:
+    """A contents entry or heading without spaces, dot leaders and page number ("5.1 通则 …… 2")."""
+    return _TOC_PAGE.sub("", re.sub(r"\s+", "", fold(cleaned)))
+
+
+def _toc_span(doc: Document) -> tuple[int, int] | None:
+    """The lines (first, last) of the document's table of contents: its 目录 line and the entries
+    below it, which end where the body begins by repeating the first entry. None when there is
+    no such line, or no entry is repeated (then the short lines are the body's own headings)."""
+    lines = [(n, clean_line(raw)) for n, raw in enumerate(doc.lines, start=1) if raw.strip()]
+    for k, (start, cleaned) in enumerate(lines):
+        if not _TOC.match(re.sub(r"\s+", "", cleaned)):
+            continue
+        entries = lines[k + 1 : k + 1 + _TOC_ENTRIES_MAX]
+        first = _toc_key(entries[0][1]) if entries else ""
+        for i, (_, text) in enumerate(entries):
+            if len(text) > _TOC_ENTRY_MAX or text.endswith(("。", "；", ";")):
+                break
+            if i >= 2 and first and _toc_key(text) == first:
+                return start, entries[i - 1][0]
+        return None
+    return None
 
 
 def _push_heading(stack: list[Heading], heading: Heading) -> list[Heading]:
@@ -141,18 +191,34 @@ class _Table:
     rows: list[list[str]] = field(default_factory=list)  # the header rows as written
     pending: list[int] = field(default_factory=list)
     parents: list[tuple[int, str]] = field(default_factory=list)  # (indent, first cell)
+    last: list[str] = field(default_factory=list)  # the last row's cells, the spanned ones filled in
 
     def takes_header(self, n: int, cells: list[str], after_row: bool) -> bool:
         """Whether line `n` (`cells`) is a header row, read into this table: a repeated header, the
         first row of a table (not a bare number), or a second header row right after the first."""
         if cells in self.rows or (not after_row and not self.pending and not re.fullmatch(r"\d{1,4}", cells[0])):
-            self.header, self.rows, self.pending, self.parents = cells, [cells], [n], []
+            self.header, self.rows, self.pending, self.parents, self.last = cells, [cells], [n], [], []
             return True
         if self.pending and len(self.rows) == 1 and _second_header(cells, self.header):
             self.header, self.rows = _merged_header(self.header, cells), [*self.rows, cells]
             self.pending.append(n)
             return True
         return False
+
+    def spanned(self, cells: list[str]) -> list[str]:
+        """The leading cells a row narrower than the header takes from the row above: cells that
+        span several rows, their span lost in the text ("凤凰街道 | 179" under "广州市 | 天河区 | … |
+        201"). Only when, aligned to the right, each of its cells is a number where the row above
+        has one and text where it has text, and the cells taken are labels, not numbers: a row whose
+        trailing cells were left out, or a table of pairs laid side by side, takes nothing.
+        Records the row, filled in, as the last."""
+        width, lead = len(self.header), len(self.header) - len(cells)
+        take = self.last[:lead] if 0 < len(cells) < width and len(self.last) == width else []
+        fits = all(bool(_DATA_CELL.fullmatch(a)) == bool(_DATA_CELL.fullmatch(b)) for a, b in zip(cells, self.last[lead:], strict=False))
+        if not (take and fits and all(c and not _DATA_CELL.fullmatch(c) for c in take)):
+            take = []
+        self.last = [*take, *cells]
+        return take
 
     def label(self, raw: str, first: str) -> str:
         """A row's path element: the header's first cell, the rows it is indented under, its own first cell."""
@@ -183,19 +249,27 @@ def _segments(doc: Document) -> list[_Segment]:
         return tuple(h.line for h in stack)
 
     own_title = re.sub(r"\s+", "", fold(doc.title))
+    toc = _toc_span(doc)
+    contents: _Segment | None = None
     for n, raw in enumerate(doc.lines, start=1):
         if not raw.strip():
             continue
-        cells = table_cells(raw)
+        if toc is not None and toc[0] <= n <= toc[1]:
+            if n == toc[0]:  # the contents are one passage under their own label, no heading opened
+                contents = _Segment("clause", (*path(), heading_label(clean_line(raw))), [], (*path_lines(), n))
+                segments.append(contents)
+            segments[-1].lines.append(n)
+            continue
+        after_row = bool(segments) and segments[-1].kind == "table_row"
+        cells = _row_cells(raw, after_row)
         if cells == []:
             continue
         if cells is not None:
-            prev = segments[-1] if segments else None
-            after_row = prev is not None and prev.kind == "table_row"
             if table.takes_header(n, cells, after_row):
                 continue
             if cells[0] or not after_row or table.pending:
-                seg = _Segment("table_row", (*path(), table.label(raw, cells[0])), path_lines=path_lines(), context=table.context(table_title))
+                first = " ".join(c for c in (*table.spanned(cells), cells[0]) if c)
+                seg = _Segment("table_row", (*path(), table.label(raw, first)), path_lines=path_lines(), context=table.context(table_title))
                 seg.lines.extend(table.pending)
                 table.pending = []
                 segments.append(seg)
@@ -213,7 +287,7 @@ def _segments(doc: Document) -> list[_Segment]:
             stack = _push_heading(stack, Heading(heading.kind, heading.label, n))
             segments.append(_Segment("clause", path(), [n], path_lines(), heading_only=True))
             continue
-        if not segments or segments[-1].kind == "table_row":
+        if not segments or segments[-1].kind == "table_row" or segments[-1] is contents:
             segments.append(_Segment("clause" if stack else "text", path(), path_lines=path_lines()))
         segments[-1].lines.append(n)
         segments[-1].heading_only = False

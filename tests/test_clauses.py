@@ -85,7 +85,7 @@ KNOWN_PATHS = [
     ("000_f32850ce6c833049.txt", 100, "附件 › 市十六届人大一次会议一号议案办理工作任务清单 › 序号 8"),
     ("001_c639e19f48d489c6.txt", 14, "(一)坚持首位战略,实现人才科创能级显著提升"),
     ("001_c639e19f48d489c6.txt", 40, "(六)聚焦多元贯通,实现社会治理效能显著提升"),
-    ("002_c48d23b415dc882a.txt", 45, "三、工作舉措 › (五)構建管行業必須管產業發展的責任機制"),
+    ("002_c48d23b415dc882a.txt", 45, "三、工作舉措 › (五)構建管行業必須管產業發展的責任機制 › 1.明確工作責任"),  # an item that opens with 明確 is no cross-reference
     ("003_9350541e24857315.txt", 23, "一、黄胜可市长牵头的重点工作 › 1.全面完成2023年全市经济社会发展预期目标"),
     ("003_9350541e24857315.txt", 79, "二、郭锦明常务副市长牵头的重点工作 › 1.完成上级下达的能源指标计划目标"),
     ("003_9350541e24857315.txt", 137, "二、郭锦明常务副市长牵头的重点工作 › 17.新增上市企业2家以上"),
@@ -241,3 +241,26 @@ def test_a_numbered_item_that_fills_its_pdf_line_reads_on_into_the_next() -> Non
     assert "（一）国家奖学金的奖励对象为全日制普通本科二年级及以上特别优秀的学生，每学年评审一次。" in texts
     assert "（二）评审程序" in texts and "学院评审小组按名额推荐。" in texts
     assert [(s.start_line, s.end_line) for s in sentences if s.text.startswith("（一）")] == [(3, 4)]
+
+
+def test_a_table_of_contents_is_one_passage_and_the_body_keeps_its_clause_paths() -> None:
+    lines = ("仲裁规则", "目  录", "第一章 总 则", "第一条 本会 …… 1", "第二条 适用范围 …… 2", "第二章 仲裁协议", "第三条 协议的形式 …… 3",
+             "第一章 总 则", "第一条 本会设在省会城市。", "第二条 本规则适用于本会受理的案件。", "第二章 仲裁协议", "第三条 仲裁协议应当采用书面形式。")
+    chunks = chunk_document(Document("rules.txt", "仲裁规则", lines))
+    contents = _chunk_at(chunks, 4)
+    assert (contents.start_line, contents.end_line, contents.clause) == (2, 7, "目录")
+    assert _chunk_at(chunks, 9).clause == "第一章总则 › 第一条本会设在省会城市"
+    assert _chunk_at(chunks, 12).clause == "第二章仲裁协议 › 第三条仲裁协议应当采用书面形式"
+    # Without a repeated first entry the short lines under 目录 are the body's own headings.
+    alone = chunk_document(Document("list.txt", "清单", ("清单", "目录", "第一条 甲。", "第二条 乙。")))
+    assert _chunk_at(alone, 4).clause == "第二条乙"
+
+
+def test_a_row_narrower_than_the_header_takes_the_cells_spanning_it_from_the_row_above() -> None:
+    lines = ("最低价标准", "地级市 | 区 | 街道 | 最低价格", "甲市 | 东区 | 一街道、二街道 | 230", "西区 | 三街道 | 228", "四街道 | 179",
+             "说明文字。", "项目 | 金额 | 备注", "甲 | 50 | 说明", "合计 | 100", "鼓楼\t9580\t台江\t4170", "高新区\t1350")
+    rows = {c.start_line: c for c in chunk_document(Document("price.txt", "最低价标准", lines)) if c.kind == "table_row"}
+    assert rows[4].clause.endswith("地级市 甲市 西区") and rows[5].clause.endswith("地级市 甲市 西区 四街道")  # "a | b" inside a table is a row
+    assert rows[9].clause.endswith("项目 合计")  # a number under text: its trailing cells were left out, nothing spans it
+    assert rows[11].clause.endswith("高新区") and "台江" not in rows[11].clause  # pairs side by side: numbers are no labels
+    assert _chunk_at(chunk_document(Document("t.txt", "t", ("标题", "甲 | 乙"))), 2).kind != "table_row"  # outside a table it is text
