@@ -44,8 +44,9 @@ _ANNEX = re.compile(r"^附件\s*\d{0,2}\s*[:：]?\s*$")
 # What follows "第三条" when a line quotes an article instead of opening it (第三条的规定, 第三条中…);
 # after an item marker (一、 （一）) the words that also open a heading (一、中国…, 1.明确职责, 二、提出…)
 # are left out.
-_CROSS_REF = re.compile(r"^\s*(?:的|之|中|所|款|项|條|条|规定|規定|要求|提出|明确|明確|第|、|至|及|或|和|与)")
-_ITEM_CROSS_REF = re.compile(r"^\s*(?:的|之|所|款|项|項|條|条|规定|規定|要求|第|、|至|及|或|和|与)")
+_QUOTING = "的|之|所|款|项|條|条|规定|規定|要求|第|、|至|及|或|和|与"
+_CROSS_REF = re.compile(rf"^\s*(?:{_QUOTING}|中|提出|明确|明確)")
+_ITEM_CROSS_REF = re.compile(rf"^\s*(?:{_QUOTING})")
 _NUMBERED = ("chapter", "section", "article")
 _LABEL_MAX = 36
 _TITLE_BLOCK = 3  # lines

@@ -191,14 +191,14 @@ class _Own:
     clause_cov_fit: float
 
 
-def _own(q: QuestionProfile, text: str) -> _Own:
+def _own(q: QuestionProfile, text: str, q_bigrams: frozenset[str], body: str) -> _Own:
     """`_Own` of the candidate sentence (folded) `text`, kept in the question's memo: the rerank
-    and the answer featurize the same sentences of a request."""
+    and the answer featurize the same sentences of a request. `q_bigrams` and `body`: the
+    question's bigrams and its text without frame words."""
     found = q.memo.get(text)
     if found is None:
         arabic = arabize(text)
         types = text_types(arabic)
-        q_bigrams = _bigrams(_QUESTION_NOISE.sub(" ", q.text))
         found = q.memo[text] = _Own(
             held=frozenset(t for t in q.terms if t in text),
             cov=_coverage(q, text),
@@ -208,7 +208,7 @@ def _own(q: QuestionProfile, text: str) -> _Own:
             measure_state=(1.0 if any(has_measure(arabic, m) or has_measure(text, m) for m in q.measures) else -1.0) if q.measures else 0.0,
             year_state=_year_state(q, text),
             type_near=_type_near(q, arabic, q.types),
-            lcs_share=_lcs_share(_QUESTION_NOISE.sub("", q.text), text),
+            lcs_share=_lcs_share(body, text),
             clause_cov_fit=_clause_cov_fit(q, text),
         )
     return found
@@ -326,7 +326,8 @@ def featurize(q: QuestionProfile, cands: list[Candidate]) -> np.ndarray:
     """One row of `FEATURES` per candidate (float32)."""
     if not cands:
         return np.zeros((0, len(FEATURES)), dtype=np.float32)
-    own = [_own(q, c.sentence.match) for c in cands]
+    q_bigrams, body = _bigrams(_QUESTION_NOISE.sub(" ", q.text)), _QUESTION_NOISE.sub("", q.text)
+    own = [_own(q, c.sentence.match, q_bigrams, body) for c in cands]
     batch = _batch(q, cands, own)
     rows = np.asarray([_row(q, cands, i, batch, own[i]) for i in range(len(cands))], dtype=np.float32)
     frame = rows[:, _FRAME_COLS]
