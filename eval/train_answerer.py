@@ -115,7 +115,7 @@ def collect(gold_path: str, index_dir: Path, settings: Settings, top_k: int) -> 
     configure_jieba(settings.cache_dir / "jieba")
     embedder = make_embedder(str(read_manifest(index_dir).get("embedder")), settings.embed_threads)
     index = load_index(index_dir, embedder.name)
-    searcher = Searcher(index, embedder, FusionConfig(settings.keyword_weight, settings.dense_weight, settings.rrf_k, bigram_weight=settings.bigram_weight))
+    searcher = Searcher(index, embedder, FusionConfig(settings.keyword_weight, settings.dense_weight, settings.rrf_k, bigram_weight=settings.bigram_weight, title_weight=settings.title_weight))
     gold = load_gold(gold_path, lambda d: len(index.documents[d].lines) if d in index.documents else None)
     if gold.problems:
         first = gold.problems[0]

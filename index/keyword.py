@@ -129,7 +129,11 @@ class KeywordIndex:
 
     def scores(self, query: str) -> np.ndarray:
         """BM25 score of every chunk for `query` (Simplified matching text)."""
-        return self.postings.scores(self.postings.ids([t for t in tokenize(query) if t in self.df]))
+        return self.token_scores(tokenize(query))
+
+    def token_scores(self, tokens: list[str]) -> np.ndarray:
+        """BM25 score of every chunk for a query already tokenised as `tokens`."""
+        return self.postings.scores(self.postings.ids([t for t in tokens if t in self.df]))
 
     def save(self, folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)

@@ -26,7 +26,7 @@ from .model import Chunk, Document, chunk_source_text
 from .normalize import SENTENCE_END, SENTENCE_RE, clean_line, fold, join_lines, match_line
 from .tokens import count_tokens
 
-CHUNKER_VERSION = "clauses-9"  # 9: a table of contents is one passage, its entries no headings; a short row takes its spanned cells from the row above; 8: a table's second header row and indented sub-rows; 7: a bundled document's title line is a division; 6: a chapter or section closes the numbered items open above it; 5: pipe rows without outer pipes
+CHUNKER_VERSION = "clauses-10"  # 10: a title wrapped after its first line takes the line above its tail; 9: a table of contents is one passage, its entries no headings; a short row takes its spanned cells from the row above; 8: a table's second header row and indented sub-rows; 7: a bundled document's title line is a division; 6: a chapter or section closes the numbered items open above it; 5: pipe rows without outer pipes
 
 _CN = "一二三四五六七八九十百零〇两"
 _HEADINGS: list[tuple[str, re.Pattern[str]]] = [

@@ -39,6 +39,8 @@ _KIND_END = re.compile(
     r"(?:通知|通报|公告|公报|规划|计划|方案|建议|意见|报告|办法|决定|条例|法|规则|规定|细则|标准|要点|章程|纲要|指南|批复|函"
     r"|决议|解释|说明|清单|目录|答记者问|决定书|协定|协议|合同|公约|准则)(?:[(（][^()（）]{0,30}[)）])?$"
 )
+# The end of a line above a title that is not part of it: a document number, a letterhead, a date, a bracket.
+_LETTERHEAD = re.compile(r"(?:号|文件|\d{4}年\d{1,2}月\d{1,2}日|[)）》】])$")
 # A line that starts an article, a chapter or an item ("第四条 …", "一、…", "（二）…", "3.…") is not a title.
 _NUMBERED = re.compile(r"^(?:第[0-9一二三四五六七八九十百零〇两]+[条章节编款项]|[一二三四五六七八九十]+[、．.]|[(（][0-9一二三四五六七八九十]+[)）]|[0-9]+[、．.])")
 
@@ -146,6 +148,23 @@ def _title_shaped(line: str) -> bool:
     return 4 <= len(line) <= 120 and not _NUMBERED.match(fold(line)) and line[-1] not in "。；;：:？?"
 
 
+def _wrapped_start(cleaned: list[str], i: int) -> str:
+    """The lines just above a title line `cleaned[i]` that is only the tail of a wrapped title
+    ("2025年福州市国民经济和社会发展" above "统计公报"): the line is a kind of document and
+    little more (at most 8 characters), and each line above is title-shaped, at most 40 characters, and does
+    not itself name a kind of document or end as a document number, a letterhead or a bracket does."""
+    if len(cleaned[i]) > 8 or not _KIND_END.search(fold(cleaned[i])):
+        return ""
+    start = ""
+    for prev in reversed(cleaned[max(0, i - 2) : i]):
+        folded = fold(prev)
+        if (not prev or not _title_shaped(prev) or len(prev) > 40 or _KIND_END.search(folded) or _LETTERHEAD.search(folded)
+                or len(start) + len(prev) + len(cleaned[i]) > 120):
+            break
+        start = prev + start
+    return start
+
+
 def guess_title(lines: list[str], fallback: str) -> str:
     """The document's title: the first early title-shaped line that names a notice, plan or report
     or ends by naming a kind of document ("…条例", "…规则", "…标准"), with the lines that continue it
@@ -155,7 +174,7 @@ def guess_title(lines: list[str], fallback: str) -> str:
         folded = fold(line)
         if not _title_shaped(line) or not (_TITLE_HINT.search(folded) or _KIND_END.search(folded)):
             continue
-        title = line
+        title = _wrapped_start(cleaned, i) + line
         for nxt in cleaned[i + 1 : i + 4]:
             if (not nxt or title.endswith("》") or _KIND_END.search(fold(title)) or len(title) + len(nxt) > 120
                     or nxt[-1] in "。：:,，;；" or _NUMBERED.match(fold(nxt))):

@@ -54,7 +54,7 @@ class Pipeline:
     ) -> None:
         self.settings = settings
         self.embedder = embedder
-        self.retrieval = Retrieval(index, embedder, FusionConfig(settings.keyword_weight, settings.dense_weight, settings.rrf_k, bigram_weight=settings.bigram_weight))
+        self.retrieval = Retrieval(index, embedder, FusionConfig(settings.keyword_weight, settings.dense_weight, settings.rrf_k, bigram_weight=settings.bigram_weight, title_weight=settings.title_weight))
         self.answerer = Answerer(ranker or default_ranker(), llm, settings.refuse_below)
         self.docs = Documents(settings, self.retrieval, embedder)
         self._suggested: dict[tuple[int, frozenset[str] | None], list[str]] = {}

@@ -88,7 +88,9 @@ class Retrieval:
 
 
 def _snapshot(index: LoadedIndex, embedder: Embedder, fusion: FusionConfig) -> Snapshot:
-    return Snapshot(index, Searcher(index, embedder, fusion), RecordBook(index.records, index.documents))
+    searcher = Searcher(index, embedder, fusion)
+    searcher.warm()  # before the snapshot serves: a swap after an upload builds it in the background job
+    return Snapshot(index, searcher, RecordBook(index.records, index.documents))
 
 
 def to_passage(hit: Hit) -> Passage:

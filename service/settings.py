@@ -44,6 +44,7 @@ class Settings(BaseSettings):
     dense_weight: float = Field(0.15, ge=0)
     rrf_k: int = Field(5, ge=1)
     bigram_weight: float = Field(1.0, ge=0, description="weight of the character-bigram ranking of the fused candidates (0: off)")
+    title_weight: float = Field(0.3, ge=0, description="weight of the chunks of documents the question names by a title word (0: off)")
     refuse_below: float | None = Field(
         None, ge=0, le=1, description="refuse when the best candidate's answer probability is below this (default: the model's own threshold)"
     )

@@ -49,6 +49,11 @@ def test_read_document_titles_and_hashes(tiny_corpus: Path) -> None:
         (["觀光旅館設備標準", "第1條", "本標準依某條例第二十三條規定訂定之。"], "觀光旅館設備標準"),
         # a title wrapped by extraction reads on; the addressee line ends it
         (["某县人民政府关于印发《某县三年行动计", "划》的通知", "各乡镇人民政府："], "某县人民政府关于印发《某县三年行动计划》的通知"),
+        # a title wrapped after its first line: the short tail that names the kind takes the head above it
+        (["2025年某市国民经济和社会发展", "统计公报", "某市统计局"], "2025年某市国民经济和社会发展统计公报"),
+        # a letterhead or a document number above a short title is not part of it
+        (["某市人民政府文件", "某政〔2020〕3号", "实施细则"], "实施细则"),
+        (["各区人民政府（管委会）", "工作方案"], "工作方案"),
         # nothing names a kind of document: the first line shaped like a title, not an item or a sentence
         (["一、总体要求。", "某某工作要点汇编", "二、重点任务。"], "某某工作要点汇编"),
     ],
