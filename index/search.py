@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 import re
+import threading
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -94,12 +95,13 @@ class FusionConfig:
     title_docs: int = 3  # documents named at most
     title_chunks: int = 8  # best keyword chunks taken from each
 
-
     def __post_init__(self) -> None:
         if self.keyword_weight < 0 or self.dense_weight < 0 or self.keyword_weight + self.dense_weight == 0:
             raise ValueError("fusion weights must be >= 0 and not both 0")
         if self.bigram_weight < 0 or self.title_weight < 0:
             raise ValueError("bigram_weight and title_weight must be >= 0")
+        if min(self.title_distinct, self.title_docs, self.title_chunks) < 1:
+            raise ValueError("title_distinct, title_docs and title_chunks must be >= 1")
         if self.rrf_k < 1 or self.candidates < 1:
             raise ValueError("rrf_k and candidates must be >= 1")
 
@@ -246,7 +248,6 @@ class Searcher:
             for c, chunk in zip(best, chunks, strict=True)
         ]
 
-
     def _add_named(self, fused: dict[int, float], words: list[str], kw_scores: np.ndarray) -> None:
         """Fuse the chunks of the documents the question names by title (`_named_chunks`) into
         `fused` as one more ranked list. A named document the chunk texts lost comes back; inside
@@ -271,7 +272,10 @@ class Searcher:
             rest = tuple(titles.rest(words, pos))
             if rest and rest not in scored:
                 scored[rest] = self.index.keyword.token_scores(list(rest))
-            out[pos] = best_chunks(scored[rest] if rest else kw_scores, self._titles.span(pos), cfg.title_chunks)
+            span = self._titles.span(pos)
+            # the question's own score when the title holds every word, or the rest is in no chunk of it
+            found = best_chunks(scored[rest], span, cfg.title_chunks) if rest else []
+            out[pos] = found or best_chunks(kw_scores, span, cfg.title_chunks)
         return out
 
 
@@ -281,20 +285,23 @@ class _Titles:
 
     def __init__(self, index: LoadedIndex) -> None:
         self._index = index
+        self._lock = threading.Lock()
         self._built: TitleIndex | None = None
         self._ranges: dict[int, tuple[int, int]] | None = None
         self._chunk_docs: np.ndarray | None = None
 
     @property
     def index(self) -> TitleIndex:
-        if self._built is None:
-            heads = self._index.documents.heads
-            store = self._index.chunks.store
-            self._ranges = store.ranges("chunks")
-            if self._ranges is None:
-                self._chunk_docs = store.chunk_docs
-            self._built = TitleIndex.build({h.pos: h.title for h in heads.values()})
-        return self._built
+        """Built once (under a lock: two first questions at once read the chunk table once)."""
+        with self._lock:
+            if self._built is None:
+                store = self._index.chunks.store
+                self._ranges = store.ranges("chunks")
+                if self._ranges is None:
+                    self._chunk_docs = store.chunk_docs
+                # a document without chunks has nothing to bring back, and its title would count against the others'
+                self._built = TitleIndex.build({h.pos: h.title for h in self._index.documents.heads.values() if h.chunks})
+            return self._built
 
     def span(self, pos: int) -> tuple[int, int] | np.ndarray:
         """Document `pos`'s chunks: (first position, count) when they are one run, else their positions."""

@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 from ragqa.ingest.normalize import normalize_query
+
+_NONE: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -31,12 +33,11 @@ class TitleIndex:
 
     titles: Mapping[int, str]
     docs_by_bigram: Mapping[str, tuple[int, ...]]
-    _empty: tuple[int, ...] = field(default=(), repr=False)
 
     @classmethod
     def build(cls, titles: Mapping[int, str]) -> TitleIndex:
         """From document position -> title."""
-        folded = {pos: normalize_query(title) for pos, title in titles.items()}
+        folded = {pos: normalize_query(title).lower() for pos, title in titles.items()}  # question words come lowercased
         found: dict[str, list[int]] = {}
         for pos, title in folded.items():
             for bigram in {title[i : i + 2] for i in range(len(title) - 1)}:
@@ -46,8 +47,8 @@ class TitleIndex:
     def holders(self, word: str) -> tuple[int, ...]:
         """The documents whose titles hold `word` (of two or more characters)."""
         if len(word) < 2:
-            return self._empty
-        first = self.docs_by_bigram.get(word[:2], self._empty)
+            return _NONE
+        first = self.docs_by_bigram.get(word[:2], _NONE)
         return first if len(word) == 2 else tuple(p for p in first if word in self.titles[p])
 
     def named(self, words: list[str], allowed: frozenset[int] | None, n_docs: int, distinct: int, limit: int) -> list[tuple[int, float]]:
@@ -57,7 +58,7 @@ class TitleIndex:
         if n_docs <= distinct:
             return []  # a corpus of a few documents: every title word is distinctive, none names one
         score: dict[int, float] = {}
-        for word in set(words):
+        for word in sorted(set(words)):  # sorted: the same float sums whatever order a set yields
             holders = self.holders(word)
             if allowed is not None:
                 holders = tuple(p for p in holders if p in allowed)

@@ -26,13 +26,14 @@ from .model import Chunk, Document, chunk_source_text
 from .normalize import SENTENCE_END, SENTENCE_RE, clean_line, fold, join_lines, match_line
 from .tokens import count_tokens
 
-CHUNKER_VERSION = "clauses-10"  # 10: a title wrapped after its first line takes the line above its tail; 9: a table of contents is one passage, its entries no headings; a short row takes its spanned cells from the row above; 8: a table's second header row and indented sub-rows; 7: a bundled document's title line is a division; 6: a chapter or section closes the numbered items open above it; 5: pipe rows without outer pipes
+CHUNKER_VERSION = "clauses-11"  # 11: 第18C條 and 第十条之一 open articles; 10: a title wrapped after its first line takes the line above its tail; 9: a table of contents is one passage, its entries no headings; a short row takes its spanned cells from the row above; 8: a table's second header row and indented sub-rows; 7: a bundled document's title line is a division; 6: a chapter or section closes the numbered items open above it; 5: pipe rows without outer pipes
 
 _CN = "一二三四五六七八九十百零〇两"
 _HEADINGS: list[tuple[str, re.Pattern[str]]] = [
     ("chapter", re.compile(rf"^第[{_CN}\d]{{1,4}}章")),
     ("section", re.compile(rf"^第[{_CN}\d]{{1,4}}节")),
-    ("article", re.compile(rf"^第[{_CN}\d]{{1,4}}(?:-\d{{1,3}})?条")),
+    # 第12-1條 (Taiwan), 第18C條 (Hong Kong, Macau: an article inserted after 第18條), 第一百二十条之一 (the mainland's)
+    ("article", re.compile(rf"^第[{_CN}\d]{{1,4}}(?:-\d{{1,3}}|[A-Z]{{1,2}})?条(?:之[{_CN}]{{1,3}}(?![的规])|(?=之))?")),
     ("cn", re.compile(rf"^[{_CN}]{{1,3}}[、]")),
     ("paren_cn", re.compile(rf"^[(][{_CN}]{{1,3}}[)]")),
     ("arabic", re.compile(r"^\d{1,3}(?:、|\.(?!\d))")),

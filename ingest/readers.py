@@ -39,8 +39,11 @@ _KIND_END = re.compile(
     r"(?:通知|通报|公告|公报|规划|计划|方案|建议|意见|报告|办法|决定|条例|法|规则|规定|细则|标准|要点|章程|纲要|指南|批复|函"
     r"|决议|解释|说明|清单|目录|答记者问|决定书|协定|协议|合同|公约|准则)(?:[(（][^()（）]{0,30}[)）])?$"
 )
-# The end of a line above a title that is not part of it: a document number, a letterhead, a date, a bracket.
-_LETTERHEAD = re.compile(r"(?:号|文件|\d{4}年\d{1,2}月\d{1,2}日|[)）》】])$")
+# A line above a title that is not part of it: a labelled field (签发人：…), a date with its month, one that
+# ends as a document number, a letterhead, an issuing body or a bracket does.
+_LETTERHEAD = re.compile(
+    r"[:：]|年[\d〇零一二三四五六七八九十]{1,2}月|(?:号|文件|局|厅|办公室|委员会|政府|中心|[)）》】])$"
+)
 # A line that starts an article, a chapter or an item ("第四条 …", "一、…", "（二）…", "3.…") is not a title.
 _NUMBERED = re.compile(r"^(?:第[0-9一二三四五六七八九十百零〇两]+[条章节编款项]|[一二三四五六七八九十]+[、．.]|[(（][0-9一二三四五六七八九十]+[)）]|[0-9]+[、．.])")
 
@@ -152,7 +155,7 @@ def _wrapped_start(cleaned: list[str], i: int) -> str:
     """The lines just above a title line `cleaned[i]` that is only the tail of a wrapped title
     ("2025年福州市国民经济和社会发展" above "统计公报"): the line is a kind of document and
     little more (at most 8 characters), and each line above is title-shaped, at most 40 characters, and does
-    not itself name a kind of document or end as a document number, a letterhead or a bracket does."""
+    not itself name a kind of document or read as a field, a date or a letterhead (`_LETTERHEAD`)."""
     if len(cleaned[i]) > 8 or not _KIND_END.search(fold(cleaned[i])):
         return ""
     start = ""

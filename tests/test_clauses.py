@@ -131,6 +131,14 @@ def test_cross_references_are_not_headings() -> None:
     assert [(c.start_line, c.end_line, c.clause) for c in chunks] == [(1, 2, "第一条总则"), (3, 3, "第二条附则")]
 
 
+def test_inserted_articles_are_articles_and_their_references_are_not() -> None:
+    chunks = _mini("第18條 以欺騙手段取得金錢利益\n(1) 任何人即屬犯罪。\n第18C條 不付款而離去\n(1) 不誠實地離去，即屬犯罪。")
+    assert [(c.start_line, c.end_line, c.clause.split(" › ")[0]) for c in chunks] == [(1, 2, "第18條以欺騙手段取得金錢利益"), (3, 4, "第18C條不付款而離去")]
+    assert detect_heading("第一百二十条之一 为了保障安全，制定本条。") is not None
+    assert detect_heading("第十条之一的规定适用于本办法") is None
+    assert detect_heading("第三条之规定不适用") is None
+
+
 def test_mixed_numbering_systems_form_one_hierarchy() -> None:
     text = "一、目标\n(一)经济\n1.增长6%。\n(1)工业增长8%。\n(2)服务业增长7%。\n2.投资增长。\n(二)社会\n一是就业。\n二、措施\n1.加强领导。"
     chunks = _mini(text)

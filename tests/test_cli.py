@@ -70,6 +70,7 @@ def test_bench_prints_json_timings_and_refuses_missing_inputs(tmp_path: Path, ti
     assert out.returncode == 0, out.stderr
     report = json.loads(out.stdout)
     assert report["chunks"] > 0 and report["ask_requests"] == 2 and report["ask_p50_ms"] > 0
+    assert report["served_ask_p50_ms"] > 0 and report["served_ask_p95_ms"] >= report["served_ask_p50_ms"]
     assert "asking 1 questions" in out.stderr
     missing = ragqa("bench", "--gold", str(tmp_path / "none.jsonl"), env=env)
     assert missing.returncode == 1 and "none.jsonl does not exist" in missing.stderr

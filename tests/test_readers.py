@@ -54,6 +54,9 @@ def test_read_document_titles_and_hashes(tiny_corpus: Path) -> None:
         # a letterhead or a document number above a short title is not part of it
         (["某市人民政府文件", "某政〔2020〕3号", "实施细则"], "实施细则"),
         (["各区人民政府（管委会）", "工作方案"], "工作方案"),
+        (["签发人：张三", "实施细则"], "实施细则"),
+        (["二〇二五年三月一日", "工作要点"], "工作要点"),
+        (["某市统计局", "统计公报"], "统计公报"),
         # nothing names a kind of document: the first line shaped like a title, not an item or a sentence
         (["一、总体要求。", "某某工作要点汇编", "二、重点任务。"], "某某工作要点汇编"),
     ],

@@ -76,3 +76,9 @@ def test_a_reader_view_routes_among_its_own_documents(tmp_path: Path) -> None:
     view = Searcher(index, HashEmbedder(64), FusionConfig()).restricted(frozenset({"bulletin_0.txt", "bulletin_1.txt", "bulletin_3.txt"}))
     hits = view.search("丙市2025年地区生产总值是多少？", 5)
     assert hits and all(h.chunk.doc_id != "bulletin_2.txt" for h in hits)
+
+
+def test_latin_title_words_match_the_lowercased_question_words() -> None:
+    titles = TitleIndex.build({0: "GB 50016 建筑设计防火规范", 1: "乙市统计公报", 2: "丙省养老服务条例"})
+    assert [p for p, _ in titles.named(["gb", "50016", "防火"], None, 3, distinct=1, limit=3)] == [0]
+    assert titles.rest(["gb", "耐火等级"], 0) == ["耐火等级"]
