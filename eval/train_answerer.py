@@ -37,7 +37,7 @@ from ragqa.eval.metrics import answer_contains
 from ragqa.eval.textnorm import normalize
 from ragqa.index.embedders import make_embedder
 from ragqa.index.keyword import configure_jieba
-from ragqa.index.search import FusionConfig, Hit, Searcher
+from ragqa.index.search import Hit, Searcher
 from ragqa.index.store import load_index, read_manifest
 from ragqa.ingest.model import Document
 from ragqa.service.abstain import DOCUMENT_FEATURES, QUESTION_FEATURES, Abstainer, document_evidence, fit_logistic, question_features
@@ -115,7 +115,7 @@ def collect(gold_path: str, index_dir: Path, settings: Settings, top_k: int) -> 
     configure_jieba(settings.cache_dir / "jieba")
     embedder = make_embedder(str(read_manifest(index_dir).get("embedder")), settings.embed_threads)
     index = load_index(index_dir, embedder.name)
-    searcher = Searcher(index, embedder, FusionConfig(settings.keyword_weight, settings.dense_weight, settings.rrf_k, bigram_weight=settings.bigram_weight, title_weight=settings.title_weight))
+    searcher = Searcher(index, embedder, settings.fusion())
     gold = load_gold(gold_path, lambda d: len(index.documents[d].lines) if d in index.documents else None)
     if gold.problems:
         first = gold.problems[0]

@@ -252,9 +252,9 @@ class Searcher:
         """Fuse the chunks of the documents the question names by title (`_named_chunks`) into
         `fused` as one more ranked list. A named document the chunk texts lost comes back; inside
         one they found, the chunk that holds the rest of the question moves up."""
-        if self.fusion.title_weight <= 0 or not fused:
-            return
         cfg = self.fusion
+        if cfg.title_weight <= 0 or not fused:
+            return
         named = self._named_chunks(words, kw_scores)
         for r, cid in enumerate((c for chunks in named.values() for c in chunks), start=1):
             fused[cid] = fused.get(cid, 0.0) + cfg.title_weight / (cfg.rrf_k + r)
@@ -292,16 +292,18 @@ class _Titles:
 
     @property
     def index(self) -> TitleIndex:
-        """Built once (under a lock: two first questions at once read the chunk table once)."""
-        with self._lock:
-            if self._built is None:
-                store = self._index.chunks.store
-                self._ranges = store.ranges("chunks")
-                if self._ranges is None:
-                    self._chunk_docs = store.chunk_docs
-                # a document without chunks has nothing to bring back, and its title would count against the others'
-                self._built = TitleIndex.build({h.pos: h.title for h in self._index.documents.heads.values() if h.chunks})
-            return self._built
+        """Built once (under a lock: two first questions at once read the chunk table once); after
+        that, read without taking the lock."""
+        if self._built is None:
+            with self._lock:
+                if self._built is None:
+                    store = self._index.chunks.store
+                    self._ranges = store.ranges("chunks")
+                    if self._ranges is None:
+                        self._chunk_docs = store.chunk_docs
+                    # a document without chunks has nothing to bring back, and its title would count against the others'
+                    self._built = TitleIndex.build({h.pos: h.title for h in self._index.documents.heads.values() if h.chunks})
+        return self._built
 
     def span(self, pos: int) -> tuple[int, int] | np.ndarray:
         """Document `pos`'s chunks: (first position, count) when they are one run, else their positions."""

@@ -82,7 +82,7 @@ def best_chunks(kw_scores: np.ndarray, span: tuple[int, int] | np.ndarray, per_d
     if not len(positions):
         return []
     scores = kw_scores[positions]
-    keep = positions[scores > 0]
-    kept = kw_scores[keep]
-    order = np.lexsort((keep, -kept))[:per_doc]
+    positive = scores > 0
+    keep = positions[positive]
+    order = np.lexsort((keep, -scores[positive]))[:per_doc]
     return [int(i) for i in keep[order]]

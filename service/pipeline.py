@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from ragqa.index.embedders import Embedder, make_embedder
 from ragqa.index.errors import IndexUnavailable
 from ragqa.index.keyword import configure_jieba
-from ragqa.index.search import FusionConfig, Hit
+from ragqa.index.search import Hit
 from ragqa.index.store import LoadedIndex, load_index, read_manifest
 from ragqa.index.vectors import store_config
 from ragqa.ingest.docstore import DocumentStore
@@ -54,7 +54,7 @@ class Pipeline:
     ) -> None:
         self.settings = settings
         self.embedder = embedder
-        self.retrieval = Retrieval(index, embedder, FusionConfig(settings.keyword_weight, settings.dense_weight, settings.rrf_k, bigram_weight=settings.bigram_weight, title_weight=settings.title_weight))
+        self.retrieval = Retrieval(index, embedder, settings.fusion())
         self.answerer = Answerer(ranker or default_ranker(), llm, settings.refuse_below)
         self.docs = Documents(settings, self.retrieval, embedder)
         self._suggested: dict[tuple[int, frozenset[str] | None], list[str]] = {}

@@ -11,11 +11,14 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 from ragqa.ingest.errors import ConfigError
+
+if TYPE_CHECKING:
+    from ragqa.index.search import FusionConfig
 
 
 class Settings(BaseSettings):
@@ -83,6 +86,12 @@ class Settings(BaseSettings):
             return self.data_dir
         index = self.index_dir.absolute()
         return index.parent / f"{index.name}.data"
+
+    def fusion(self) -> FusionConfig:
+        """How search fuses its rankings (index/search.py), as these settings weigh them."""
+        from ragqa.index.search import FusionConfig
+
+        return FusionConfig(self.keyword_weight, self.dense_weight, self.rrf_k, bigram_weight=self.bigram_weight, title_weight=self.title_weight)
 
     @field_validator("cors_origins")
     @classmethod
