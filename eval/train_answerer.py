@@ -26,7 +26,7 @@ import re
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -157,6 +157,29 @@ def _group(item: GoldItem) -> str:
         return str(item.refs[0].doc)
     noted = _NOTED_DOC.match(item.note)
     return noted.group(1) if noted else f"item:{item.id}"
+
+
+def writer_groups(items: Sequence[GoldItem]) -> list[str]:
+    """Each item's cross-validation group when writers are held out too: the connected component
+    of documents and question writers' sets (an item's set is its id up to the last "-", "c35a"
+    of "c35a-012") that the item's document and set belong to, named by its first member in
+    sorted order. A fold then holds out a writer's wording as well as the documents, as an
+    unseen set does; an id without "-" is a set of its own."""
+    parent: dict[str, str] = {}
+
+    def root(x: str) -> str:
+        parent.setdefault(x, x)
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    links = [(f"doc:{_group(item)}", f"set:{item.id.rsplit('-', 1)[0].lower()}") for item in items]
+    for doc, writer in sorted(links):
+        a, b = root(doc), root(writer)
+        if a != b:
+            parent[max(a, b)] = min(a, b)  # the smaller name roots the component: the same on every run
+    return [root(doc) for doc, _ in links]
 
 
 def _fold_of(group: str, partition: int = 0) -> int:
@@ -315,7 +338,7 @@ def choose_threshold(scores: np.ndarray, answerable: np.ndarray, folds: np.ndarr
     return min(limits, default=0.0)
 
 
-def train(pairs: list[tuple[str, Path]], out: Path, settings: Settings, top_k: int, max_false_refusals: float) -> dict[str, object]:
+def train(pairs: list[tuple[str, Path]], out: Path, settings: Settings, top_k: int, max_false_refusals: float, groups: str = "documents") -> dict[str, object]:
     """Collect, cross-validate, choose, fit on everything and save; returns the saved metadata."""
     started = time.perf_counter()
     pooled: list[Pooled] = []
@@ -323,6 +346,9 @@ def train(pairs: list[tuple[str, Path]], out: Path, settings: Settings, top_k: i
         got = collect(gold_path, index_dir, settings, top_k)
         print(f"train: {gold_path}: {len(got)} items retrieved", file=sys.stderr)
         pooled += got
+    if groups == "writers":
+        pooled = [replace(p, group=g) for p, g in zip(pooled, writer_groups([p.item for p in pooled]), strict=True)]
+    print(f"train: {len({p.group for p in pooled})} cross-validation groups ({groups})", file=sys.stderr)
     runs: list[CrossValidation] = []
     for partition in range(PARTITIONS):
         runs.append(CrossValidation.run(pooled, top_k, partition))
@@ -369,6 +395,7 @@ def train(pairs: list[tuple[str, Path]], out: Path, settings: Settings, top_k: i
         "trained_on": [{"gold": g, "sha256": hashlib.sha256(Path(g).read_bytes()).hexdigest()} for g, _ in pairs],
         "items": len(rows),
         "partitions": PARTITIONS,
+        "cv_groups": groups,
         "out_of_fold": {"answer_accuracy": round(cv.answer_accuracy, 4), "refusal_recall": round(cv.refusal_recall, 4),
                         "false_refusals": round(cv.false_refusals, 4), "answerable_reachable": reachable, "answerable": n_ans},
         "question_features": list(QUESTION_FEATURES),
@@ -402,6 +429,9 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("--gold", type=_pair, action="append", required=True, metavar="GOLD.jsonl=INDEX_DIR")
     p.add_argument("--out", type=Path, default=MODEL_DIR, help=f"model folder (default {MODEL_DIR})")
     p.add_argument("--top-k", type=int, default=5, help="passages per question, as at answer time (default 5)")
+    p.add_argument("--groups", choices=("documents", "writers"), default="documents",
+                   help="what a cross-validation fold holds out: whole documents (default), or documents together with "
+                        "the question writers' sets (ids up to the last '-') that asked about them")
     p.add_argument("--max-false-refusals", type=float, default=0.05, help="false-refusal budget of the threshold, held on every cross-validation fold (default 0.05)")
 
 
@@ -411,5 +441,5 @@ def run(args: argparse.Namespace) -> int:
             raise EvalError(f"no gold set at {gold}")
         if not (index / "manifest.json").is_file():
             raise EvalError(f"no index at {index}; build it with 'ragqa ingest DOCS --index {index}'")
-    train(args.gold, args.out, Settings(), args.top_k, args.max_false_refusals)
+    train(args.gold, args.out, Settings(), args.top_k, args.max_false_refusals, args.groups)
     return 0

@@ -1,0 +1,34 @@
+"""Cross-validation groups of `ragqa train --groups writers`: documents joined with the question
+writers' sets that asked about them, so a fold holds out both."""
+
+from __future__ import annotations
+
+from ragqa.eval.goldset import GoldItem, Ref
+from ragqa.eval.train_answerer import _fold_of, writer_groups
+
+
+def _item(item_id: str, doc: str | None, note: str = "") -> GoldItem:
+    refs = (Ref(doc, 1, 1),) if doc else ()
+    return GoldItem(item_id, "问题", ("答案",) if doc else (), False, refs, "fact" if doc else "unanswerable", note)
+
+
+def test_a_writer_who_asked_about_two_documents_joins_them_and_another_writer_of_one_joins_too() -> None:
+    items = [
+        _item("c40a-001", "law/a.txt"),
+        _item("c40a-002", "law/b.txt"),
+        _item("c41b-001", "law/b.txt"),
+        _item("c41b-002", None, "[stats/c.txt] 最近的一行不回答"),
+        _item("c42a-001", "report/d.txt"),
+    ]
+    groups = writer_groups(items)
+    assert groups[0] == groups[1] == groups[2] == groups[3]  # a-b by c40a, b by c41b, c by c41b's note
+    assert groups[4] != groups[0]
+    assert len({_fold_of(g) for g in groups[:4]}) == 1  # one fold holds the whole component
+
+
+def test_groups_do_not_depend_on_the_order_of_the_items() -> None:
+    items = [_item("x1-001", "a.txt"), _item("x2-001", "b.txt"), _item("x2-002", "a.txt"), _item("solo", "c.txt")]
+    forward = dict(zip((i.id for i in items), writer_groups(items), strict=True))
+    backward = dict(zip((i.id for i in reversed(items)), writer_groups(list(reversed(items))), strict=True))
+    assert forward == backward
+    assert forward["x1-001"] == forward["x2-001"] != forward["solo"]
