@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 from ragqa.eval.errors import EvalError
-from ragqa.eval.goldset import GoldItem, Ref, load_gold
+from ragqa.eval.goldset import UNANSWERABLE, GoldItem, Ref, load_gold
 from ragqa.eval.metrics import answer_contains
 from ragqa.eval.textnorm import normalize
 from ragqa.index.embedders import make_embedder
@@ -110,16 +110,22 @@ class Pooled:
     documents: Mapping[str, Document]  # its index's
 
 
-def collect(gold_path: str, index_dir: Path, settings: Settings, top_k: int) -> list[Pooled]:
-    """Every item of `gold_path` retrieved from `index_dir`, max(top_k, POOL) passages deep."""
+def collect(gold_path: str, index_dir: Path, settings: Settings, top_k: int, elsewhere: float = 0.0) -> list[Pooled]:
+    """Every item of `gold_path` retrieved from `index_dir`, max(top_k, POOL) passages deep.
+    With `elsewhere` > 0 the set's questions are about documents this index does not hold: that
+    share of them (chosen by id) is asked of it as unanswerable (`_asked_elsewhere`)."""
     configure_jieba(settings.cache_dir / "jieba")
     embedder = make_embedder(str(read_manifest(index_dir).get("embedder")), settings.embed_threads)
     index = load_index(index_dir, embedder.name)
     searcher = Searcher(index, embedder, settings.fusion())
-    gold = load_gold(gold_path, lambda d: len(index.documents[d].lines) if d in index.documents else None)
+    if elsewhere:
+        gold = load_gold(gold_path, lambda d: _ANY_LENGTH)
+    else:
+        gold = load_gold(gold_path, lambda d: len(index.documents[d].lines) if d in index.documents else None)
     if gold.problems:
         first = gold.problems[0]
         raise EvalError(f"{gold_path}: line {first.line_no}: {first.reason} ({len(gold.problems)} bad lines)")
+    items = _asked_elsewhere([i for i in gold.items if not any(r.doc in index.documents for r in i.refs)], elsewhere) if elsewhere else gold.items
     return [
         Pooled(
             item,
@@ -129,8 +135,21 @@ def collect(gold_path: str, index_dir: Path, settings: Settings, top_k: int) -> 
             _group(item),
             index.documents,
         )
-        for item in gold.items
+        for item in items
     ]
+
+
+_ANY_LENGTH = 1 << 30  # refs of questions asked elsewhere are dropped, not checked against the index
+
+
+def _asked_elsewhere(items: Sequence[GoldItem], share: float) -> list[GoldItem]:
+    """`share` of `items` (by a hash of the id: the same ones on every run) as unanswerable
+    questions. Asked of an index that holds none of their documents, they are what the gold sets
+    lack, questions off the documents' topic (another city's figures, another law's articles),
+    which the abstainer otherwise only meets on topic."""
+    kept = [i for i in items if int(hashlib.sha1(i.id.encode()).hexdigest(), 16) % 1000 < share * 1000]
+    # the note names the item's own document, its cross-validation group (`_group`)
+    return [replace(i, answers=(), refs=(), type=UNANSWERABLE, note=f"[{i.refs[0].doc}] {i.note}" if i.refs else i.note) for i in kept]
 
 
 def labelled(p: Pooled, hits: list[Hit]) -> Rows:
@@ -338,13 +357,14 @@ def choose_threshold(scores: np.ndarray, answerable: np.ndarray, folds: np.ndarr
     return min(limits, default=0.0)
 
 
-def train(pairs: list[tuple[str, Path]], out: Path, settings: Settings, top_k: int, max_false_refusals: float, groups: str = "documents") -> dict[str, object]:
+def train(pairs: list[tuple[str, Path]], out: Path, settings: Settings, top_k: int, max_false_refusals: float,
+          groups: str = "documents", elsewhere: Sequence[tuple[str, Path]] = (), elsewhere_share: float = 0.25) -> dict[str, object]:
     """Collect, cross-validate, choose, fit on everything and save; returns the saved metadata."""
     started = time.perf_counter()
     pooled: list[Pooled] = []
-    for gold_path, index_dir in pairs:
-        got = collect(gold_path, index_dir, settings, top_k)
-        print(f"train: {gold_path}: {len(got)} items retrieved", file=sys.stderr)
+    for (gold_path, index_dir), share in [(pair, 0.0) for pair in pairs] + [(pair, elsewhere_share) for pair in elsewhere]:
+        got = collect(gold_path, index_dir, settings, top_k, share)
+        print(f"train: {gold_path}: {len(got)} items retrieved{' (asked elsewhere: unanswerable)' if share else ''}", file=sys.stderr)
         pooled += got
     if groups == "writers":
         pooled = [replace(p, group=g) for p, g in zip(pooled, writer_groups([p.item for p in pooled]), strict=True)]
@@ -393,6 +413,7 @@ def train(pairs: list[tuple[str, Path]], out: Path, settings: Settings, top_k: i
         "rounds": ROUNDS,
         **({"calibration": {"scale": served.scale, "offset": served.offset}} if served else {}),
         "trained_on": [{"gold": g, "sha256": hashlib.sha256(Path(g).read_bytes()).hexdigest()} for g, _ in pairs],
+        "asked_elsewhere": [{"gold": g, "index": str(i), "share": elsewhere_share} for g, i in elsewhere],
         "items": len(rows),
         "partitions": PARTITIONS,
         "cv_groups": groups,
@@ -432,14 +453,18 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("--groups", choices=("documents", "writers"), default="documents",
                    help="what a cross-validation fold holds out: whole documents (default), or documents together with "
                         "the question writers' sets (ids up to the last '-') that asked about them")
+    p.add_argument("--elsewhere", type=_pair, action="append", default=[], metavar="GOLD.jsonl=INDEX_DIR",
+                   help="also ask a share of GOLD's questions of INDEX_DIR, which holds none of their documents, as "
+                        "unanswerable: off-topic examples the gold sets lack (repeatable)")
+    p.add_argument("--elsewhere-share", type=float, default=0.25, help="share of each --elsewhere set asked (default 0.25)")
     p.add_argument("--max-false-refusals", type=float, default=0.05, help="false-refusal budget of the threshold, held on every cross-validation fold (default 0.05)")
 
 
 def run(args: argparse.Namespace) -> int:
-    for gold, index in args.gold:
+    for gold, index in args.gold + args.elsewhere:
         if not Path(gold).is_file():
             raise EvalError(f"no gold set at {gold}")
         if not (index / "manifest.json").is_file():
             raise EvalError(f"no index at {index}; build it with 'ragqa ingest DOCS --index {index}'")
-    train(args.gold, args.out, Settings(), args.top_k, args.max_false_refusals, args.groups)
+    train(args.gold, args.out, Settings(), args.top_k, args.max_false_refusals, args.groups, args.elsewhere, args.elsewhere_share)
     return 0

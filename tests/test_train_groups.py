@@ -32,3 +32,16 @@ def test_groups_do_not_depend_on_the_order_of_the_items() -> None:
     backward = dict(zip((i.id for i in reversed(items)), writer_groups(list(reversed(items))), strict=True))
     assert forward == backward
     assert forward["x1-001"] == forward["x2-001"] != forward["solo"]
+
+
+def test_questions_asked_elsewhere_become_unanswerable_in_their_own_documents_group() -> None:
+    from ragqa.eval.train_answerer import _asked_elsewhere, _group
+
+    items = [_item(f"c50a-{n:03d}", "law/a.txt") for n in range(1, 201)]
+    everything = _asked_elsewhere(items, 1.0)
+    assert len(everything) == 200
+    assert all(not i.answerable and not i.refs and not i.answers for i in everything)
+    assert {_group(i) for i in everything} == {"law/a.txt"}  # the same fold as the answerable original
+    some = _asked_elsewhere(items, 0.25)
+    assert 30 < len(some) < 70 and [i.id for i in some] == [i.id for i in _asked_elsewhere(items, 0.25)]
+    assert _asked_elsewhere(items, 0.0) == []
