@@ -110,23 +110,23 @@ class Pooled:
     documents: Mapping[str, Document]  # its index's
 
 
-def collect(gold_path: str, index_dir: Path, settings: Settings, top_k: int, elsewhere: float = 0.0) -> list[Pooled]:
+def collect(gold_path: str, index_dir: Path, settings: Settings, top_k: int, elsewhere: float | None = None) -> list[Pooled]:
     """Every item of `gold_path` retrieved from `index_dir`, max(top_k, POOL) passages deep.
-    With `elsewhere` > 0 the set's questions are about documents this index does not hold: that
-    share of them (chosen by id) is asked of it as unanswerable (`_asked_elsewhere`)."""
+    With a share `elsewhere` the set's questions are about documents this index does not hold:
+    that share of them (chosen by id) is asked of it as unanswerable (`_asked_elsewhere`)."""
     configure_jieba(settings.cache_dir / "jieba")
     embedder = make_embedder(str(read_manifest(index_dir).get("embedder")), settings.embed_threads)
     index = load_index(index_dir, embedder.name)
     searcher = Searcher(index, embedder, settings.fusion())
-    if elsewhere:
+    if elsewhere is not None:
         gold = load_gold(gold_path, lambda d: _ANY_LENGTH)
     else:
         gold = load_gold(gold_path, lambda d: len(index.documents[d].lines) if d in index.documents else None)
     if gold.problems:
         first = gold.problems[0]
         raise EvalError(f"{gold_path}: line {first.line_no}: {first.reason} ({len(gold.problems)} bad lines)")
-    items = _asked_elsewhere([i for i in gold.items if not any(r.doc in index.documents for r in i.refs)], elsewhere) if elsewhere else gold.items
-    return [
+    items = gold.items if elsewhere is None else _chosen([i for i in gold.items if not any(r.doc in index.documents for r in i.refs)], elsewhere)
+    pooled = [
         Pooled(
             item,
             searcher.search(item.question, max(top_k, POOL)),
@@ -137,19 +137,31 @@ def collect(gold_path: str, index_dir: Path, settings: Settings, top_k: int, els
         )
         for item in items
     ]
+    return pooled if elsewhere is None else _asked_elsewhere(pooled)
 
 
 _ANY_LENGTH = 1 << 30  # refs of questions asked elsewhere are dropped, not checked against the index
 
 
-def _asked_elsewhere(items: Sequence[GoldItem], share: float) -> list[GoldItem]:
-    """`share` of `items` (by a hash of the id: the same ones on every run) as unanswerable
-    questions. Asked of an index that holds none of their documents, they are what the gold sets
-    lack, questions off the documents' topic (another city's figures, another law's articles),
-    which the abstainer otherwise only meets on topic."""
-    kept = [i for i in items if int(hashlib.sha1(i.id.encode()).hexdigest(), 16) % 1000 < share * 1000]
-    # the note names the item's own document, its cross-validation group (`_group`)
-    return [replace(i, answers=(), refs=(), type=UNANSWERABLE, note=f"[{i.refs[0].doc}] {i.note}" if i.refs else i.note) for i in kept]
+def _chosen(items: Sequence[GoldItem], share: float) -> list[GoldItem]:
+    """`share` of `items`, by a hash of the id: the same ones on every run."""
+    return [i for i in items if int(hashlib.sha1(i.id.encode()).hexdigest(), 16) % 1000 < share * 1000]
+
+
+def _asked_elsewhere(pooled: Sequence[Pooled]) -> list[Pooled]:
+    """Questions retrieved from an index that holds none of their documents, as unanswerable:
+    what the gold sets lack, questions off the documents' topic (another city's figures, another
+    law's articles), which the abstainer otherwise only meets on topic. A question whose answer
+    the retrieved passages hold anyway (the same fact in another document) is left out."""
+    out = []
+    for p in pooled:
+        item = p.item
+        if item.answers and answer_contains("\n".join(h.chunk.text for h in p.hits), item.answers, item.must_all):
+            continue
+        # the note names the item's own document, its cross-validation group (`_group`)
+        note = f"[{item.refs[0].doc}] {item.note}" if item.refs else item.note
+        out.append(replace(p, item=replace(item, answers=(), refs=(), type=UNANSWERABLE, note=note)))
+    return out
 
 
 def labelled(p: Pooled, hits: list[Hit]) -> Rows:
@@ -183,7 +195,7 @@ def writer_groups(items: Sequence[GoldItem]) -> list[str]:
     of documents and question writers' sets (an item's set is its id up to the last "-", "c35a"
     of "c35a-012") that the item's document and set belong to, named by its first member in
     sorted order. A fold then holds out a writer's wording as well as the documents, as an
-    unseen set does; an id without "-" is a set of its own."""
+    unseen set does (`_writer`)."""
     parent: dict[str, str] = {}
 
     def root(x: str) -> str:
@@ -193,12 +205,18 @@ def writer_groups(items: Sequence[GoldItem]) -> list[str]:
             x = parent[x]
         return x
 
-    links = [(f"doc:{_group(item)}", f"set:{item.id.rsplit('-', 1)[0].lower()}") for item in items]
+    links = [(f"doc:{_group(item)}", f"set:{_writer(item.id)}") for item in items]
     for doc, writer in sorted(links):
         a, b = root(doc), root(writer)
         if a != b:
             parent[max(a, b)] = min(a, b)  # the smaller name roots the component: the same on every run
     return [root(doc) for doc, _ in links]
+
+
+def _writer(item_id: str) -> str:
+    """The question writer's set of an id: up to the last "-" ("c35a" of "c35a-012"), or without
+    its trailing digits ("ga" of "ga002")."""
+    return (item_id.rsplit("-", 1)[0] if "-" in item_id else re.sub(r"\d+$", "", item_id) or item_id).lower()
 
 
 def _fold_of(group: str, partition: int = 0) -> int:
@@ -362,9 +380,10 @@ def train(pairs: list[tuple[str, Path]], out: Path, settings: Settings, top_k: i
     """Collect, cross-validate, choose, fit on everything and save; returns the saved metadata."""
     started = time.perf_counter()
     pooled: list[Pooled] = []
-    for (gold_path, index_dir), share in [(pair, 0.0) for pair in pairs] + [(pair, elsewhere_share) for pair in elsewhere]:
+    asked: list[tuple[tuple[str, Path], float | None]] = [(pair, None) for pair in pairs] + [(pair, elsewhere_share) for pair in elsewhere]
+    for (gold_path, index_dir), share in asked:
         got = collect(gold_path, index_dir, settings, top_k, share)
-        print(f"train: {gold_path}: {len(got)} items retrieved{' (asked elsewhere: unanswerable)' if share else ''}", file=sys.stderr)
+        print(f"train: {gold_path}: {len(got)} items retrieved{' (asked elsewhere: unanswerable)' if share is not None else ''}", file=sys.stderr)
         pooled += got
     if groups == "writers":
         pooled = [replace(p, group=g) for p, g in zip(pooled, writer_groups([p.item for p in pooled]), strict=True)]
@@ -413,7 +432,8 @@ def train(pairs: list[tuple[str, Path]], out: Path, settings: Settings, top_k: i
         "rounds": ROUNDS,
         **({"calibration": {"scale": served.scale, "offset": served.offset}} if served else {}),
         "trained_on": [{"gold": g, "sha256": hashlib.sha256(Path(g).read_bytes()).hexdigest()} for g, _ in pairs],
-        "asked_elsewhere": [{"gold": g, "index": str(i), "share": elsewhere_share} for g, i in elsewhere],
+        "asked_elsewhere": [{"gold": g, "sha256": hashlib.sha256(Path(g).read_bytes()).hexdigest(), "index": str(i), "share": elsewhere_share}
+                            for g, i in elsewhere],
         "items": len(rows),
         "partitions": PARTITIONS,
         "cv_groups": groups,
@@ -444,6 +464,16 @@ def _pair(text: str) -> tuple[str, Path]:
     return gold, Path(index)
 
 
+def _share(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"'{text}' should be a share above 0 and at most 1, such as 0.25")
+    return value
+
+
 def configure_parser(p: argparse.ArgumentParser) -> None:
     p.description = DESCRIPTION
     p.formatter_class = argparse.RawDescriptionHelpFormatter
@@ -456,7 +486,7 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("--elsewhere", type=_pair, action="append", default=[], metavar="GOLD.jsonl=INDEX_DIR",
                    help="also ask a share of GOLD's questions of INDEX_DIR, which holds none of their documents, as "
                         "unanswerable: off-topic examples the gold sets lack (repeatable)")
-    p.add_argument("--elsewhere-share", type=float, default=0.25, help="share of each --elsewhere set asked (default 0.25)")
+    p.add_argument("--elsewhere-share", type=_share, default=0.25, help="share of each --elsewhere set asked, above 0 and at most 1 (default 0.25)")
     p.add_argument("--max-false-refusals", type=float, default=0.05, help="false-refusal budget of the threshold, held on every cross-validation fold (default 0.05)")
 
 

@@ -3,8 +3,10 @@ writers' sets that asked about them, so a fold holds out both."""
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 from ragqa.eval.goldset import GoldItem, Ref
-from ragqa.eval.train_answerer import _fold_of, writer_groups
+from ragqa.eval.train_answerer import Pooled, _asked_elsewhere, _chosen, _fold_of, _group, writer_groups
 
 
 def _item(item_id: str, doc: str | None, note: str = "") -> GoldItem:
@@ -34,14 +36,27 @@ def test_groups_do_not_depend_on_the_order_of_the_items() -> None:
     assert forward["x1-001"] == forward["x2-001"] != forward["solo"]
 
 
-def test_questions_asked_elsewhere_become_unanswerable_in_their_own_documents_group() -> None:
-    from ragqa.eval.train_answerer import _asked_elsewhere, _group
+def _pooled(item: GoldItem, passage: str) -> Pooled:
+    hit = SimpleNamespace(chunk=SimpleNamespace(text=passage))  # only the text is read
+    return Pooled(item, [hit], None, [], _group(item), {})  # type: ignore[arg-type, list-item]
 
+
+def test_questions_asked_elsewhere_become_unanswerable_in_their_own_documents_group() -> None:
     items = [_item(f"c50a-{n:03d}", "law/a.txt") for n in range(1, 201)]
-    everything = _asked_elsewhere(items, 1.0)
-    assert len(everything) == 200
-    assert all(not i.answerable and not i.refs and not i.answers for i in everything)
-    assert {_group(i) for i in everything} == {"law/a.txt"}  # the same fold as the answerable original
-    some = _asked_elsewhere(items, 0.25)
-    assert 30 < len(some) < 70 and [i.id for i in some] == [i.id for i in _asked_elsewhere(items, 0.25)]
-    assert _asked_elsewhere(items, 0.0) == []
+    chosen = _chosen(items, 1.0)
+    assert chosen == items and _chosen(items, 0.25) == _chosen(items, 0.25) and 30 < len(_chosen(items, 0.25)) < 70
+    asked = _asked_elsewhere([_pooled(i, "另一份文件的内容") for i in chosen])
+    assert len(asked) == 200
+    assert all(not p.item.answerable and not p.item.refs and not p.item.answers for p in asked)
+    assert {_group(p.item) for p in asked} == {"law/a.txt"}  # the same fold as the answerable original
+
+
+def test_a_question_the_other_index_answers_anyway_is_left_out() -> None:
+    here, elsewhere = _item("c50a-001", "law/a.txt"), _item("c50a-002", "law/a.txt")
+    asked = _asked_elsewhere([_pooled(here, "本规定自公布之日起施行，答案就在这里。"), _pooled(elsewhere, "无关的内容")])
+    assert [p.item.id for p in asked] == ["c50a-002"]
+
+
+def test_sample_set_ids_without_a_dash_are_one_writer_by_their_letters() -> None:
+    groups = writer_groups([_item("ga001", "s/a.txt"), _item("ga002", "s/b.txt"), _item("h001", "s/c.txt")])
+    assert groups[0] == groups[1] != groups[2]
