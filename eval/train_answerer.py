@@ -42,7 +42,7 @@ from ragqa.index.store import load_index, read_manifest
 from ragqa.ingest.model import Document
 from ragqa.service.abstain import DOCUMENT_FEATURES, QUESTION_FEATURES, Abstainer, document_evidence, fit_logistic, question_features
 from ragqa.service.candidates import FEATURES, FEATURES_VERSION, candidates, featurize
-from ragqa.service.extractive import MAX_ANSWER_CHARS, MAX_SEGMENTS, MODEL_DIR
+from ragqa.service.extractive import MAX_ANSWER_CHARS, MAX_SEGMENTS, MODEL_DIR, ModelError, load_ranker
 from ragqa.service.question import QuestionProfile, profile_question, split_question
 from ragqa.service.rerank import FUSE_K, POOL, rerank
 from ragqa.service.settings import Settings
@@ -375,10 +375,43 @@ def choose_threshold(scores: np.ndarray, answerable: np.ndarray, folds: np.ndarr
     return min(limits, default=0.0)
 
 
+@dataclass(frozen=True)
+class KeptRanker:
+    """A saved model's candidate ranker with its calibration and join ratio, kept as they are
+    while only the abstainer and its threshold are fitted anew (`ragqa train --ranker`): the
+    candidate ranker retrained on more sets has scored worse on the next unseen set six times."""
+
+    text: str
+    meta: Mapping[str, Any]
+    folder: Path
+
+    @classmethod
+    def read(cls, folder: Path, top_k: int) -> KeptRanker:
+        try:
+            meta = load_ranker(folder).meta  # checks the feature version and reads the trees
+        except ModelError as exc:
+            raise EvalError(f"--ranker {folder}: {exc}") from None
+        if meta.get("top_k") != top_k or meta.get("rerank") != {"pool": POOL, "fuse_k": FUSE_K}:
+            raise EvalError(f"--ranker {folder}: trained for top {meta.get('top_k')} passages and reranking {meta.get('rerank')}, "
+                            f"not top {top_k} and {{'pool': {POOL}, 'fuse_k': {FUSE_K}}}")
+        return cls((folder / "answerer.txt").read_text(encoding="utf-8"), meta, folder)
+
+    def provenance(self) -> dict[str, object]:
+        return {"from": str(self.folder), "sha256": hashlib.sha256(self.text.encode("utf-8")).hexdigest(),
+                **{k: self.meta[k] for k in ("trained_on", "items", "out_of_fold", "params", "rounds") if k in self.meta}}
+
+
 def train(pairs: list[tuple[str, Path]], out: Path, settings: Settings, top_k: int, max_false_refusals: float,
-          groups: str = "documents", elsewhere: Sequence[tuple[str, Path]] = (), elsewhere_share: float = 0.25) -> dict[str, object]:
-    """Collect, cross-validate, choose, fit on everything and save; returns the saved metadata."""
+          groups: str = "documents", elsewhere: Sequence[tuple[str, Path]] = (), elsewhere_share: float = 0.25,
+          ranker: Path | None = None, keep_abstainer: bool = False) -> dict[str, object]:
+    """Collect, cross-validate, choose, fit on everything and save; returns the saved metadata.
+    With `ranker`, that model's candidate ranker is kept and only the abstainer is fitted; with
+    `keep_abstainer` too, that model's abstainer is kept as well and the fitted one is saved
+    beside it as the off-topic abstainer (a question either one finds unlikely is refused)."""
     started = time.perf_counter()
+    kept = KeptRanker.read(ranker, top_k) if ranker is not None else None
+    if keep_abstainer and (kept is None or not elsewhere):
+        raise EvalError("keeping an abstainer needs the model it comes from (--ranker) and off-topic examples (--elsewhere)")
     pooled: list[Pooled] = []
     asked: list[tuple[tuple[str, Path], float | None]] = [(pair, None) for pair in pairs] + [(pair, elsewhere_share) for pair in elsewhere]
     for (gold_path, index_dir), share in asked:
@@ -410,27 +443,36 @@ def train(pairs: list[tuple[str, Path]], out: Path, settings: Settings, top_k: i
         got = [simulate(r.rows, r.probs, no, ratio) for r, no in zip(runs, refusals, strict=True)]
         return Outcome(*(float(np.mean([getattr(o, f) for o in got])) for f in ("answer_accuracy", "refusal_recall", "false_refusals")))
 
-    ratio = max(JOIN_RATIOS, key=lambda j: mean_outcome(j).answer_accuracy)
+    ratio = float(kept.meta["join_ratio"]) if kept else max(JOIN_RATIOS, key=lambda j: mean_outcome(j).answer_accuracy)
     cv = mean_outcome(ratio)
     print(f"train: out-of-fold answer accuracy {cv.answer_accuracy:.3f}, refusal recall {cv.refusal_recall:.3f}, "
           f"false refusals {cv.false_refusals:.3f} at threshold {threshold:.3f}, join ratio {ratio} "
           f"(mean of {PARTITIONS} partitions into folds)", file=sys.stderr)
-    model = fit(rows)
     fitted = fit_logistic(x, y)
     abstainer = Abstainer(fitted.mean, fitted.scale, fitted.coef, fitted.bias, threshold)
     out.mkdir(parents=True, exist_ok=True)
-    model.save_model(str(out / "answerer.txt"))
-    importance = dict(zip(FEATURES, (float(x) for x in model.feature_importance("gain")), strict=False))
+    if kept:
+        (out / "answerer.txt").write_text(kept.text, encoding="utf-8")
+        gain: Mapping[str, float] = kept.meta.get("gain", {})
+        calibrated = kept.meta.get("calibration")
+    else:
+        model = fit(rows)
+        model.save_model(str(out / "answerer.txt"))
+        importance = dict(zip(FEATURES, (float(x) for x in model.feature_importance("gain")), strict=False))
+        gain = {k: round(v, 1) for k, v in sorted(importance.items(), key=lambda kv: -kv[1])}
+        calibrated = {"scale": served.scale, "offset": served.offset} if served else None
     meta: dict[str, object] = {
         "features_version": FEATURES_VERSION,
         "features": list(FEATURES),
         "join_ratio": ratio,
-        "abstainer": abstainer.to_json(),
+        "abstainer": kept.meta["abstainer"] if kept and keep_abstainer else abstainer.to_json(),
+        **({"offtopic_abstainer": abstainer.to_json()} if keep_abstainer else {}),
         "top_k": top_k,
         "rerank": {"pool": POOL, "fuse_k": FUSE_K},
-        "params": PARAMS,
-        "rounds": ROUNDS,
-        **({"calibration": {"scale": served.scale, "offset": served.offset}} if served else {}),
+        "params": kept.meta.get("params") if kept else PARAMS,
+        "rounds": kept.meta.get("rounds") if kept else ROUNDS,
+        **({"calibration": calibrated} if calibrated else {}),
+        **({"ranker": kept.provenance()} if kept else {}),
         "trained_on": [{"gold": g, "sha256": hashlib.sha256(Path(g).read_bytes()).hexdigest()} for g, _ in pairs],
         "asked_elsewhere": [{"gold": g, "sha256": hashlib.sha256(Path(g).read_bytes()).hexdigest(), "index": str(i), "share": elsewhere_share}
                             for g, i in elsewhere],
@@ -440,7 +482,7 @@ def train(pairs: list[tuple[str, Path]], out: Path, settings: Settings, top_k: i
         "out_of_fold": {"answer_accuracy": round(cv.answer_accuracy, 4), "refusal_recall": round(cv.refusal_recall, 4),
                         "false_refusals": round(cv.false_refusals, 4), "answerable_reachable": reachable, "answerable": n_ans},
         "question_features": list(QUESTION_FEATURES),
-        "gain": {k: round(v, 1) for k, v in sorted(importance.items(), key=lambda kv: -kv[1])},
+        "gain": gain,
     }
     (out / "answerer.json").write_text(json.dumps(meta, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
     print(f"train: saved {out}/answerer.txt and answerer.json in {time.perf_counter() - started:.1f}s", file=sys.stderr)
@@ -452,8 +494,11 @@ Train the extractive answer ranker on gold sets and save it with its refusal thr
 Each --gold pairs a gold set with the index its documents are in. Only train splits belong
 here: never the test split.
 
-example:
+examples:
   ragqa train --gold eval/gold/dev.jsonl=.ragqa/index --gold eval/gold/train.jsonl=.ragqa/corpora
+  # keep the shipped candidate ranker, refit only the abstainer, with off-topic examples
+  ragqa train --ranker service/models --out /tmp/model --gold eval/gold/train.jsonl=.ragqa/corpora \
+    --elsewhere eval/gold/train.jsonl=.ragqa/index
 """
 
 
@@ -487,14 +532,23 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
                    help="also ask a share of GOLD's questions of INDEX_DIR, which holds none of their documents, as "
                         "unanswerable: off-topic examples the gold sets lack (repeatable)")
     p.add_argument("--elsewhere-share", type=_share, default=0.25, help="share of each --elsewhere set asked, above 0 and at most 1 (default 0.25)")
+    p.add_argument("--ranker", type=Path, metavar="MODEL_DIR",
+                   help="keep the candidate ranker (trees, calibration, join ratio) of the model in MODEL_DIR and fit only "
+                        "the abstainer and its threshold; cross-validation still scores every item with rankers fitted without its document")
+    p.add_argument("--keep-abstainer", action="store_true",
+                   help="with --ranker and --elsewhere: keep that model's abstainer too and save the one fitted here beside it as "
+                        "an off-topic abstainer; a question either one finds unlikely is refused")
     p.add_argument("--max-false-refusals", type=float, default=0.05, help="false-refusal budget of the threshold, held on every cross-validation fold (default 0.05)")
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.keep_abstainer and (args.ranker is None or not args.elsewhere):
+        raise EvalError("--keep-abstainer keeps the abstainer of --ranker MODEL_DIR and fits an off-topic one: give --ranker and --elsewhere")
     for gold, index in args.gold + args.elsewhere:
         if not Path(gold).is_file():
             raise EvalError(f"no gold set at {gold}")
         if not (index / "manifest.json").is_file():
             raise EvalError(f"no index at {index}; build it with 'ragqa ingest DOCS --index {index}'")
-    train(args.gold, args.out, Settings(), args.top_k, args.max_false_refusals, args.groups, args.elsewhere, args.elsewhere_share)
+    train(args.gold, args.out, Settings(), args.top_k, args.max_false_refusals, args.groups, args.elsewhere, args.elsewhere_share, args.ranker,
+          args.keep_abstainer)
     return 0

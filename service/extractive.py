@@ -7,8 +7,9 @@ logistic calibration fitted out of fold turns its scores into the probability th
 candidate holds the answer. Whether to answer at all is a second, question-level model
 (`abstain`): the best candidate answers when the probability that the documents answer the
 question reaches the threshold stored with the model (chosen by cross-validation on train for
-false refusals <= 0.05), and some passage holds at least MIN_EVIDENCE of the question's
-key terms; otherwise the answerer refuses. Candidates nearly as likely as the best join it
+false refusals <= 0.05), a model trained with an off-topic abstainer beside it (questions asked of
+indexes without their documents) finds it likely too, and some passage holds at least
+MIN_EVIDENCE of the question's key terms; otherwise the answerer refuses. Candidates nearly as likely as the best join it
 (a list spread over sentences, a unit named in the next line), up to MAX_ANSWER_CHARS. A
 question asking for an article or chapter number also gets the heading of the clause that
 holds the answer, and one asking which class something falls under the heading above it. A
@@ -89,6 +90,12 @@ class Ranker:
     abstainer: Abstainer
     join_ratio: float
     meta: dict[str, Any]
+    # A second abstainer, fitted with questions asked of indexes that hold none of their documents
+    # (`ragqa train --keep-abstainer`): a question either one finds unlikely is refused.
+    offtopic: Abstainer | None = None
+
+    def off_topic(self, x: np.ndarray) -> bool:
+        return self.offtopic is not None and self.offtopic.probability(x) < self.offtopic.threshold
 
     @property
     def threshold(self) -> float:
@@ -120,7 +127,8 @@ def load_ranker(folder: Path = MODEL_DIR) -> Ranker:
         forest = load_forest(model_path, (float(calibration["scale"]), float(calibration["offset"])) if calibration else None)
     except (ForestError, KeyError, ValueError, TypeError) as exc:
         raise ModelError(f"the answer model {model_path} cannot be read ({exc}); retrain with 'ragqa train'") from None
-    return Ranker(forest, Abstainer.from_json(meta["abstainer"]), float(meta["join_ratio"]), meta)
+    offtopic = Abstainer.from_json(meta["offtopic_abstainer"]) if meta.get("offtopic_abstainer") else None
+    return Ranker(forest, Abstainer.from_json(meta["abstainer"]), float(meta["join_ratio"]), meta, offtopic)
 
 
 @lru_cache(maxsize=1)
@@ -647,11 +655,12 @@ def answer_extractive(
     order = np.argsort(-probs, kind="stable")
     best = pool[int(order[0])]
     confidence = float(probs[order[0]])
-    answerable = ranker.abstainer.probability(question_features(probs, features, document_evidence(q, best.hit.chunk.doc_id, docs)))
+    x = question_features(probs, features, document_evidence(q, best.hit.chunk.doc_id, docs))
+    answerable = ranker.abstainer.probability(x)
     evidence = float(features[:, FEATURES.index("cov_passage")].max())
     if evidence < MIN_EVIDENCE:
         return Draft((), True, answerable)
-    if answerable < (ranker.threshold if threshold is None else threshold):
+    if answerable < (ranker.threshold if threshold is None else threshold) or ranker.off_topic(x):
         return Draft((), True, answerable, _suggestions(pool, order))
     if best.kind == "sentence" and ("list" in q.types or best.sentence.text.rstrip()[-1:] in ":：；;"):
         first = _enumeration(q, best, pool)

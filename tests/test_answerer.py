@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +21,7 @@ from ragqa.index.search import FusionConfig, Searcher
 from ragqa.index.store import load_index
 from ragqa.ingest.model import Document
 from ragqa.ingest.sentences import split_items, split_sentences
-from ragqa.service.abstain import DOCUMENT_FEATURES, QUESTION_FEATURES, document_evidence, question_features
+from ragqa.service.abstain import DOCUMENT_FEATURES, QUESTION_FEATURES, Abstainer, document_evidence, question_features
 from ragqa.service.answertypes import arabize, question_types, text_types
 from ragqa.service.candidates import FEATURES, candidates, featurize
 from ragqa.service.extractive import Segment, _complete_lists, _completing, _segment, _trim, _whole_list, _with_lead_ins, asked_ordinal
@@ -206,6 +207,23 @@ def test_answers(pipeline: Pipeline, question: str, expected: list[str]) -> None
 def test_an_article_number_question_names_the_article(pipeline: Pipeline) -> None:
     result = pipeline.ask("物业服务企业备案的期限规定在第几条？", 5)
     assert not result.refused and "第五条" in result.answer, result.answer
+
+
+def test_an_off_topic_abstainer_refuses_what_the_first_one_lets_through(pipeline: Pipeline) -> None:
+    question = "物业服务企业签订合同后多长时间内要去备案？"
+    shipped = pipeline.answerer.ranker
+    n = len(QUESTION_FEATURES)
+    doubting = Abstainer(np.zeros(n), np.ones(n), np.zeros(n), -5.0, 0.5)  # P(answerable) 0.007 for any question
+    trusting = replace(doubting, threshold=0.0)
+    got = {}
+    try:
+        for name, offtopic in (("doubting", doubting), ("trusting", trusting)):
+            pipeline.answerer.ranker = replace(shipped, offtopic=offtopic)
+            got[name] = pipeline.ask(question, 5)
+    finally:
+        pipeline.answerer.ranker = shipped
+    assert got["doubting"].refused, got["doubting"].answer
+    assert not got["trusting"].refused and "十五个工作日" in got["trusting"].answer
 
 
 def test_a_question_about_nothing_in_the_documents_is_refused(pipeline: Pipeline) -> None:
