@@ -362,14 +362,18 @@ class CrossValidation:
         return cls(rows, scores, probs, x, y, oof, np.array([_fold_of(r.group, partition) for r in rows]))
 
 
-def choose_threshold(scores: np.ndarray, answerable: np.ndarray, folds: np.ndarray, max_false_refusals: float) -> float:
+def choose_threshold(scores: np.ndarray, answerable: np.ndarray, folds: np.ndarray, max_false_refusals: float,
+                     refused: np.ndarray | None = None) -> float:
     """The largest threshold at which no held-out fold (`folds`: one id per fold of each partition)
     refuses more than `max_false_refusals` of its answerable items. Held to the budget only on
-    average, single folds refused up to 0.069 of theirs: a set of unseen documents is one fold."""
+    average, single folds refused up to 0.069 of theirs: a set of unseen documents is one fold.
+    Items `refused` already (by a kept abstainer) count against the budget of their fold."""
+    already = np.zeros(len(scores), dtype=bool) if refused is None else refused
     limits = []
     for fold in np.unique(folds):
-        ranked = np.sort(scores[(answerable > 0) & (folds == fold)])
-        allowed = int(max_false_refusals * len(ranked))
+        mine = (answerable > 0) & (folds == fold)
+        ranked = np.sort(scores[mine & ~already])
+        allowed = max(0, int(max_false_refusals * int(mine.sum())) - int((mine & already).sum()))
         if allowed < len(ranked):
             limits.append(float(ranked[allowed]) - 1e-9)
     return min(limits, default=0.0)
@@ -381,7 +385,7 @@ class KeptRanker:
     while only the abstainer and its threshold are fitted anew (`ragqa train --ranker`): the
     candidate ranker retrained on more sets has scored worse on the next unseen set six times."""
 
-    text: str
+    trees: bytes
     meta: Mapping[str, Any]
     folder: Path
 
@@ -394,11 +398,21 @@ class KeptRanker:
         if meta.get("top_k") != top_k or meta.get("rerank") != {"pool": POOL, "fuse_k": FUSE_K}:
             raise EvalError(f"--ranker {folder}: trained for top {meta.get('top_k')} passages and reranking {meta.get('rerank')}, "
                             f"not top {top_k} and {{'pool': {POOL}, 'fuse_k': {FUSE_K}}}")
-        return cls((folder / "answerer.txt").read_text(encoding="utf-8"), meta, folder)
+        if meta.get("params") != PARAMS or meta.get("rounds") != ROUNDS:
+            # the abstainer learns from fold rankers fitted with this code's settings: they must be the kept trees'
+            raise EvalError(f"--ranker {folder}: its trees were fitted with other settings than this code's (params, rounds); retrain it whole")
+        return cls((folder / "answerer.txt").read_bytes(), meta, folder)
+
+    def abstainer_refuses(self, x: np.ndarray) -> np.ndarray:
+        kept = Abstainer.from_json(self.meta["abstainer"])
+        return np.array([kept.probability(v) < kept.threshold for v in x], dtype=bool)
 
     def provenance(self) -> dict[str, object]:
-        return {"from": str(self.folder), "sha256": hashlib.sha256(self.text.encode("utf-8")).hexdigest(),
-                **{k: self.meta[k] for k in ("trained_on", "items", "out_of_fold", "params", "rounds") if k in self.meta}}
+        """Where the trees come from: the model that fitted them, through any models that kept them since."""
+        if isinstance(self.meta.get("ranker"), Mapping):
+            return {**self.meta["ranker"], "via": [*self.meta["ranker"].get("via", []), str(self.folder)]}
+        return {"from": str(self.folder), "sha256": hashlib.sha256(self.trees).hexdigest(),
+                **{k: self.meta[k] for k in ("trained_on", "items", "out_of_fold") if k in self.meta}}
 
 
 def train(pairs: list[tuple[str, Path]], out: Path, settings: Settings, top_k: int, max_false_refusals: float,
@@ -412,6 +426,8 @@ def train(pairs: list[tuple[str, Path]], out: Path, settings: Settings, top_k: i
     kept = KeptRanker.read(ranker, top_k) if ranker is not None else None
     if keep_abstainer and (kept is None or not elsewhere):
         raise EvalError("keeping an abstainer needs the model it comes from (--ranker) and off-topic examples (--elsewhere)")
+    if kept and kept.meta.get("offtopic_abstainer"):
+        print(f"train: the off-topic abstainer of {ranker} is {'replaced' if keep_abstainer else 'dropped'}", file=sys.stderr)
     pooled: list[Pooled] = []
     asked: list[tuple[tuple[str, Path], float | None]] = [(pair, None) for pair in pairs] + [(pair, elsewhere_share) for pair in elsewhere]
     for (gold_path, index_dir), share in asked:
@@ -436,8 +452,11 @@ def train(pairs: list[tuple[str, Path]], out: Path, settings: Settings, top_k: i
     # One threshold for every fold of every partition: with one partition it moved by 0.05 when
     # only the dealing of documents into folds changed.
     folds = np.concatenate([partition * FOLDS + run.folds for partition, run in enumerate(runs)])
-    threshold = choose_threshold(np.concatenate([r.oof for r in runs]), np.concatenate([r.y for r in runs]), folds, max_false_refusals)
-    refusals = [[bool(a < threshold) for a in r.oof] for r in runs]
+    # a kept abstainer refuses beside the one fitted here: the budget is the two's together
+    first = [kept.abstainer_refuses(r.x) if kept and keep_abstainer else np.zeros(len(r.oof), dtype=bool) for r in runs]
+    threshold = choose_threshold(np.concatenate([r.oof for r in runs]), np.concatenate([r.y for r in runs]), folds, max_false_refusals,
+                                 np.concatenate(first))  # fmt: skip
+    refusals = [[bool(a < threshold or no) for a, no in zip(r.oof, f, strict=True)] for r, f in zip(runs, first, strict=True)]
 
     def mean_outcome(ratio: float) -> Outcome:
         got = [simulate(r.rows, r.probs, no, ratio) for r, no in zip(runs, refusals, strict=True)]
@@ -452,7 +471,7 @@ def train(pairs: list[tuple[str, Path]], out: Path, settings: Settings, top_k: i
     abstainer = Abstainer(fitted.mean, fitted.scale, fitted.coef, fitted.bias, threshold)
     out.mkdir(parents=True, exist_ok=True)
     if kept:
-        (out / "answerer.txt").write_text(kept.text, encoding="utf-8")
+        (out / "answerer.txt").write_bytes(kept.trees)
         gain: Mapping[str, float] = kept.meta.get("gain", {})
         calibrated = kept.meta.get("calibration")
     else:
@@ -496,9 +515,10 @@ here: never the test split.
 
 examples:
   ragqa train --gold eval/gold/dev.jsonl=.ragqa/index --gold eval/gold/train.jsonl=.ragqa/corpora
-  # keep the shipped candidate ranker, refit only the abstainer, with off-topic examples
-  ragqa train --ranker service/models --out /tmp/model --gold eval/gold/train.jsonl=.ragqa/corpora \
-    --elsewhere eval/gold/train.jsonl=.ragqa/index
+  # keep the shipped candidate ranker, refit only the abstainer on the sets `make train` uses, with off-topic examples
+  ragqa train --ranker service/models --out /tmp/model --gold eval/gold/dev.jsonl=.ragqa/index \
+    --gold eval/gold/holdout.jsonl=.ragqa/index --gold eval/gold/blind.jsonl=.ragqa/index \
+    --gold eval/gold/train.jsonl=.ragqa/corpora --elsewhere eval/gold/train.jsonl=.ragqa/index
 """
 
 

@@ -125,10 +125,10 @@ def load_ranker(folder: Path = MODEL_DIR) -> Ranker:
     calibration = meta.get("calibration")
     try:
         forest = load_forest(model_path, (float(calibration["scale"]), float(calibration["offset"])) if calibration else None)
-    except (ForestError, KeyError, ValueError, TypeError) as exc:
-        raise ModelError(f"the answer model {model_path} cannot be read ({exc}); retrain with 'ragqa train'") from None
-    offtopic = Abstainer.from_json(meta["offtopic_abstainer"]) if meta.get("offtopic_abstainer") else None
-    return Ranker(forest, Abstainer.from_json(meta["abstainer"]), float(meta["join_ratio"]), meta, offtopic)
+        offtopic = Abstainer.from_json(meta["offtopic_abstainer"]) if meta.get("offtopic_abstainer") else None
+        return Ranker(forest, Abstainer.from_json(meta["abstainer"]), float(meta["join_ratio"]), meta, offtopic)
+    except (ForestError, KeyError, ValueError, TypeError, AssertionError) as exc:
+        raise ModelError(f"the answer model in {folder} cannot be read ({exc!r}); retrain with 'ragqa train'") from None
 
 
 @lru_cache(maxsize=1)

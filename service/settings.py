@@ -49,7 +49,8 @@ class Settings(BaseSettings):
     bigram_weight: float = Field(1.0, ge=0, description="weight of the character-bigram ranking of the fused candidates (0: off)")
     title_weight: float = Field(0.3, ge=0, description="weight of the chunks of documents the question names by a title word (0: off)")
     refuse_below: float | None = Field(
-        None, ge=0, le=1, description="refuse when the best candidate's answer probability is below this (default: the model's own threshold)"
+        None, ge=0, le=1, description="refuse when the probability that the documents answer is below this (default: the model's own threshold; "
+        "a model's off-topic abstainer, if it has one, keeps its own)"
     )
 
     llm_backend: Literal["extractive", "openai"] = "extractive"

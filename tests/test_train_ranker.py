@@ -7,9 +7,10 @@ import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 from ragqa.eval.errors import EvalError
-from ragqa.eval.train_answerer import train
+from ragqa.eval.train_answerer import KeptRanker, choose_threshold, train
 from ragqa.service.extractive import MODEL_DIR, load_ranker
 from ragqa.service.settings import Settings
 
@@ -28,7 +29,9 @@ def test_keeps_the_ranker_and_fits_only_the_abstainer(use_index: Path, tmp_path:
     assert isinstance(ranker, dict) and ranker["sha256"] == hashlib.sha256((MODEL_DIR / "answerer.txt").read_bytes()).hexdigest()
     assert ranker["items"] == shipped["items"]
     assert meta["abstainer"] != shipped["abstainer"]  # fitted on 53 items, not the shipped thousands
+    assert meta["params"] == shipped["params"] and meta["rounds"] == shipped["rounds"]
     loaded = load_ranker(tmp_path)
+    assert loaded.offtopic is None
     assert loaded.join_ratio == shipped["join_ratio"] and loaded.threshold == meta["abstainer"]["threshold"]  # type: ignore[index]
 
 
@@ -54,8 +57,41 @@ def test_keeps_the_abstainer_too_and_fits_an_off_topic_one(use_index: Path, tmp_
     meta = train([(str(DEV_GOLD), use_index)], out, settings_for(use_index), 5, 0.05, elsewhere=[(str(elsewhere), use_index)],
                  elsewhere_share=1.0, ranker=MODEL_DIR, keep_abstainer=True)  # fmt: skip
     assert meta["abstainer"] == shipped["abstainer"] and isinstance(meta["offtopic_abstainer"], dict)
+    assert meta["offtopic_abstainer"] != shipped["abstainer"] and isinstance(meta["ranker"], dict)
+    assert (out / "answerer.txt").read_bytes() == (MODEL_DIR / "answerer.txt").read_bytes()
     assert 53 < int(str(meta["items"])) <= 53 + 120  # the off-topic questions joined as unanswerable
     loaded = load_ranker(out)
     assert loaded.offtopic is not None and loaded.offtopic.threshold == meta["offtopic_abstainer"]["threshold"]
     with pytest.raises(EvalError, match="--ranker"):
         train([(str(DEV_GOLD), use_index)], tmp_path / "no", Settings(), 5, 0.05, keep_abstainer=True)
+
+
+def _altered(tmp_path: Path, **changes: object) -> Path:
+    folder = tmp_path / "altered"
+    shutil.copytree(MODEL_DIR, folder)
+    meta = json.loads((folder / "answerer.json").read_text(encoding="utf-8"))
+    (folder / "answerer.json").write_text(json.dumps({**meta, **changes}), encoding="utf-8")
+    return folder
+
+
+def test_a_kept_ranker_names_the_model_that_fitted_its_trees(tmp_path: Path) -> None:
+    origin = {"from": "service/models", "sha256": "ab" * 32, "items": 3657}
+    kept = KeptRanker.read(_altered(tmp_path, ranker=origin), 5)
+    assert kept.provenance() == {**origin, "via": [str(tmp_path / "altered")]}
+    assert KeptRanker.read(MODEL_DIR, 5).provenance()["sha256"] == hashlib.sha256((MODEL_DIR / "answerer.txt").read_bytes()).hexdigest()
+
+
+def test_trees_fitted_with_other_settings_are_not_kept(tmp_path: Path) -> None:
+    with pytest.raises(EvalError, match="other settings"):
+        KeptRanker.read(_altered(tmp_path, rounds=50), 5)
+
+
+def test_items_a_kept_abstainer_refuses_count_against_the_budget() -> None:
+    scores = np.linspace(0.05, 1.0, 20)  # 20 answerable items of one fold
+    answerable, folds = np.ones(20), np.zeros(20)
+    assert choose_threshold(scores, answerable, folds, 0.1) == pytest.approx(scores[2] - 1e-9)  # 2 of 20 may be refused
+    refused = np.zeros(20, dtype=bool)
+    refused[10] = True  # one the kept abstainer refuses: one more is left
+    assert choose_threshold(scores, answerable, folds, 0.1, refused) == pytest.approx(scores[1] - 1e-9)
+    refused[11] = True  # the budget is spent: the new threshold refuses none
+    assert choose_threshold(scores, answerable, folds, 0.1, refused) == pytest.approx(scores[0] - 1e-9)
