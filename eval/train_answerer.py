@@ -388,24 +388,25 @@ class KeptRanker:
     trees: bytes
     meta: Mapping[str, Any]
     folder: Path
+    abstainer: Abstainer
 
     @classmethod
     def read(cls, folder: Path, top_k: int) -> KeptRanker:
         try:
-            meta = load_ranker(folder).meta  # checks the feature version and reads the trees
+            loaded = load_ranker(folder)  # checks the feature version and reads the trees
         except ModelError as exc:
             raise EvalError(f"--ranker {folder}: {exc}") from None
+        meta = loaded.meta
         if meta.get("top_k") != top_k or meta.get("rerank") != {"pool": POOL, "fuse_k": FUSE_K}:
             raise EvalError(f"--ranker {folder}: trained for top {meta.get('top_k')} passages and reranking {meta.get('rerank')}, "
                             f"not top {top_k} and {{'pool': {POOL}, 'fuse_k': {FUSE_K}}}")
         if meta.get("params") != PARAMS or meta.get("rounds") != ROUNDS:
             # the abstainer learns from fold rankers fitted with this code's settings: they must be the kept trees'
             raise EvalError(f"--ranker {folder}: its trees were fitted with other settings than this code's (params, rounds); retrain it whole")
-        return cls((folder / "answerer.txt").read_bytes(), meta, folder)
+        return cls((folder / "answerer.txt").read_bytes(), meta, folder, loaded.abstainer)
 
     def abstainer_refuses(self, x: np.ndarray) -> np.ndarray:
-        kept = Abstainer.from_json(self.meta["abstainer"])
-        return np.array([kept.probability(v) < kept.threshold for v in x], dtype=bool)
+        return np.array([self.abstainer.probability(v) < self.abstainer.threshold for v in x], dtype=bool)
 
     def provenance(self) -> dict[str, object]:
         """Where the trees come from: the model that fitted them, through any models that kept them since."""
@@ -488,8 +489,8 @@ def train(pairs: list[tuple[str, Path]], out: Path, settings: Settings, top_k: i
         **({"offtopic_abstainer": abstainer.to_json()} if keep_abstainer else {}),
         "top_k": top_k,
         "rerank": {"pool": POOL, "fuse_k": FUSE_K},
-        "params": kept.meta.get("params") if kept else PARAMS,
-        "rounds": kept.meta.get("rounds") if kept else ROUNDS,
+        "params": PARAMS,  # a kept ranker's are these (KeptRanker.read)
+        "rounds": ROUNDS,
         **({"calibration": calibrated} if calibrated else {}),
         **({"ranker": kept.provenance()} if kept else {}),
         "trained_on": [{"gold": g, "sha256": hashlib.sha256(Path(g).read_bytes()).hexdigest()} for g, _ in pairs],

@@ -112,8 +112,71 @@ ACRONYMS = {"gdp": "生产总值", "cpi": "居民消费价格", "ppi": "工业�
 _ACRONYM = re.compile(r"(?<![a-z])(" + "|".join(ACRONYMS) + r")(?![a-z])", re.IGNORECASE)
 
 
+# Cantonese (粵語) as Hong Kong and Macau residents type it, read as Standard Written Chinese: the
+# question words (幾多 how many, 幾耐 how long, 邊個 who/which, 點樣 how, 乜嘢/咩 what, 係咪 whether)
+# and the particles (嘅 的, 喺 在, 咗 了, 冇 沒有, 唔 不 ...) of the language's grammar, on folded
+# (Simplified) text. Written from the grammar, not from any question: official documents are in
+# Standard Written Chinese whoever asks, and a question whose frame words are Cantonese is otherwise
+# asked for no answer type, and its particles count as words no document holds.
+_C = "\u4e00-\u9fff"
+CANTONESE: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(p), r)
+    for p, r in (
+        (r"[喎㗎嘞啰啩咋喇]+(?=[？?。，,！!~～…\s]|$)", ""),  # sentence-final particles (not the 喇 of 喇叭)
+        (r"(?:使|驶)唔(?:使|驶)", "是否需要"),
+        (r"(?<![关联体维派世直谱院父母水山星银系])(?:系|是)唔(?:系|是)|(?<![关联体维派世直谱院父母水山星银系])系咪", "是否"),
+        (rf"([{_C}])唔\1", r"是否\1"),  # A唔A: 可唔可以, 会唔会, 要唔要
+        (r"有冇", "有没有"),
+        (r"做(?:乜嘢|乜|咩)", "为什么"),
+        (r"点解", "为什么"),
+        (r"点样", "怎样"),
+        (rf"(?<![{_C}])点(?=[做计算办])", "怎么"),
+        (r"乜嘢|咩嘢|乜|咩|甚么", "什么"),  # 甚麼: the Hong Kong spelling
+        (r"几多", "多少"),
+        (r"几耐", "多久"),
+        (r"几时", "何时"),
+        (r"边个(?=[？?。，,！!]|$|[负批管签发决审处做去可会要讲话])", "谁"),
+        (r"边(?:度|处)", "哪里"),
+        (r"(?<![旁周身这那两左右上下东西南北外里前后无天半沿海路床手耳窗河江岸桥一])边(?=[个间啲位一条项种类日年份张部])", "哪"),
+        (r"(即|就|都)系(?![统列数])", r"\1是"),
+        (r"定系", "还是"),
+        (r"唔系(?![统列数])", "不是"),
+        (r"(?<![关联体维派世直谱院父母水山星银系])系(?=[咩乜边几哪什])", "是"),
+        (r"佢哋", "他们"),
+        (r"(?<=[我你])哋", "们"),
+        (r"呢(?=[个啲条项份种度间段])", "这"),
+        (r"[𠮶嗰](?=[个啲条项份种度间段])", "那"),
+        (r"啲", "些"),
+        (r"嘅", "的"),
+        (r"喺", "在"),
+        (r"咗", "了"),
+        (r"冇", "没有"),
+        (r"唔", "不"),
+        (r"佢", "他"),
+        (r"嚟", "来"),
+        (r"睇", "看"),
+        (r"[揾搵]", "找"),
+        (r"攞", "拿"),
+        (r"谂", "想"),
+        (r"而家", "现在"),
+        (r"咁(?=多|样|耐|快|长|大)", "这么"),
+        (r"畀", "给"),
+        (r"仲(?=[有要可未会能])", "还"),
+    )
+)
+
+
+def standard_written(folded: str) -> str:
+    """Folded text with Cantonese grammar words (`CANTONESE`) in their Standard Written Chinese
+    form; text without them is returned as it is."""
+    for pattern, written in CANTONESE:
+        folded = pattern.sub(written, folded)
+    return folded
+
+
 def normalize_query(text: str) -> str:
-    """A question as search sees it: cleaned and folded, whitespace collapsed, statistical
-    acronyms spelled out (`ACRONYMS`)."""
-    folded = fold(_CJK_SPACE.sub("", " ".join(text.split())))
+    """A question as search sees it: cleaned and folded, whitespace collapsed, Cantonese grammar
+    words read as Standard Written Chinese (`CANTONESE`), statistical acronyms spelled out
+    (`ACRONYMS`)."""
+    folded = standard_written(fold(_CJK_SPACE.sub("", " ".join(text.split()))))
     return _ACRONYM.sub(lambda m: ACRONYMS[m.group(1).lower()], folded)

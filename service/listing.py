@@ -20,7 +20,7 @@ from urllib.parse import urlencode
 
 from ragqa.index.textstore import DocumentTable, RecordTable
 from ragqa.ingest.model import Document
-from ragqa.ingest.normalize import fold
+from ragqa.ingest.normalize import fold, standard_written
 from ragqa.ingest.records import Record
 from ragqa.ingest.units import abbreviate, shortens, unit_key
 
@@ -188,7 +188,7 @@ def _longest(found: set[str]) -> tuple[str, ...]:
 def read_query(question: str, book: RecordBook) -> tuple[RecordQuery, bool] | None:
     """The record filter a list question asks for, and whether it asks for a count; None when
     the question names no person or unit the records know, or is no list question."""
-    folded = fold(question)
+    folded = standard_written(fold(question))
     if not _LIST_FRAME.search(folded) or not (_ROLE_WORDS.search(folded) or _TASK_NOUNS.search(folded)):
         return None
     if question_types(folded) & _AMOUNTS:  # "银行承担的风险比例是多少": an amount, not a list of tasks
@@ -402,7 +402,7 @@ def _defines(term: str, question: str) -> bool:
 def build_definition(question: str, book: RecordBook) -> Listed | None:
     """"X 指什么" when a glossary entry or a "本法所称X，是指…" sentence defines X: that entry,
     cited (several when documents define it alike, scoped by the question's other words)."""
-    folded = fold(question).replace("甚么", "什么")  # the Hong Kong spelling
+    folded = standard_written(fold(question))  # 甚麼 (the Hong Kong spelling) and Cantonese 乜嘢 read as 什么
     if not _DEFINITION_FRAME.search(folded):
         return None
     terms = {fold(r.number) for r in book.select(RecordQuery(kind=GLOSSARY)) if len(r.number) >= 2}
