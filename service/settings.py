@@ -44,7 +44,7 @@ class Settings(BaseSettings):
     milvus_token: SecretStr = Field(SecretStr(""), description="Milvus user:password or API key")
     top_k: int = Field(5, ge=1, le=50)
     keyword_weight: float = Field(1.0, ge=0)
-    dense_weight: float = Field(0.15, ge=0)
+    dense_weight: float = Field(0.6, ge=0)
     rrf_k: int = Field(5, ge=1)
     bigram_weight: float = Field(1.0, ge=0, description="weight of the character-bigram ranking of the fused candidates (0: off)")
     title_weight: float = Field(0.3, ge=0, description="weight of the chunks of documents the question names by a title word (0: off)")
