@@ -11,7 +11,7 @@ makes the ones every candidate shares (the document's place and year) count for 
 
 BM25 over clause chunks is the stronger signal on these documents; dense retrieval earns its
 place on paraphrases (colloquial questions whose words the documents do not use), so it gets a
-lower weight, 0.6 since session 26 (0.15 before; chosen on train, judged on unseen sets: README).
+lower weight, 0.6 (chosen on train, judged on unseen sets: README).
 Each hit keeps both raw scores, which the answerer uses as evidence for refusing.
 
 `Searcher.restricted(docs)` searches as if the index held only `docs` (access control,
