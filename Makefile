@@ -26,7 +26,7 @@ $(INDEX)/manifest.json: $(VENV)/.installed $(wildcard samples/corpus/*) $(wildca
 
 index: $(INDEX)/manifest.json
 
-# The evaluation corpus: public documents of a hundred and sixty-five genres (eval/corpora/*/SOURCES.tsv).
+# The evaluation corpus: public documents of a hundred and ninety-four genres (eval/corpora/*/SOURCES.tsv).
 $(CORPORA)/manifest.json: $(VENV)/.installed $(wildcard eval/corpora/*/*.txt) $(wildcard ingest/*.py) index/store.py index/textstore.py index/postings.py index/bm25.py
 	$(RAGQA) ingest eval/corpora --index $(CORPORA)
 
