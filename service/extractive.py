@@ -448,7 +448,7 @@ def _with_lead_ins(segments: list[Segment], q: QuestionProfile, docs: Mapping[st
         return segments
     for k, seg in enumerate(segments):
         doc = docs.get(seg.doc)
-        if doc is None or _holds(seg.text, wanted):
+        if doc is None or _holds(_ITEM_SENTENCE.sub("", seg.text, count=1), wanted):  # "（十一）" is no number asked for
             continue
         lead = _lead_in_above(seg, doc)
         if lead is None or not _holds(lead.text, wanted) or any(s.start_line == lead.start_line and s.doc == lead.doc for s in segments):

@@ -436,6 +436,21 @@ def test_an_item_without_the_asked_amount_gets_the_lead_in_that_holds_it(pipelin
     assert _with_lead_ins([Segment("（二）拒绝出示养犬登记证的。", 1, "d", 5, 5)], how, {"d": doc})[0].start_line == 3
 
 
+def test_an_items_own_marker_is_not_the_number_asked_for(pipeline: Pipeline) -> None:
+    """"（十一）" reads as the number 11: it must not stand for the points its list's lead-in states."""
+    numerals = "一二三四五六七八九十"
+    acts = ("超速", "逆行", "压线", "违停", "鸣笛", "滥用远光灯", "不让行人", "不系安全带", "穿拖鞋", "抛物", "占用应急车道")
+    items = tuple(f"（{n}）驾驶机动车{act}的；" for n, act in zip([*numerals, "十一"], acts, strict=True))
+    lines = ("某记分办法", "第十条 机动车驾驶人有下列交通违法行为之一，一次记6分：", *items, "第十一条 本办法自公布之日起施行。")
+    doc = Document("d", "某记分办法", lines, "x", (1,) * len(lines))
+    asked = profile_question("开车占用应急车道一次扣多少分？", pipeline.index.keyword)
+    eleventh = Segment(items[-1], 1, "d", 13, 13)
+    got = _with_lead_ins([eleventh], asked, {"d": doc})
+    assert [(s.start_line, s.end_line) for s in got] == [(2, 2), (13, 13)] and "6分" in got[0].text
+    holds = Segment("（十一）驾驶机动车占用应急车道的，一次记3分；", 1, "d", 13, 13)  # its own points, after the marker
+    assert _with_lead_ins([holds], asked, {"d": doc}) == [holds]
+
+
 def test_a_list_question_whose_items_are_long_or_far_apart_gets_their_first_sentences(pipeline: Pipeline) -> None:
     long = "根据实际情况，充分总结近年来的工作经验，确立基本制度框架，并注意借鉴有关国家的经验。" * 3
     lines = ("某法草案的说明", "据此，起草工作把握了以下几点：", f"第一，坚持从国情出发。{long}", f"第二，坚持问题导向。{long}",
