@@ -427,6 +427,13 @@ _SHARED_TYPES = frozenset({"money", "percent", "duration", "date", "bound", "num
 _PENALTY_ASK = re.compile(r"(?:怎么|如何|怎样|什么|哪些|何种|哪种)(?:样的)?(?:行政)?(?:处罚|惩罚|罚)|处罚是什么")
 
 
+# An item's own marker, which is no number of what the item says: "（十一）", "十一、", "（二十一）", "１１．".
+_OWN_MARKER = re.compile(
+    r"^\s*(?:[(（][0-9０-９一二三四五六七八九十百]{1,4}[)）]|[0-9０-９一二三四五六七八九十百]{1,4}[、．]|[0-9０-９]{1,2}\.(?![0-9０-９])"
+    r"|[一二三四五六七八九十]{1,3}(?:是|要)|第[一二三四五六七八九十]{1,3}[，,、])"
+)
+
+
 def _lead_in_above(seg: Segment, doc: Document) -> Segment | None:
     """For a one-line item, the lead-in line its run of same-style items hangs from, if there is one."""
     if seg.start_line != seg.end_line:
@@ -448,7 +455,7 @@ def _with_lead_ins(segments: list[Segment], q: QuestionProfile, docs: Mapping[st
         return segments
     for k, seg in enumerate(segments):
         doc = docs.get(seg.doc)
-        if doc is None or _holds(_ITEM_SENTENCE.sub("", seg.text, count=1), wanted):  # "（十一）" is no number asked for
+        if doc is None or _holds(_OWN_MARKER.sub("", seg.text, count=1), wanted):
             continue
         lead = _lead_in_above(seg, doc)
         if lead is None or not _holds(lead.text, wanted) or any(s.start_line == lead.start_line and s.doc == lead.doc for s in segments):

@@ -24,7 +24,18 @@ from ragqa.ingest.sentences import split_items, split_sentences
 from ragqa.service.abstain import DOCUMENT_FEATURES, QUESTION_FEATURES, Abstainer, document_evidence, question_features
 from ragqa.service.answertypes import arabize, question_types, text_types
 from ragqa.service.candidates import FEATURES, candidates, featurize
-from ragqa.service.extractive import Segment, _complete_lists, _completing, _segment, _trim, _whole_list, _with_lead_ins, asked_ordinal
+from ragqa.service.extractive import (
+    _OWN_MARKER,
+    Segment,
+    _complete_lists,
+    _completing,
+    _holds,
+    _segment,
+    _trim,
+    _whole_list,
+    _with_lead_ins,
+    asked_ordinal,
+)
 from ragqa.service.pipeline import Pipeline
 from ragqa.service.question import FOCUS_FACTOR, profile_question, year_fits, years_in
 from ragqa.service.rerank import rerank
@@ -449,6 +460,9 @@ def test_an_items_own_marker_is_not_the_number_asked_for(pipeline: Pipeline) -> 
     assert [(s.start_line, s.end_line) for s in got] == [(2, 2), (13, 13)] and "6分" in got[0].text
     holds = Segment("（十一）驾驶机动车占用应急车道的，一次记3分；", 1, "d", 13, 13)  # its own points, after the marker
     assert _with_lead_ins([holds], asked, {"d": doc}) == [holds]
+    for marker in ("十一、", "（二十一）", "（１１）", "１１．", "12、"):  # other markers: no number either
+        assert not _holds(_OWN_MARKER.sub("", f"{marker}驾驶机动车占用应急车道的", count=1), frozenset({"number"})), marker
+    assert _holds(_OWN_MARKER.sub("", "1.5万元以下罚款", count=1), frozenset({"number"}))  # a decimal is no marker
 
 
 def test_a_list_question_whose_items_are_long_or_far_apart_gets_their_first_sentences(pipeline: Pipeline) -> None:
