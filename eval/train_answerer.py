@@ -175,7 +175,7 @@ def labelled(p: Pooled, hits: list[Hit]) -> Rows:
     )
     docs = tuple(c.hit.chunk.doc_id for c in cands)
     evidence = {d: document_evidence(p.whole, d, p.documents) for d in set(docs)}
-    return Rows(p.item, featurize(p.whole, cands), labels, texts, p.group, docs, evidence)
+    return Rows(p.item, featurize(p.whole, cands, {d: float(e[0]) for d, e in evidence.items()}), labels, texts, p.group, docs, evidence)
 
 
 _NOTED_DOC = re.compile(r"^\[([^\]]+)\]")
@@ -291,7 +291,7 @@ def reranked(pooled: list[Pooled], top_k: int, partition: int = 0) -> list[Rows]
         model = fit([r for r, f in zip(plain, folds, strict=False) if f != k])
         for i, (p, f) in enumerate(zip(pooled, folds, strict=False)):
             if f == k:
-                out[i] = labelled(p, rerank(p.profiles, p.hits, _scorer(model))[:top_k])
+                out[i] = labelled(p, rerank(p.profiles, p.hits, _scorer(model), p.documents)[:top_k])
     return out
 
 

@@ -14,7 +14,7 @@ the weights on out-of-fold ranker output and picks the threshold on the probabil
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -66,6 +66,11 @@ def document_evidence(q: QuestionProfile, doc_id: str, docs: Mapping[str, Docume
     missing = {t: w / q.total for t, w in q.terms.items() if len(t) >= 2 and t not in text}
     titles = _titles(docs) if missing else ""
     return np.array([max((w for t, w in missing.items() if t in titles), default=0.0)])
+
+
+def titled_evidence(q: QuestionProfile, doc_ids: Iterable[str], docs: Mapping[str, Document]) -> dict[str, float]:
+    """`document_evidence` of each of `doc_ids` (its one value), for the candidates' `featurize`."""
+    return {d: float(document_evidence(q, d, docs)[0]) for d in set(doc_ids)}
 
 
 def question_features(probs: np.ndarray, features: np.ndarray, document: np.ndarray) -> np.ndarray:

@@ -172,7 +172,7 @@ class Answerer:
 
     def reorder(self, question: str, hits: list[Hit], snap: Snapshot, focus: str = "") -> list[Hit]:
         """`hits` (retrieved `POOL` deep or more) with the head in answer-aware order (`rerank`)."""
-        return rerank(self._profiles(question, snap, focus), hits, self.ranker.probabilities)
+        return rerank(self._profiles(question, snap, focus), hits, self.ranker.probabilities, snap.index.documents)
 
     def extractive(self, question: str, hits: list[Hit], snap: Snapshot, focus: str = "") -> Answer:
         """The best source sentences for `question` from `hits`, or a refusal. `focus`: the words

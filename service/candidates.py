@@ -21,6 +21,7 @@ from __future__ import annotations
 import itertools
 import math
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -34,7 +35,7 @@ from ragqa.ingest.sentences import Sentence, split_items, split_sentences
 from .answertypes import TYPES, arabize, text_types
 from .question import QuestionProfile, has_measure, years_in
 
-FEATURES_VERSION = "candidates-9"
+FEATURES_VERSION = "candidates-11"
 _LONG_SENTENCE = 24
 
 
@@ -146,6 +147,7 @@ _BASE = [
     "frame_cov_ctx",
     "frame_gap_best",
     "frame_ctx_gap_best",
+    "doc_missing_titled",
 ]
 FEATURES = tuple(_BASE + [f"q_{t}" for t in TYPES] + [f"c_{t}" for t in TYPES])
 _LABELLED = re.compile(r"^[\u4e00-\u9fff]{1,8}[:：]")
@@ -320,10 +322,14 @@ def _frame_cov(q: QuestionProfile, total: float, held: frozenset[str], in_contex
 
 _FRAME_COLS = [FEATURES.index("frame_cov"), FEATURES.index("frame_cov_ctx")]
 _FRAME_GAP_COLS = [FEATURES.index("frame_gap_best"), FEATURES.index("frame_ctx_gap_best")]
+_DOC_MISSING = FEATURES.index("doc_missing_titled")
 
 
-def featurize(q: QuestionProfile, cands: list[Candidate]) -> np.ndarray:
-    """One row of `FEATURES` per candidate (float32)."""
+def featurize(q: QuestionProfile, cands: list[Candidate], evidence: Mapping[str, float] | None = None) -> np.ndarray:
+    """One row of `FEATURES` per candidate (float32). `evidence`: for each candidate's document,
+    the largest weight share of the question's terms that a document title holds and that whole
+    document never mentions (`abstain.document_evidence`; 0 for a document not given): a
+    candidate of another city's bulletin, when the question names the city a title holds."""
     if not cands:
         return np.zeros((0, len(FEATURES)), dtype=np.float32)
     q_bigrams, body = _bigrams(_QUESTION_NOISE.sub(" ", q.text)), _QUESTION_NOISE.sub("", q.text)
@@ -332,6 +338,8 @@ def featurize(q: QuestionProfile, cands: list[Candidate]) -> np.ndarray:
     rows = np.asarray([_row(q, cands, i, batch, own[i]) for i in range(len(cands))], dtype=np.float32)
     frame = rows[:, _FRAME_COLS]
     rows[:, _FRAME_GAP_COLS] = frame.max(axis=0) - frame  # how far behind the best candidate of this question
+    if evidence:
+        rows[:, _DOC_MISSING] = [evidence.get(c.hit.chunk.doc_id, 0.0) for c in cands]
     return rows
 
 
@@ -359,6 +367,7 @@ def _row(q: QuestionProfile, cands: list[Candidate], i: int, b: _Batch, own: _Ow
         float(bool(_MARKER.match(s.text))), float(len(s.text) <= 20 and not _SENTENCE_MARK.search(s.text)), own.type_near,
         b.local[i], max(b.local) - b.local[i], own.lcs_share, own.clause_cov_fit,
         *_frame_cov(q, b.frame_total, held, around.in_context), 0.0, 0.0,  # the two gaps, filled in by `featurize`
+        0.0,  # doc_missing_titled, filled in by `featurize`
     ]
     coverage = [b.cov[i], cov_ctx, around.cov, prev_cov, next_cov, max(b.cov) - b.cov[i], float(b.cov_rank[i]), max(missing, default=0.0),
                 b.bigram[i], max(b.bigram) - b.bigram[i]]

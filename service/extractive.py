@@ -33,7 +33,7 @@ from ragqa.index.search import Hit
 from ragqa.ingest.model import Document
 from ragqa.ingest.normalize import clean_line, fold
 
-from .abstain import QUESTION_FEATURES, Abstainer, document_evidence, question_features
+from .abstain import QUESTION_FEATURES, Abstainer, question_features, titled_evidence
 from .answertypes import arabize, cn_number, text_types
 from .candidates import FEATURES, FEATURES_VERSION, Candidate, candidates, featurize
 from .question import QuestionProfile
@@ -657,12 +657,13 @@ def answer_extractive(
     pool = candidates(hits)
     if not pool or not q.terms:
         return Draft((), True, 0.0)
-    features = featurize(q, pool)
+    titled = titled_evidence(q, (c.hit.chunk.doc_id for c in pool), docs)
+    features = featurize(q, pool, titled)
     probs = ranker.probabilities(features)
     order = np.argsort(-probs, kind="stable")
     best = pool[int(order[0])]
     confidence = float(probs[order[0]])
-    x = question_features(probs, features, document_evidence(q, best.hit.chunk.doc_id, docs))
+    x = question_features(probs, features, np.array([titled[best.hit.chunk.doc_id]]))
     answerable = ranker.abstainer.probability(x)
     evidence = float(features[:, FEATURES.index("cov_passage")].max())
     if evidence < MIN_EVIDENCE:

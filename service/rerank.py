@@ -23,12 +23,14 @@ this machine). k from 3 to 20 changed hit@5 by at most 0.001.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 
 import numpy as np
 from ragqa.index.search import Hit
+from ragqa.ingest.model import Document
 
+from .abstain import titled_evidence
 from .candidates import candidates, featurize
 from .question import QuestionProfile
 
@@ -38,9 +40,12 @@ FUSE_K = 5
 Probabilities = Callable[[np.ndarray], np.ndarray]
 
 
-def rerank(profiles: Sequence[QuestionProfile], hits: list[Hit], probabilities: Probabilities, pool: int = POOL) -> list[Hit]:
+def rerank(
+    profiles: Sequence[QuestionProfile], hits: list[Hit], probabilities: Probabilities, docs: Mapping[str, Document], pool: int = POOL
+) -> list[Hit]:
     """`hits` with its first `pool` passages in the fused order (their `score` the fused score);
-    the rest as they were. `profiles`: the question (or its parts, when it asks two things)."""
+    the rest as they were. `profiles`: the question (or its parts, when it asks two things);
+    `docs`: the documents the reader may see (for `titled_evidence`)."""
     head = hits[:pool]
     pieces = candidates(head)
     asked = [q for q in profiles if q.terms]
@@ -49,7 +54,8 @@ def rerank(profiles: Sequence[QuestionProfile], hits: list[Hit], probabilities: 
     best = np.zeros(len(head))
     passage = np.array([c.passage - 1 for c in pieces])
     for q in asked:
-        np.maximum.at(best, passage, probabilities(featurize(q, pieces)))
+        evidence = titled_evidence(q, (h.chunk.doc_id for h in head), docs)
+        np.maximum.at(best, passage, probabilities(featurize(q, pieces, evidence)))
     by_answer = np.empty(len(head), dtype=int)
     by_answer[np.argsort(-best, kind="stable")] = np.arange(len(head))
     fused = 1.0 / (FUSE_K + np.arange(len(head))) + 1.0 / (FUSE_K + by_answer)

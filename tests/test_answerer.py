@@ -17,11 +17,11 @@ import pytest
 from ragqa.index.build import build_index, ingest_paths
 from ragqa.index.embedders import HashEmbedder
 from ragqa.index.keyword import strip_frame, tokenize
-from ragqa.index.search import FusionConfig, Searcher
+from ragqa.index.search import FusionConfig, Hit, Searcher
 from ragqa.index.store import load_index
-from ragqa.ingest.model import Document
+from ragqa.ingest.model import Chunk, Document
 from ragqa.ingest.sentences import split_items, split_sentences
-from ragqa.service.abstain import DOCUMENT_FEATURES, QUESTION_FEATURES, Abstainer, document_evidence, question_features
+from ragqa.service.abstain import DOCUMENT_FEATURES, QUESTION_FEATURES, Abstainer, document_evidence, question_features, titled_evidence
 from ragqa.service.answertypes import arabize, question_types, text_types
 from ragqa.service.candidates import FEATURES, candidates, featurize
 from ragqa.service.extractive import (
@@ -368,12 +368,12 @@ def test_the_answer_model_moves_the_passage_that_answers_up(pipeline: Pipeline) 
     last = [h for h in found if h is not answering] + [answering]  # retrieval put it last
     q = profile_question(question, pipeline.index.keyword)
     ranker = pipeline.answerer.ranker
-    order = rerank([q], last, ranker.probabilities)
+    order = rerank([q], last, ranker.probabilities, snap.index.documents)
     assert sorted(id(h.chunk) for h in order) == sorted(id(h.chunk) for h in last)
     assert order.index(next(h for h in order if h.chunk is answering.chunk)) < len(last) - 1
     assert [h.score for h in order] == sorted((h.score for h in order), reverse=True)
     # only the first `pool` passages are ranked again; the rest keep their place and scores
-    head = rerank([q], last, ranker.probabilities, pool=3)
+    head = rerank([q], last, ranker.probabilities, snap.index.documents, pool=3)
     assert head[3:] == last[3:] and {id(h.chunk) for h in head[:3]} == {id(h.chunk) for h in last[:3]}
 
 
@@ -567,3 +567,19 @@ def test_an_over_long_table_row_keeps_its_short_cells_and_cuts_the_cell_that_hol
     plain = "建立培训资金，" + "加强培训机构管理，" * 30
     assert _trim(plain, q, 40).startswith("建立培训资金")  # no cells: the run of clauses with most key terms
 
+
+
+def test_each_candidate_sees_whether_its_document_misses_a_name_a_title_holds(pipeline: Pipeline) -> None:
+    a = Document("a.txt", "甲州2025年统计公报", ("甲州2025年统计公报", "全州城镇新增就业7398人。"), "sa")
+    b = Document("b.txt", "全国2025年统计公报", ("全国2025年统计公报", "全国城镇新增就业1256万人。"), "sb")
+    docs = {"a.txt": a, "b.txt": b}
+    q = profile_question("甲州城镇新增就业多少人？", pipeline.index.keyword)
+    evidence = titled_evidence(q, ["a.txt", "b.txt", "b.txt"], docs)
+    assert evidence["a.txt"] == 0.0 and evidence["b.txt"] > 0  # the national bulletin never names 甲州
+    chunks = [Chunk(doc_id=d.doc_id, start_line=2, end_line=2, clause_path=(), text=d.lines[1], match_text=d.lines[1], context=d.title) for d in (b, a)]
+    hits = [Hit(c, 1.0, 1.0, 1.0, 1, 1) for c in chunks]
+    pool = candidates(hits)
+    col = FEATURES.index("doc_missing_titled")
+    rows = featurize(q, pool, evidence)
+    assert [float(r[col]) for r in rows] == [pytest.approx(evidence[c.hit.chunk.doc_id]) for c in pool]
+    assert not featurize(q, pool)[:, col].any()  # without documents the column is 0, as the model never saw otherwise
