@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import re
 import sys
 import time
@@ -34,15 +35,19 @@ import numpy as np
 from ragqa.eval.errors import EvalError
 from ragqa.eval.goldset import UNANSWERABLE, GoldItem, Ref, load_gold
 from ragqa.eval.metrics import answer_contains
+from ragqa.eval.term_assoc import FOLDS as ASSOC_FOLDS
+from ragqa.eval.term_assoc import Rules, learn, pairs_of
+from ragqa.eval.term_assoc import fold_of as assoc_fold
 from ragqa.eval.textnorm import normalize
-from ragqa.index.embedders import make_embedder
+from ragqa.index.embedders import Embedder, make_embedder
+from ragqa.index.expansion import Expansions, load_expansions
 from ragqa.index.keyword import configure_jieba
 from ragqa.index.search import Hit, Searcher
-from ragqa.index.store import load_index, read_manifest
+from ragqa.index.store import LoadedIndex, load_index, read_manifest
 from ragqa.ingest.model import Document
 from ragqa.service.abstain import DOCUMENT_FEATURES, QUESTION_FEATURES, Abstainer, document_evidence, fit_logistic, question_features
 from ragqa.service.candidates import FEATURES, FEATURES_VERSION, candidates, featurize
-from ragqa.service.extractive import MAX_ANSWER_CHARS, MAX_SEGMENTS, MODEL_DIR, ModelError, load_ranker
+from ragqa.service.extractive import EXPANSIONS, MAX_ANSWER_CHARS, MAX_SEGMENTS, MODEL_DIR, ModelError, load_ranker
 from ragqa.service.question import QuestionProfile, profile_question, split_question
 from ragqa.service.rerank import FUSE_K, POOL, rerank
 from ragqa.service.settings import Settings
@@ -110,14 +115,52 @@ class Pooled:
     documents: Mapping[str, Document]  # its index's
 
 
-def collect(gold_path: str, index_dir: Path, settings: Settings, top_k: int, elsewhere: float | None = None) -> list[Pooled]:
+@dataclass(frozen=True)
+class ExpansionPlan:
+    """The query expansion training retrieves with (index/expansion.py): the table as served, and
+    how it was learned, so that the set it was learned from is retrieved out of fold."""
+
+    table: Expansions
+    learned_from: frozenset[tuple[str, str]]  # (gold set, index), as resolved paths
+    rules: Rules
+    sha256: str
+
+    @classmethod
+    def read(cls, path: Path) -> ExpansionPlan | None:
+        table = load_expansions(path)
+        if table is None:
+            return None
+        meta = json.loads(path.read_text(encoding="utf-8"))
+        sources = frozenset((_resolved(s["gold"]), _resolved(s["index"])) for s in meta.get("learned_from", []))
+        return cls(table, sources, Rules(**meta["rules"]), hashlib.sha256(path.read_bytes()).hexdigest())
+
+
+def _resolved(path: str | Path) -> str:
+    return os.path.normpath(os.path.abspath(path))  # an index's link is not followed: it names the index, not one build
+
+
+def _searcher_of(gold: Sequence[GoldItem], gold_path: str, index: LoadedIndex, embedder: Embedder, settings: Settings,
+                 plan: ExpansionPlan | None) -> Callable[[GoldItem], Searcher]:
+    """The searcher each item is retrieved with: the served table, except for the set the table
+    was learned from, whose items are retrieved with a table learned without their document's
+    (term_assoc's folds), as the served table meets documents it never learned from."""
+    if plan is None or (_resolved(gold_path), _resolved(index.path)) not in plan.learned_from:
+        searcher = Searcher(index, embedder, settings.fusion(), expansions=plan.table if plan else None)
+        return lambda _: searcher
+    pairs = pairs_of(gold, dict(index.documents.items()))
+    tables = [learn([p for p in pairs if assoc_fold(p.doc) != k], index.keyword, plan.rules) for k in range(ASSOC_FOLDS)]
+    searchers = [Searcher(index, embedder, settings.fusion(), expansions=t) for t in tables]
+    return lambda item: searchers[assoc_fold(_group(item))]
+
+
+def collect(gold_path: str, index_dir: Path, settings: Settings, top_k: int, elsewhere: float | None = None,
+            expansions: ExpansionPlan | None = None) -> list[Pooled]:
     """Every item of `gold_path` retrieved from `index_dir`, max(top_k, POOL) passages deep.
     With a share `elsewhere` the set's questions are about documents this index does not hold:
     that share of them (chosen by id) is asked of it as unanswerable (`_asked_elsewhere`)."""
     configure_jieba(settings.cache_dir / "jieba")
     embedder = make_embedder(str(read_manifest(index_dir).get("embedder")), settings.embed_threads)
     index = load_index(index_dir, embedder.name)
-    searcher = Searcher(index, embedder, settings.fusion())
     if elsewhere is not None:
         gold = load_gold(gold_path, lambda d: _ANY_LENGTH)
     else:
@@ -126,10 +169,11 @@ def collect(gold_path: str, index_dir: Path, settings: Settings, top_k: int, els
         first = gold.problems[0]
         raise EvalError(f"{gold_path}: line {first.line_no}: {first.reason} ({len(gold.problems)} bad lines)")
     items = gold.items if elsewhere is None else _chosen([i for i in gold.items if not any(r.doc in index.documents for r in i.refs)], elsewhere)
+    searcher = _searcher_of(gold.items, gold_path, index, embedder, settings, expansions)
     pooled = [
         Pooled(
             item,
-            searcher.search(item.question, max(top_k, POOL)),
+            searcher(item).search(item.question, max(top_k, POOL)),
             profile_question(item.question, index.keyword),
             [profile_question(part, index.keyword) for part in split_question(item.question)],
             _group(item),
@@ -418,7 +462,7 @@ class KeptRanker:
 
 def train(pairs: list[tuple[str, Path]], out: Path, settings: Settings, top_k: int, max_false_refusals: float,
           groups: str = "documents", elsewhere: Sequence[tuple[str, Path]] = (), elsewhere_share: float = 0.25,
-          ranker: Path | None = None, keep_abstainer: bool = False) -> dict[str, object]:
+          ranker: Path | None = None, keep_abstainer: bool = False, expansions: Path | None = None) -> dict[str, object]:
     """Collect, cross-validate, choose, fit on everything and save; returns the saved metadata.
     With `ranker`, that model's candidate ranker is kept and only the abstainer is fitted; with
     `keep_abstainer` too, that model's abstainer is kept as well and the fitted one is saved
@@ -429,10 +473,13 @@ def train(pairs: list[tuple[str, Path]], out: Path, settings: Settings, top_k: i
         raise EvalError("keeping an abstainer needs the model it comes from (--ranker) and off-topic examples (--elsewhere)")
     if kept and kept.meta.get("offtopic_abstainer"):
         print(f"train: the off-topic abstainer of {ranker} is {'replaced' if keep_abstainer else 'dropped'}", file=sys.stderr)
+    plan = ExpansionPlan.read(expansions) if expansions is not None else None
+    if plan is not None:
+        print(f"train: retrieving with the query expansion of {expansions} (its own set out of fold)", file=sys.stderr)
     pooled: list[Pooled] = []
     asked: list[tuple[tuple[str, Path], float | None]] = [(pair, None) for pair in pairs] + [(pair, elsewhere_share) for pair in elsewhere]
     for (gold_path, index_dir), share in asked:
-        got = collect(gold_path, index_dir, settings, top_k, share)
+        got = collect(gold_path, index_dir, settings, top_k, share, plan)
         print(f"train: {gold_path}: {len(got)} items retrieved{' (asked elsewhere: unanswerable)' if share is not None else ''}", file=sys.stderr)
         pooled += got
     if groups == "writers":
@@ -502,6 +549,7 @@ def train(pairs: list[tuple[str, Path]], out: Path, settings: Settings, top_k: i
         "out_of_fold": {"answer_accuracy": round(cv.answer_accuracy, 4), "refusal_recall": round(cv.refusal_recall, 4),
                         "false_refusals": round(cv.false_refusals, 4), "answerable_reachable": reachable, "answerable": n_ans},
         "question_features": list(QUESTION_FEATURES),
+        "retrieved_with_expansions": plan.sha256 if plan is not None else None,
         "gain": gain,
     }
     (out / "answerer.json").write_text(json.dumps(meta, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
@@ -540,6 +588,13 @@ def _share(text: str) -> float:
     return value
 
 
+def _expansions(text: str) -> Path:
+    path = Path(text)
+    if not path.is_file():
+        raise argparse.ArgumentTypeError(f"no expansion table at {text}; learn one with 'python -m ragqa.eval.term_assoc --out {text}'")
+    return path
+
+
 def configure_parser(p: argparse.ArgumentParser) -> None:
     p.description = DESCRIPTION
     p.formatter_class = argparse.RawDescriptionHelpFormatter
@@ -560,6 +615,10 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
                    help="with --ranker and --elsewhere: keep that model's abstainer too and save the one fitted here beside it as "
                         "an off-topic abstainer; a question either one finds unlikely is refused")
     p.add_argument("--max-false-refusals", type=float, default=0.05, help="false-refusal budget of the threshold, held on every cross-validation fold (default 0.05)")
+    p.add_argument("--expansions", type=_expansions, default=None, metavar="TABLE.json",
+                   help=f"retrieve with this query-expansion table, as the service does (for instance {EXPANSIONS}); the set it was learned "
+                        "from is retrieved with tables learned without each item's document. Default: plain retrieval, as the shipped "
+                        "model was trained (retrained on expanded retrieval it answered worse on unseen sets: README)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -571,5 +630,5 @@ def run(args: argparse.Namespace) -> int:
         if not (index / "manifest.json").is_file():
             raise EvalError(f"no index at {index}; build it with 'ragqa ingest DOCS --index {index}'")
     train(args.gold, args.out, Settings(), args.top_k, args.max_false_refusals, args.groups, args.elsewhere, args.elsewhere_share, args.ranker,
-          args.keep_abstainer)
+          args.keep_abstainer, args.expansions)
     return 0

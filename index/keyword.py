@@ -131,9 +131,13 @@ class KeywordIndex:
         """BM25 score of every chunk for `query` (Simplified matching text)."""
         return self.token_scores(tokenize(query))
 
-    def token_scores(self, tokens: list[str]) -> np.ndarray:
-        """BM25 score of every chunk for a query already tokenised as `tokens`."""
-        return self.postings.scores(self.postings.ids([t for t in tokens if t in self.df]))
+    def token_scores(self, tokens: list[str], weights: list[float] | None = None) -> np.ndarray:
+        """BM25 score of every chunk for a query already tokenised as `tokens` (each token's
+        scores times its weight, when `weights` are given)."""
+        if weights is None:
+            return self.postings.scores(self.postings.ids([t for t in tokens if t in self.df]))
+        kept = [(t, w) for t, w in zip(tokens, weights, strict=True) if t in self.df and t in self.postings.vocab]
+        return self.postings.scores(self.postings.ids([t for t, _ in kept]), [w for _, w in kept])
 
     def save(self, folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)

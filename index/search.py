@@ -33,6 +33,7 @@ from ragqa.ingest.model import Chunk
 from ragqa.ingest.normalize import normalize_query
 
 from .embedders import Embedder, Matrix
+from .expansion import Expansions
 from .keyword import KeywordIndex, strip_frame, tokenize
 from .store import LoadedIndex
 from .titles import TitleIndex, best_chunks
@@ -95,12 +96,13 @@ class FusionConfig:
     title_distinct: int = 2  # a title word names documents when at most this many titles hold it
     title_docs: int = 3  # documents named at most
     title_chunks: int = 8  # best keyword chunks taken from each
+    expansion_weight: float = 1.5  # learned query expansion (index/expansion.py): weight × P of each added word; 0: off
 
     def __post_init__(self) -> None:
         if self.keyword_weight < 0 or self.dense_weight < 0 or self.keyword_weight + self.dense_weight == 0:
             raise ValueError("fusion weights must be >= 0 and not both 0")
-        if self.bigram_weight < 0 or self.title_weight < 0:
-            raise ValueError("bigram_weight and title_weight must be >= 0")
+        if self.bigram_weight < 0 or self.title_weight < 0 or self.expansion_weight < 0:
+            raise ValueError("bigram_weight, title_weight and expansion_weight must be >= 0")
         if min(self.title_distinct, self.title_docs, self.title_chunks) < 1:
             raise ValueError("title_distinct, title_docs and title_chunks must be >= 1")
         if self.rrf_k < 1 or self.candidates < 1:
@@ -132,14 +134,17 @@ class AllowedKeywords(KeywordIndex):
         super().__init__(postings, df, int(mask.sum()))
         self._full_n = full.n_docs
 
-    def token_scores(self, tokens: list[str]) -> np.ndarray:
-        """BM25 score of every chunk of the full index for `tokens`; 0 for chunks not allowed."""
-        ids = np.asarray([self._vocab[t] for t in tokens if t in self.df], dtype=np.int64)
+    def token_scores(self, tokens: list[str], weights: list[float] | None = None) -> np.ndarray:
+        """BM25 score of every chunk of the full index for `tokens` (times `weights`, when
+        given); 0 for chunks not allowed."""
+        given = [1.0] * len(tokens) if weights is None else weights
+        kept = [(self._vocab[t], w) for t, w in zip(tokens, given, strict=True) if t in self.df]
+        ids = np.asarray([i for i, _ in kept], dtype=np.int64)
         if not len(ids):
             return np.zeros(len(self.mask), dtype=np.float32)
         full_df = (self._indptr[ids + 1] - self._indptr[ids]).astype(np.float64)
-        weights = _lucene_idf(self._df_ids[ids].astype(np.float64), self.n_docs) / _lucene_idf(full_df, self._full_n)
-        out = self.postings.scores(ids.tolist(), weights.tolist())
+        idf = _lucene_idf(self._df_ids[ids].astype(np.float64), self.n_docs) / _lucene_idf(full_df, self._full_n)
+        out = self.postings.scores(ids.tolist(), (idf * np.asarray([w for _, w in kept])).tolist())
         out[~self.mask] = 0.0
         return out
 
@@ -156,8 +161,10 @@ class Searcher:
         allowed: np.ndarray | None = None,
         docs: frozenset[str] | None = None,
         titles: _Titles | None = None,
+        expansions: Expansions | None = None,
     ) -> None:
         self.index = index
+        self.expansions = expansions
         self.embedder = embedder
         self.fusion = fusion or FusionConfig()
         self.allowed = allowed
@@ -194,7 +201,7 @@ class Searcher:
             keyword=AllowedKeywords(full.keyword, mask),
             records=full.records.restricted(frozenset(kept)),
         )
-        return Searcher(view, self.embedder, self.fusion, mask, frozenset(kept), self._titles)
+        return Searcher(view, self.embedder, self.fusion, mask, frozenset(kept), self._titles, self.expansions)
 
     def _dense(self, query: Matrix, k: int) -> tuple[np.ndarray, np.ndarray]:
         """(scores, chunk positions) of the nearest rows; positions are -1 where no chunk of
@@ -210,7 +217,8 @@ class Searcher:
         cfg = self.fusion
         words = tokenize(strip_frame(text))
         kw_scores = self.index.keyword.token_scores(words)
-        kw_order = top_positions(kw_scores, cfg.candidates)
+        ranking = self._expanded(words, kw_scores)
+        kw_order = top_positions(ranking, cfg.candidates)
         dense_scores: dict[int, float] = {}
         dense_order: list[int] = []
         if cfg.dense_weight > 0:
@@ -219,13 +227,15 @@ class Searcher:
                 dense_scores[i] = s
                 dense_order.append(i)
         kw_rank = {cid: r for r, cid in enumerate(kw_order, start=1)}
+        # what a hit reports is its rank by the question's own words, as its keyword score is
+        own_rank = kw_rank if ranking is kw_scores else {cid: r for r, cid in enumerate(top_positions(kw_scores, cfg.candidates), start=1)}
         dense_rank = {cid: r for r, cid in enumerate(dense_order, start=1)}
         fused: dict[int, float] = {}
         for cid, r in kw_rank.items():
             fused[cid] = fused.get(cid, 0.0) + cfg.keyword_weight / (cfg.rrf_k + r)
         for cid, r in dense_rank.items():
             fused[cid] = fused.get(cid, 0.0) + cfg.dense_weight / (cfg.rrf_k + r)
-        self._add_named(fused, words, kw_scores)
+        self._add_named(fused, words, ranking)
         ranked = sorted(fused, key=lambda c: (-fused[c], c))
         if cfg.bigram_weight > 0 and len(ranked) > 1:
             pool = ranked[: max(cfg.candidates, top_k)]
@@ -243,11 +253,23 @@ class Searcher:
                 score=round(final[c], 6),
                 keyword_score=float(kw_scores[c]),
                 dense_score=float(dense_scores.get(c, 0.0)),
-                keyword_rank=kw_rank.get(c),
+                keyword_rank=own_rank.get(c),
                 dense_rank=dense_rank.get(c),
             )
             for c, chunk in zip(best, chunks, strict=True)
         ]
+
+    def _expanded(self, words: list[str], kw_scores: np.ndarray) -> np.ndarray:
+        """`kw_scores` plus the BM25 scores of the learned expansions of `words` (index/expansion.py),
+        each weighted `expansion_weight` × P: the keyword ranking; `kw_scores` itself without them.
+        The answer model reads each hit's keyword score and rank as evidence; both stay the
+        question's own (with the expanded rank, c45 and c46 refused 2 more answerable items each)."""
+        weight = self.fusion.expansion_weight
+        extra = self.expansions.extra(words) if self.expansions is not None and weight > 0 else {}
+        if not extra:
+            return kw_scores
+        added = self.index.keyword.token_scores(list(extra), [weight * p for p in extra.values()])
+        return np.asarray(kw_scores + added, dtype=np.float32)
 
     def _add_named(self, fused: dict[int, float], words: list[str], kw_scores: np.ndarray) -> None:
         """Fuse the chunks of the documents the question names by title (`_named_chunks`) into

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from ragqa.index.expansion import Expansions, load_expansions
 from ragqa.index.search import Hit
 from ragqa.ingest.model import Document
 from ragqa.ingest.normalize import clean_line, fold
@@ -134,6 +135,14 @@ def load_ranker(folder: Path = MODEL_DIR) -> Ranker:
 @lru_cache(maxsize=1)
 def default_ranker() -> Ranker:
     return load_ranker()
+
+
+EXPANSIONS = MODEL_DIR / "expansions.json"  # the learned query expansion shipped beside the answer model
+
+
+def default_expansions() -> Expansions | None:
+    """The shipped query-expansion table (index/expansion.py); None without one."""
+    return load_expansions(EXPANSIONS)
 
 
 _CELL_MIN = 12  # a cell is cut no shorter than this (a unit's name, a date)

@@ -28,7 +28,7 @@ from ragqa.ingest.model import Document
 from .access import EVERYONE, Access
 from .answering import REFUSAL_SIMPLIFIED, REFUSAL_TRADITIONAL, Answer, Answerer, refusal_text
 from .documents import Added, Documents
-from .extractive import Ranker, default_ranker
+from .extractive import Ranker, default_expansions, default_ranker
 from .feedback import new_answer_id
 from .listing import RecordBook
 from .reltime import Query, resolve_relative_time
@@ -54,7 +54,7 @@ class Pipeline:
     ) -> None:
         self.settings = settings
         self.embedder = embedder
-        self.retrieval = Retrieval(index, embedder, settings.fusion())
+        self.retrieval = Retrieval(index, embedder, settings.fusion(), default_expansions())
         self.answerer = Answerer(ranker or default_ranker(), llm, settings.refuse_below)
         self.docs = Documents(settings, self.retrieval, embedder)
         self._suggested: dict[tuple[int, frozenset[str] | None], list[str]] = {}

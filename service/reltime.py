@@ -5,6 +5,10 @@
 They mean the year (or term) of the document that answers, never the machine's clock: the
 question is searched once without them, the best document's own year (its title, issue number
 or date line) fills them in, and the question is searched again.
+
+A document about a past year is read from the year it was issued: the asker's 今年/去年/明年
+count from the day it speaks (a 2025 statistical bulletin dated 2026 calls 2025 去年), while
+本年/上年 count from the year it is about ("2024年末人口比上年末…" is 2023).
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ _HEAD_LINES = 15
 
 
 def document_year(doc: Document) -> int | None:
-    """The year a document speaks from: a single year in its title (2023年政府工作报告), else
+    """The year a document is about: a single year in its title (2023年政府工作报告), else
     the year of its issue number (东政发〔2022〕21号), else its first full date (2019年12月8日)."""
     title_years = years_in(fold(doc.title))
     if len(title_years) == 1:
@@ -40,8 +44,22 @@ def document_year(doc: Document) -> int | None:
         m = _ISSUE_YEAR.search(line)
         if m:
             return int(m.group(1))
-    for line in (*head, *(fold(x) for x in doc.lines[-_HEAD_LINES:])):
-        m = _DATE.search(line.replace(" ", ""))
+    return _date_year(doc)
+
+
+def speaking_year(doc: Document) -> int | None:
+    """The year a document speaks from: the year it is about (`document_year`), or the next
+    year when it is dated then: a bulletin, audit or final-accounts report on a year is issued
+    in the following one. A title of one year dated later still (a 2019 regulation amended in
+    2023) keeps its year."""
+    year = document_year(doc)
+    return year + 1 if year is not None and len(years_in(fold(doc.title))) == 1 and _date_year(doc) == year + 1 else year
+
+
+def _date_year(doc: Document) -> int | None:
+    """The year of a document's first full date (2019年12月8日) in its first or last lines."""
+    for line in (*doc.lines[:_HEAD_LINES], *doc.lines[-_HEAD_LINES:]):
+        m = _DATE.search(fold(line).replace(" ", ""))
         if m:
             return int(m.group(1))
     return None
@@ -68,10 +86,10 @@ def resolve_time(question: str, doc: Document) -> str | None:
     """`question` with 今年/去年/明年/本届 … put in `doc`'s own terms; None when `doc` has no
     year (or term) to put them in."""
     text = question
-    year, term = _year_and_term(doc)
+    year, speaking, term = _years_and_term(doc)
     changed = False
-    if year is not None and RELATIVE_YEAR.search(text):
-        text = RELATIVE_YEAR.sub(lambda m: f"{year + RELATIVE_YEARS[m.group(0)]}年", text)
+    if year is not None and speaking is not None and RELATIVE_YEAR.search(text):
+        text = RELATIVE_YEAR.sub(lambda m: f"{(speaking if m.group(0) in SPEAKER_YEARS else year) + RELATIVE_YEARS[m.group(0)]}年", text)
         changed = True
     if term is not None and _TERM.search(text):
         text = _TERM.sub(term, text)
@@ -79,15 +97,19 @@ def resolve_time(question: str, doc: Document) -> str | None:
     return text if changed else None
 
 
-_YEARS: dict[tuple[str, str], tuple[int | None, str | None]] = {}  # by document id and content hash
+# The words counted from the day the document speaks (the asker's own now); the others (本年, 上年,
+# 上一年, 下一年) from the year it is about.
+SPEAKER_YEARS = frozenset({"今年", "今年度", "去年", "前年", "明年", "后年", "後年"})
+_YEARS: dict[tuple[str, str], tuple[int | None, int | None, str | None]] = {}  # by document id and content hash
 
 
-def _year_and_term(doc: Document) -> tuple[int | None, str | None]:
+def _years_and_term(doc: Document) -> tuple[int | None, int | None, str | None]:
+    """`doc`'s `document_year`, `speaking_year` and `document_term`; cached."""
     key = (doc.doc_id, doc.sha256 or doc.title)
     if key not in _YEARS:
         if len(_YEARS) > 10_000:
             _YEARS.clear()
-        _YEARS[key] = (document_year(doc), document_term(doc))
+        _YEARS[key] = (document_year(doc), speaking_year(doc), document_term(doc))
     return _YEARS[key]
 
 
@@ -120,7 +142,7 @@ def resolve_relative_time(question: str, snap: Snapshot, top_k: int) -> Query:
         base[h.chunk.doc_id] = max(base.get(h.chunk.doc_id, 0.0), h.keyword_score)
     by_year: dict[int | None, list[Document]] = {}
     for doc in docs:
-        by_year.setdefault(_year_and_term(doc)[0], []).append(doc)
+        by_year.setdefault(_years_and_term(doc)[0], []).append(doc)
     choices: list[tuple[float, int, str, Document]] = []
     for rank, group in enumerate(by_year.values()):
         resolved = resolve_time(question, group[0])
@@ -134,7 +156,7 @@ def resolve_relative_time(question: str, snap: Snapshot, top_k: int) -> Query:
     if not choices:
         return Query(question)
     _, _, resolved, doc = max(choices, key=lambda c: c[:2])
-    year = _year_and_term(doc)[0]
+    year = _years_and_term(doc)[0]
     note = f"（时间按《{doc.title}》的年份{year}年理解。）" if year is not None and len(by_year.keys() - {None}) > 1 else None
     return Query(resolved, note)
 

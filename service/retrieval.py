@@ -16,6 +16,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 
 from ragqa.index.embedders import Embedder
+from ragqa.index.expansion import Expansions
 from ragqa.index.search import FusionConfig, Hit, Searcher
 from ragqa.index.store import LoadedIndex
 
@@ -74,21 +75,22 @@ class Snapshot:
 class Retrieval:
     """The current snapshot; `publish` replaces it (one reference assignment: atomic for readers)."""
 
-    def __init__(self, index: LoadedIndex, embedder: Embedder, fusion: FusionConfig) -> None:
+    def __init__(self, index: LoadedIndex, embedder: Embedder, fusion: FusionConfig, expansions: Expansions | None = None) -> None:
         self.embedder = embedder
         self.fusion = fusion
-        self._current = _snapshot(index, embedder, fusion)
+        self.expansions = expansions
+        self._current = _snapshot(index, embedder, fusion, expansions)
 
     @property
     def current(self) -> Snapshot:
         return self._current
 
     def publish(self, index: LoadedIndex) -> None:
-        self._current = _snapshot(index, self.embedder, self.fusion)
+        self._current = _snapshot(index, self.embedder, self.fusion, self.expansions)
 
 
-def _snapshot(index: LoadedIndex, embedder: Embedder, fusion: FusionConfig) -> Snapshot:
-    searcher = Searcher(index, embedder, fusion)
+def _snapshot(index: LoadedIndex, embedder: Embedder, fusion: FusionConfig, expansions: Expansions | None) -> Snapshot:
+    searcher = Searcher(index, embedder, fusion, expansions=expansions)
     searcher.warm()  # before the snapshot serves: a swap after an upload builds it in the background job
     return Snapshot(index, searcher, RecordBook(index.records, index.documents))
 

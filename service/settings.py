@@ -48,6 +48,7 @@ class Settings(BaseSettings):
     rrf_k: int = Field(5, ge=1)
     bigram_weight: float = Field(1.0, ge=0, description="weight of the character-bigram ranking of the fused candidates (0: off)")
     title_weight: float = Field(0.3, ge=0, description="weight of the chunks of documents the question names by a title word (0: off)")
+    expansion_weight: float = Field(1.5, ge=0, description="weight of the learned query expansion (service/models/expansions.json) in the keyword ranking (0: off)")
     refuse_below: float | None = Field(
         None, ge=0, le=1, description="refuse when the probability that the documents answer is below this (default: the model's own threshold; "
         "a model's off-topic abstainer, if it has one, keeps its own)"
@@ -92,7 +93,10 @@ class Settings(BaseSettings):
         """How search fuses its rankings (index/search.py), as these settings weigh them."""
         from ragqa.index.search import FusionConfig
 
-        return FusionConfig(self.keyword_weight, self.dense_weight, self.rrf_k, bigram_weight=self.bigram_weight, title_weight=self.title_weight)
+        return FusionConfig(
+            self.keyword_weight, self.dense_weight, self.rrf_k, bigram_weight=self.bigram_weight, title_weight=self.title_weight,
+            expansion_weight=self.expansion_weight,
+        )
 
     @field_validator("cors_origins")
     @classmethod

@@ -14,7 +14,7 @@ from ragqa.ingest.normalize import fold
 from ragqa.service.app import create_app
 from ragqa.service.conversation import followup, leans_on_context, slots
 from ragqa.service.pipeline import Pipeline
-from ragqa.service.reltime import document_term, document_year, resolve_time
+from ragqa.service.reltime import document_term, document_year, resolve_time, speaking_year
 from ragqa.service.schemas import MAX_HISTORY_TURNS, MAX_TURN_CHARS, Turn
 
 from .conftest import settings_for
@@ -115,6 +115,20 @@ def test_relative_years_take_the_documents_year_never_the_clock() -> None:
     assert resolve_time("去年和明年呢？", doc) == "2022年和2024年呢？"
     assert resolve_time("本届人大提出什么？", _doc("市十六届人大一次会议")) == "十六届人大提出什么？"
     assert resolve_time("今年GDP增长多少？", _doc("无年份")) is None
+
+
+def test_a_document_on_a_past_year_speaks_from_the_year_it_is_dated() -> None:
+    bulletin = _doc("周口市2025年统计公报", "周口市统计局", "2026年5月13日", "全年城镇新增就业7.1万人，比上年增长2%。")
+    assert document_year(bulletin) == 2025 and speaking_year(bulletin) == 2026
+    # the asker's 去年/今年 count from the day it speaks; 上年/本年 from the year it is about
+    assert resolve_time("去年城镇新增就业多少？今年呢？", bulletin) == "2025年城镇新增就业多少？2026年呢？"
+    assert resolve_time("城镇新增就业比上年增长多少？", bulletin) == "城镇新增就业比2024年增长多少？"
+    report = _doc("东阳市2023年政府工作报告", "2023年1月10日")  # read in the year it is about
+    assert speaking_year(report) == 2023 and resolve_time("去年GDP增长多少？", report) == "2022年GDP增长多少？"
+    amended = _doc("某市2019年条例", "2023年6月1日修正")  # dated years later: an amendment, not a report on 2019
+    assert speaking_year(amended) == 2019
+    undated = _doc("周口市2025年统计公报", "全年城镇新增就业7.1万人。")
+    assert speaking_year(undated) == 2025
 
 
 # The year each sample document speaks from, as the question writer read it (eval/gold/raw/conversation).
