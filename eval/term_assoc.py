@@ -59,6 +59,8 @@ class Pair:
 
 @dataclass(frozen=True)
 class Rules:
+    """When a (question word, answering-line word) pair is kept: see the module docstring."""
+
     min_count: int = 4
     min_docs: int = 5
     min_share: float = 0.2
@@ -129,7 +131,8 @@ def check(pairs: Sequence[Pair], searcher: Searcher, rules: Rules, weights: Sequ
               f"({time.perf_counter() - started:.0f}s)", file=sys.stderr, flush=True)
 
 
-def _pair(text: str) -> tuple[str, Path]:
+def gold_index_pair(text: str) -> tuple[str, Path]:
+    """An argument GOLD.jsonl=INDEX_DIR (here and in `ragqa train`)."""
     gold, sep, index = text.partition("=")
     if not sep or not gold or not index:
         raise argparse.ArgumentTypeError(f"'{text}' should read GOLD.jsonl=INDEX_DIR")
@@ -150,7 +153,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     doc = __doc__ or ""
     p = argparse.ArgumentParser(prog="python -m ragqa.eval.term_assoc", description=doc.split("\n\n")[0],
                                 epilog=doc.split("\n\n", 1)[1], formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--gold", type=_pair, action="append", required=True, metavar="GOLD.jsonl=INDEX_DIR",
+    p.add_argument("--gold", type=gold_index_pair, action="append", required=True, metavar="GOLD.jsonl=INDEX_DIR",
                    help="a train gold set and the index holding its documents (repeatable; never the test split)")
     p.add_argument("--out", type=Path, default=EXPANSIONS, help=f"where the table goes (default {EXPANSIONS})")
     p.add_argument("--min-count", type=int, default=Rules.min_count, help=f"questions that must pair the two words (default {Rules.min_count})")

@@ -36,7 +36,7 @@ from ragqa.eval.errors import EvalError
 from ragqa.eval.goldset import UNANSWERABLE, GoldItem, Ref, load_gold
 from ragqa.eval.metrics import answer_contains
 from ragqa.eval.term_assoc import FOLDS as ASSOC_FOLDS
-from ragqa.eval.term_assoc import Rules, learn, pairs_of
+from ragqa.eval.term_assoc import Rules, gold_index_pair, learn, pairs_of
 from ragqa.eval.term_assoc import fold_of as assoc_fold
 from ragqa.eval.textnorm import normalize
 from ragqa.index.embedders import Embedder, make_embedder
@@ -571,13 +571,6 @@ examples:
 """
 
 
-def _pair(text: str) -> tuple[str, Path]:
-    gold, sep, index = text.partition("=")
-    if not sep or not gold or not index:
-        raise argparse.ArgumentTypeError(f"'{text}' should read GOLD.jsonl=INDEX_DIR")
-    return gold, Path(index)
-
-
 def _share(text: str) -> float:
     try:
         value = float(text)
@@ -598,13 +591,13 @@ def _expansions(text: str) -> Path:
 def configure_parser(p: argparse.ArgumentParser) -> None:
     p.description = DESCRIPTION
     p.formatter_class = argparse.RawDescriptionHelpFormatter
-    p.add_argument("--gold", type=_pair, action="append", required=True, metavar="GOLD.jsonl=INDEX_DIR")
+    p.add_argument("--gold", type=gold_index_pair, action="append", required=True, metavar="GOLD.jsonl=INDEX_DIR")
     p.add_argument("--out", type=Path, default=MODEL_DIR, help=f"model folder (default {MODEL_DIR})")
     p.add_argument("--top-k", type=int, default=5, help="passages per question, as at answer time (default 5)")
     p.add_argument("--groups", choices=("documents", "writers"), default="documents",
                    help="what a cross-validation fold holds out: whole documents (default), or documents together with "
                         "the question writers' sets (ids up to the last '-') that asked about them")
-    p.add_argument("--elsewhere", type=_pair, action="append", default=[], metavar="GOLD.jsonl=INDEX_DIR",
+    p.add_argument("--elsewhere", type=gold_index_pair, action="append", default=[], metavar="GOLD.jsonl=INDEX_DIR",
                    help="also ask a share of GOLD's questions of INDEX_DIR, which holds none of their documents, as "
                         "unanswerable: off-topic examples the gold sets lack (repeatable)")
     p.add_argument("--elsewhere-share", type=_share, default=0.25, help="share of each --elsewhere set asked, above 0 and at most 1 (default 0.25)")
