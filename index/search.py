@@ -263,7 +263,7 @@ class Searcher:
         """`kw_scores` plus the BM25 scores of the learned expansions of `words` (index/expansion.py),
         each weighted `expansion_weight` × P: the keyword ranking; `kw_scores` itself without them.
         The answer model reads each hit's keyword score and rank as evidence; both stay the
-        question's own (with the expanded rank, c45 and c46 refused 2 more answerable items each)."""
+        question's own, as the model was trained with them."""
         weight = self.fusion.expansion_weight
         extra = self.expansions.extra(words) if self.expansions is not None and weight > 0 else {}
         if not extra:
