@@ -41,8 +41,10 @@ from ragqa.ingest.normalize import fold, normalize_query
 from ragqa.service.extractive import EXPANSIONS
 from ragqa.service.settings import Settings
 
+from .contract import Passage
 from .errors import EvalError
 from .goldset import GoldItem, load_gold
+from .metrics import first_hit_rank
 
 FOLDS = 5
 
@@ -111,11 +113,9 @@ def fold_of(doc: str) -> int:
 
 
 def _hit(item: GoldItem, searcher: Searcher, top_k: int = 5) -> bool:
-    for h in searcher.search(item.question, top_k):
-        c = h.chunk
-        if any(c.doc_id == r.doc and c.start_line <= r.end_line and r.start_line <= c.end_line for r in item.refs):
-            return True
-    return False
+    """Whether the gold lines are among the `top_k` chunks retrieved, matched as `ragqa eval` matches them."""
+    found = [Passage(h.chunk.doc_id, h.chunk.start_line, h.chunk.end_line) for h in searcher.search(item.question, top_k)]
+    return first_hit_rank(found, item.refs) is not None
 
 
 def check(pairs: Sequence[Pair], searcher: Searcher, rules: Rules, weights: Sequence[float]) -> None:

@@ -127,12 +127,13 @@ class ExpansionPlan:
 
     @classmethod
     def read(cls, path: Path) -> ExpansionPlan | None:
-        table = load_expansions(path)
+        table = load_expansions(path)  # checks the format
         if table is None:
             return None
-        meta = json.loads(path.read_text(encoding="utf-8"))
+        raw = path.read_bytes()
+        meta = json.loads(raw)
         sources = frozenset((_resolved(s["gold"]), _resolved(s["index"])) for s in meta.get("learned_from", []))
-        return cls(table, sources, Rules(**meta["rules"]), hashlib.sha256(path.read_bytes()).hexdigest())
+        return cls(table, sources, Rules(**meta["rules"]), hashlib.sha256(raw).hexdigest())
 
 
 def _resolved(path: str | Path) -> str:
