@@ -153,8 +153,9 @@ def _versions() -> dict[str, str]:
 
 
 def embed_text(chunk: Chunk) -> str:
-    """What the embedder and BM25 see: the title and clause path as context, then the text."""
-    return f"{chunk.context}\n{chunk.match_text}" if chunk.context else chunk.match_text
+    """What the embedder and BM25 see: the title and clause path as context, the text of the
+    articles the chunk cites by number (ingest/xref.py), then the text."""
+    return "\n".join(part for part in (chunk.context, chunk.cited, chunk.match_text) if part)
 
 
 def build_store(config: StoreConfig, target: Path, embedder: Embedder, keys: list[tuple[str, str, str]], hnsw_above: int = HNSW_ABOVE

@@ -25,8 +25,9 @@ from dataclasses import dataclass, field, replace
 from .model import Chunk, Document, chunk_source_text
 from .normalize import SENTENCE_END, SENTENCE_RE, clean_line, fold, join_lines, match_line
 from .tokens import count_tokens
+from .xref import Articles, references
 
-CHUNKER_VERSION = "clauses-11"  # 11: 第18C條 and 第十条之一 open articles; 10: a title wrapped after its first line takes the line above its tail; 9: a table of contents is one passage, its entries no headings; a short row takes its spanned cells from the row above; 8: a table's second header row and indented sub-rows; 7: a bundled document's title line is a division; 6: a chapter or section closes the numbered items open above it; 5: pipe rows without outer pipes
+CHUNKER_VERSION = "clauses-12"  # 12: a clause holds the text of the articles it cites by number, for search only (ingest/xref.py); 11: 第18C條 and 第十条之一 open articles; 10: a title wrapped after its first line takes the line above its tail; 9: a table of contents is one passage, its entries no headings; a short row takes its spanned cells from the row above; 8: a table's second header row and indented sub-rows; 7: a bundled document's title line is a division; 6: a chapter or section closes the numbered items open above it; 5: pipe rows without outer pipes
 
 _CN = "一二三四五六七八九十百零〇两"
 _HEADINGS: list[tuple[str, re.Pattern[str]]] = [
@@ -438,6 +439,7 @@ def chunk_document(doc: Document, budget: int = 350, count: Callable[[str], int]
     if budget < 20:
         raise ValueError(f"token budget {budget} is too small; use 20 or more")
     chunks: list[Chunk] = []
+    articles = Articles(doc.lines)
     for seg in _segments(doc):
         for group in _group(_pieces(doc, seg.lines, budget, count), budget):
             first, last = group[0], group[-1]
@@ -448,7 +450,8 @@ def chunk_document(doc: Document, budget: int = 350, count: Callable[[str], int]
             context = fold(" › ".join((doc.title, *seg.path)))
             if seg.context:
                 context += "\n" + fold(seg.context)
+            cited = references(articles, [(n, doc.line(n)) for n in range(first.line, last.line + 1)])
             chunks.append(
-                replace(probe, text=text, match_text=match, context=context, clause_lines=seg.path_lines)
+                replace(probe, text=text, match_text=match, context=context, clause_lines=seg.path_lines, cited=cited)
             )
     return chunks

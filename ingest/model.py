@@ -93,6 +93,9 @@ class Chunk:
     end_char: int | None = None
     context: str = field(default="", compare=False)
     clause_lines: tuple[int, ...] = ()
+    # the text of the articles these lines cite by number (ingest/xref.py): searched, never shown,
+    # and not read by the answer features
+    cited: str = field(default="", compare=False)
 
     @property
     def clause(self) -> str:
@@ -112,6 +115,7 @@ class Chunk:
             "end_char": self.end_char,
             "context": self.context,
             "clause_lines": list(self.clause_lines),
+            **({"cited": self.cited} if self.cited else {}),
         }
 
     @classmethod
@@ -131,6 +135,7 @@ class Chunk:
             end_char=None if end_char is None else int(str(end_char)),
             context=str(d.get("context", "")),
             clause_lines=tuple(int(str(n)) for n in _as_list(d.get("clause_lines"))),
+            cited=str(d.get("cited", "")),
         )
 
 
