@@ -27,7 +27,7 @@ from .normalize import SENTENCE_END, SENTENCE_RE, clean_line, fold, join_lines, 
 from .tokens import count_tokens
 from .xref import Articles, references
 
-CHUNKER_VERSION = "clauses-12"  # 12: a clause holds the text of the articles it cites by number, for search only (ingest/xref.py); 11: 第18C條 and 第十条之一 open articles; 10: a title wrapped after its first line takes the line above its tail; 9: a table of contents is one passage, its entries no headings; a short row takes its spanned cells from the row above; 8: a table's second header row and indented sub-rows; 7: a bundled document's title line is a division; 6: a chapter or section closes the numbered items open above it; 5: pipe rows without outer pipes
+CHUNKER_VERSION = "clauses-13"  # 13: Hong Kong numbering in citations (第119E條, 第 9(1) 條, (第210章)第9條 is another ordinance's); 12: a clause holds the text of the articles it cites by number, for search only (ingest/xref.py); 11: 第18C條 and 第十条之一 open articles; 10: a title wrapped after its first line takes the line above its tail; 9: a table of contents is one passage, its entries no headings; a short row takes its spanned cells from the row above; 8: a table's second header row and indented sub-rows; 7: a bundled document's title line is a division; 6: a chapter or section closes the numbered items open above it; 5: pipe rows without outer pipes
 
 _CN = "一二三四五六七八九十百零〇两"
 _HEADINGS: list[tuple[str, re.Pattern[str]]] = [

@@ -25,14 +25,18 @@ import cn2an
 from .normalize import fold
 
 _NUM = r"[0-9零〇一二三四五六七八九十百千两]+"
-# An article's own label at the start of its line: 第十四条 / 第 14 條 / 第十条之一 / 第24-1條
-_LABEL = re.compile(rf"^\s*第\s*({_NUM})\s*[条條](?:\s*之\s*({_NUM})|-([0-9]+))?")
-# A reference in running text, with the paragraph and item numbers after it (第七條第一項第三款)
-_REF = re.compile(rf"第({_NUM})[条條](?:之({_NUM}))?((?:第{_NUM}[款项項目])*)")
+_LETTER = r"[A-Z]{1,2}"  # Hong Kong's inserted sections: 第119E條
+# An article's own label at the start of its line: 第十四条 / 第 14 條 / 第十条之一 / 第24-1條 / 第119E條
+_LABEL = re.compile(rf"^\s*第\s*({_NUM})\s*({_LETTER})?\s*[条條](?:\s*之\s*({_NUM})|-([0-9]+))?")
+# A reference in running text with the subsection, paragraph or item it names: 第七條第一項第三款,
+# 第 9(1)(a) 條, 第十条之一
+_PARENS = r"(?:\s*[（(][0-9A-Za-z]{1,3}[)）])*"
+_REF = re.compile(rf"第\s*({_NUM})\s*({_LETTER})?({_PARENS})\s*[条條](?:之({_NUM}))?((?:第{_NUM}[款项項目])*)")
 _SUB = re.compile(rf"第({_NUM})[款项項目]")
+_PAREN = re.compile(r"[（(]([0-9A-Za-z]{1,3})[)）]")
 _ACTS = "法|条例|條例|办法|辦法|规定|規定|细则|細則|规则|規則|决定|決定|标准|標準|准则|準則|章程|要点|要點|措施|通则|通則|公约|公約|协定|協定"
 _OWN_ACT = re.compile(rf"本(?:{_ACTS})$")  # 本法, 本条例, 本辦法, 本規定 … : this document
-_OTHER_ACT = re.compile(r"[法例则則定》规規办辦章准準标標]$")  # another act's name ends here
+_OTHER_ACT = re.compile(r"(?:[法例则則定》规規办辦章准準标標]|章[)）])$")  # another act's name (or its chapter number, (第210章)) ends here
 _DIVISION = re.compile(rf"^\s*第\s*{_NUM}\s*[章节節编編]")
 _ITEM = r"[（(]\s*{0}\s*[)）]|{0}\s*[、.．]"
 
@@ -47,12 +51,14 @@ def _number(text: str) -> int | None:
         return None
 
 
-def _key(main: str, sub: str | None) -> tuple[int, int] | None:
+def _key(main: str, sub: str | None) -> tuple[int, str] | None:
+    """An article's number and what follows it: 之一 and -1 read "1", an inserted section's letter itself."""
     n = _number(main)
     if n is None:
         return None
-    s = _number(sub) if sub else 0
-    return (n, s or 0)
+    if sub and not sub.isalpha():
+        sub = str(_number(sub) or "")
+    return (n, sub or "")
 
 
 class Articles:
@@ -61,9 +67,9 @@ class Articles:
 
     def __init__(self, lines: Sequence[str]) -> None:
         self.lines = lines
-        self.spans: dict[tuple[int, int], tuple[int, int]] = {}
-        self._starts: list[tuple[int, tuple[int, int]]] = []
-        current: tuple[int, int] | None = None
+        self.spans: dict[tuple[int, str], tuple[int, int]] = {}
+        self._starts: list[tuple[int, tuple[int, str]]] = []
+        current: tuple[int, str] | None = None
         start = 0
         for n, raw in enumerate(lines, start=1):
             m = _LABEL.match(raw)
@@ -72,7 +78,7 @@ class Articles:
                 self._close(current, start, n - 1)
                 current = None
             if m:
-                key = _key(m.group(1), m.group(2) or m.group(3))
+                key = _key(m.group(1), m.group(2) or m.group(3) or m.group(4))
                 if key is not None and key not in self.spans:
                     current, start = key, n
                     self._starts.append((n, key))
@@ -80,10 +86,10 @@ class Articles:
             self._close(current, start, len(lines))
         self._firsts = [n for n, _ in self._starts]
 
-    def _close(self, key: tuple[int, int], first: int, last: int) -> None:
+    def _close(self, key: tuple[int, str], first: int, last: int) -> None:
         self.spans[key] = (first, last)
 
-    def own(self, line: int) -> tuple[int, int] | None:
+    def own(self, line: int) -> tuple[int, str] | None:
         """The article line `line` belongs to."""
         at = bisect.bisect_right(self._firsts, line) - 1
         if at < 0:
@@ -92,7 +98,7 @@ class Articles:
         first, last = self.spans[key]
         return key if first <= line <= last else None
 
-    def body(self, key: tuple[int, int], subs: Sequence[int]) -> str:
+    def body(self, key: tuple[int, str], subs: Sequence[str]) -> str:
         """Article `key`'s text without its label: the item or paragraph `subs` names when it can
         be found (an item by its marker, a paragraph by its line), else the article's start."""
         first, last = self.spans[key]
@@ -102,13 +108,13 @@ class Articles:
             return ""
         if subs:
             k = subs[-1]
-            names = {str(k), cn2an.an2cn(str(k))}
+            names = {k, cn2an.an2cn(k)} if k.isdigit() else {k}
             marker = re.compile("^(?:" + "|".join(_ITEM.format(re.escape(x)) for x in names) + ")")
             for r in rows[1:]:
                 if marker.match(r):
                     return rows[0][: PER_REF // 2] + " " + r[:PER_REF]
-            if len(subs) == 1 and subs[0] <= len(rows):
-                return rows[subs[0] - 1][:PER_REF]
+            if len(subs) == 1 and subs[0].isdigit() and 0 < int(subs[0]) <= len(rows):
+                return rows[int(subs[0]) - 1][:PER_REF]
         return " ".join(rows)[:PER_REF]
 
 
@@ -117,7 +123,7 @@ def references(articles: Articles, text_lines: Sequence[tuple[int, str]]) -> str
     document, one per line, at most MOST; "" when they name none (or only their own article)."""
     if not articles.spans:
         return ""
-    seen: set[tuple[tuple[int, int], tuple[int, ...]]] = set()
+    seen: set[tuple[tuple[int, str], tuple[str, ...]]] = set()
     out: list[str] = []
     for n, raw in text_lines:
         own = articles.own(n)
@@ -128,10 +134,10 @@ def references(articles: Articles, text_lines: Sequence[tuple[int, str]]) -> str
             before = raw[max(0, m.start() - 4) : m.start()]
             if _OTHER_ACT.search(before) and not _OWN_ACT.search(before):
                 continue
-            key = _key(m.group(1), m.group(2))
+            key = _key(m.group(1), m.group(2) or m.group(4))
             if key is None or key == own or key not in articles.spans:
                 continue
-            subs = tuple(s for s in (_number(x) for x in _SUB.findall(m.group(3))) if s)
+            subs = tuple(_PAREN.findall(m.group(3))) + tuple(str(n) for n in (_number(x) for x in _SUB.findall(m.group(5))) if n)
             if (key, subs) in seen:
                 continue
             seen.add((key, subs))

@@ -92,3 +92,25 @@ def test_a_question_in_the_cited_articles_words_finds_the_penalty_clause(dog_ind
     assert any("一万元以上二万元以下罚款" in h.chunk.text for h in hits)
     penalty = next(h.chunk for h in hits if "一万元以上二万元以下罚款" in h.chunk.text)
     assert "犬类交易场所" in embed_text(penalty) and "犬类交易场所" not in penalty.text  # searched, never shown
+
+
+HONG_KONG = """盜竊罪條例
+第9條 盜竊的定義
+(1) 任何人不誠實地挪佔屬於另一人的財產，即屬盜竊。
+第9A條 插入的條文
+(1) 本條所指的運輸工具包括船隻。
+(2) 任何人未獲授權而取用運輸工具，即屬犯罪。
+第12條 罰則
+任何人犯第 9(1) 條所訂的罪行，可處監禁10年；犯第9A(2)條所訂的罪行，可處罰款。
+第13條 相關條例
+《刑事罪行條例》(第200章)第9條另有規定。
+"""
+
+
+def test_hong_kong_sections_with_letters_spaces_and_subsections_are_resolved(tmp_path: Path) -> None:
+    chunks = _chunks(tmp_path, "hk.txt", HONG_KONG)
+    cited = _cited(chunks, "可处监禁10年")
+    assert len(cited) == 2
+    assert "不诚实地挪占属于另一人的财产" in cited[0]
+    assert "未获授权而取用运输工具" in cited[1] and "包括船只" not in cited[1]  # subsection (2), not the section's start
+    assert _cited(chunks, "刑事罪行条例") == []  # 第9條 of the ordinance (第200章) named before it
