@@ -85,6 +85,7 @@ class Articles:
         if current is not None:
             self._close(current, start, len(lines))
         self._firsts = [n for n, _ in self._starts]
+        self._bodies: dict[tuple[tuple[int, str], tuple[str, ...]], str] = {}
 
     def _close(self, key: tuple[int, str], first: int, last: int) -> None:
         self.spans[key] = (first, last)
@@ -98,9 +99,15 @@ class Articles:
         first, last = self.spans[key]
         return key if first <= line <= last else None
 
-    def body(self, key: tuple[int, str], subs: Sequence[str]) -> str:
+    def body(self, key: tuple[int, str], subs: tuple[str, ...]) -> str:
         """Article `key`'s text without its label: the item or paragraph `subs` names when it can
-        be found (an item by its marker, a paragraph by its line), else the article's start."""
+        be found (an item by its marker, a paragraph by its line), else the article's start.
+        Kept per (article, subs): a long article cited by many chunks is read once."""
+        if (key, subs) not in self._bodies:
+            self._bodies[key, subs] = self._body(key, subs)
+        return self._bodies[key, subs]
+
+    def _body(self, key: tuple[int, str], subs: tuple[str, ...]) -> str:
         first, last = self.spans[key]
         rows = [_LABEL.sub("", self.lines[n - 1], count=1).strip() if n == first else self.lines[n - 1].strip() for n in range(first, last + 1)]
         rows = [r for r in rows if r]
@@ -108,7 +115,7 @@ class Articles:
             return ""
         if subs:
             k = subs[-1]
-            names = {k, cn2an.an2cn(k)} if k.isdigit() else {k}
+            names = {k, cn2an.an2cn(k)} if k.isdigit() and len(k) <= 4 else {k}  # no item is numbered past 9999
             marker = re.compile("^(?:" + "|".join(_ITEM.format(re.escape(x)) for x in names) + ")")
             for r in rows[1:]:
                 if marker.match(r):
@@ -141,9 +148,9 @@ def references(articles: Articles, text_lines: Sequence[tuple[int, str]]) -> str
             if (key, subs) in seen:
                 continue
             seen.add((key, subs))
-            text = articles.body(key, subs)
-            if text:
-                out.append(fold(text))
+            text = fold(articles.body(key, subs))
+            if text and text not in out:  # two citations read back to the same text count once
+                out.append(text)
             if len(out) >= MOST:
                 return "\n".join(out)
     return "\n".join(out)

@@ -114,3 +114,13 @@ def test_hong_kong_sections_with_letters_spaces_and_subsections_are_resolved(tmp
     assert "不诚实地挪占属于另一人的财产" in cited[0]
     assert "未获授权而取用运输工具" in cited[1] and "包括船只" not in cited[1]  # subsection (2), not the section's start
     assert _cited(chunks, "刑事罪行条例") == []  # 第9條 of the ordinance (第200章) named before it
+
+
+def test_odd_numbers_do_not_stop_a_document_and_cited_text_survives_the_chunk_store(tmp_path: Path) -> None:
+    text = "某规定\n第一条 禁止在河道内倾倒垃圾。\n第二条 违反第一条第12345678901234567项的，处罚款；违反第一条规定的，处五百元罚款。\n"
+    chunks = _chunks(tmp_path, "odd.txt", text)
+    penalty = next(c for c in chunks if "五百元" in c.match_text)
+    assert penalty.cited == "禁止在河道内倾倒垃圾。"  # the unreadable item falls back to the article's start, once
+    assert Chunk.from_json(penalty.to_json()).cited == penalty.cited
+    old = {k: v for k, v in penalty.to_json().items() if k != "cited"}  # a chunk stored before citations were kept
+    assert Chunk.from_json(old).cited == ""
