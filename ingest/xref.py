@@ -9,9 +9,10 @@ and a rule's "依第七条第一项规定之劳工" names its people the same wa
 gives, for a chunk's lines, the text of the articles they name in the same document (a number
 after another act's name, such as 劳动基准法第五十六条, is that act's and is left out). It is kept
 as the chunk's `cited` text, which BM25 and the dense embedding read (index/store.embed_text) and
-which is never shown, quoted or read by the answer features: the answer model was trained on
-clauses without it, and with it in a clause's context it refused fewer unanswerable questions
-(c48–c50, eval/pending/c50/README.md).
+which is never shown, quoted or read by the answer features, since the answer model was trained
+on clauses without it. (Put in the context instead, where the features read it, it gave the same
+figures on c48–c50 as this search-only form, so the choice rests on keeping the features' inputs
+what the model was trained on: eval/pending/c50/README.md, c51/README.md.)
 """
 
 from __future__ import annotations
