@@ -4,8 +4,8 @@
         ─> it is also searched by 第十四条's text: 在城市建成区内禁止开办犬类交易场所……
 
 A penalty clause names the conduct it punishes only by the number of the article that forbids it,
-and a rule's "依第七条第一项规定之劳工" names its people the same way. Someone asking 开犬类交易场所
-怎么处罚 uses the words of the referenced article, which the penalty clause lacks. `references`
+and a rule's "依第七条第一项规定之劳工" names its people the same way. A question about that conduct
+uses the words of the referenced article, which the penalty clause lacks. `references`
 gives, for a chunk's lines, the text of the articles they name in the same document (a number
 after another act's name, such as 劳动基准法第五十六条, is that act's and is left out). It is kept
 as the chunk's `cited` text, which BM25 and the dense embedding read (index/store.embed_text) and
@@ -69,34 +69,32 @@ class Articles:
     def __init__(self, lines: Sequence[str]) -> None:
         self.lines = lines
         self.spans: dict[tuple[int, str], tuple[int, int]] = {}
-        self._starts: list[tuple[int, tuple[int, str]]] = []
+        self._firsts: list[int] = []  # the line each article starts on, in order
+        self._keys: list[tuple[int, str]] = []  # and its number
         current: tuple[int, str] | None = None
         start = 0
         for n, raw in enumerate(lines, start=1):
             m = _LABEL.match(raw)
             ends = m is not None or bool(_DIVISION.match(raw))
             if ends and current is not None:
-                self._close(current, start, n - 1)
+                self.spans[current] = (start, n - 1)
                 current = None
             if m:
                 key = _key(m.group(1), m.group(2) or m.group(3) or m.group(4))
                 if key is not None and key not in self.spans:
                     current, start = key, n
-                    self._starts.append((n, key))
+                    self._firsts.append(n)
+                    self._keys.append(key)
         if current is not None:
-            self._close(current, start, len(lines))
-        self._firsts = [n for n, _ in self._starts]
+            self.spans[current] = (start, len(lines))
         self._bodies: dict[tuple[tuple[int, str], tuple[str, ...]], str] = {}
-
-    def _close(self, key: tuple[int, str], first: int, last: int) -> None:
-        self.spans[key] = (first, last)
 
     def own(self, line: int) -> tuple[int, str] | None:
         """The article line `line` belongs to."""
         at = bisect.bisect_right(self._firsts, line) - 1
         if at < 0:
             return None
-        key = self._starts[at][1]
+        key = self._keys[at]
         first, last = self.spans[key]
         return key if first <= line <= last else None
 
