@@ -27,7 +27,8 @@ from .normalize import fold
 
 _NUM = r"[0-9零〇一二三四五六七八九十百千两]+"
 _LETTER = r"[A-Z]{1,2}"  # Hong Kong's inserted sections: 第119E條
-# An article's own label at the start of its line: 第十四条 / 第 14 條 / 第十条之一 / 第24-1條 / 第119E條
+# An article's own label at the start of its line: 第十四条 / 第 14 條 / 第十条之一 / 第119E條 (not 第24-1條,
+# whose -1 comes before 條: such an article stays inside the one above it, a known limit)
 _LABEL = re.compile(rf"^\s*第\s*({_NUM})\s*({_LETTER})?\s*[条條](?:\s*之\s*({_NUM})|-([0-9]+))?")
 # A reference in running text with the subsection, paragraph or item it names: 第七條第一項第三款,
 # 第 9(1)(a) 條, 第十条之一
@@ -53,7 +54,8 @@ def _number(text: str) -> int | None:
 
 
 def _key(main: str, sub: str | None) -> tuple[int, str] | None:
-    """An article's number and what follows it: 之一 and -1 read "1", an inserted section's letter itself."""
+    """An article's number and what follows it, as the label or citation writes it: 之一 stays 一 (a
+    citation 第十条之一 finds the label 第十条之一), an inserted section's letter stays itself."""
     n = _number(main)
     if n is None:
         return None
