@@ -1,6 +1,8 @@
 """Split the question writers' raw gold items (eval/gold/raw/) by document into
 eval/gold/train.jsonl and eval/gold/test.jsonl. The test documents, one per genre, were fixed
-before any answer was looked at. Run: python eval/split_gold.py"""
+before any answer was looked at. The unseen sets (eval/pending/cNN/) join as raw/cNN.jsonl once they
+have judged what they were written for; their documents are then in eval/corpora/ and their items in train.
+Run: python eval/split_gold.py"""
 import glob
 import json
 from pathlib import Path
@@ -16,7 +18,13 @@ SEEN = {"c1-035", "c1-036",  # test items whose notes were printed once by mista
         "c1-020"}  # session 30: printed once by mistake while reading a run's file format: moved to train
 train: list[dict[str, Any]] = []
 test: list[dict[str, Any]] = []
-for f in sorted(glob.glob(str(HERE / "gold" / "raw" / "c[0-9]*.jsonl"))):  # the list-answer sets (aggregate_*) have their own split
+
+
+def _set_number(path: str) -> int:
+    return int(Path(path).stem[1:])
+
+
+for f in sorted(glob.glob(str(HERE / "gold" / "raw" / "c[0-9]*.jsonl")), key=_set_number):  # the list-answer sets (aggregate_*) have their own split
     doc = None
     for line in Path(f).read_text(encoding="utf-8").splitlines():
         if not line.strip():
@@ -31,7 +39,7 @@ for name, items in (("train", train), ("test", test)):
     with open(HERE / "gold" / f"{name}.jsonl", "w", encoding="utf-8") as out:
         for it in items:
             doc = it.pop("doc")
-            if not it["refs"]:
+            if not it["refs"] and not it.get("note", "").startswith(f"[{doc}] "):  # raw notes may carry it already
                 it["note"] = f"[{doc}] " + it.get("note", "")
             out.write(json.dumps(it, ensure_ascii=False) + "\n")
 print(len(train), len(test))
