@@ -212,17 +212,23 @@ def _enumeration(q: QuestionProfile, best: Candidate, pool: list[Candidate]) -> 
 _COUNTED = re.compile(
     r"(?<![第0-9一二三四五六七八九十])(?:[2-9]|1[0-9]|[二两三四五六七八九十]|十[一二三四五六七八九])(?:个方面|方面|点|项|条|种|类|大|个)(?![月工小日天年星周百以])"
 )
-# A sentence that starts an item: 一要… 二是… 第一，… (一)… 1.…
-_ITEM_SENTENCE = re.compile(r"^\s*(?:[一二三四五六七八九十]{1,2}(?:是|要|要在)|第[一二三四五六七八九十]{1,2}[，,、]|[(（][0-9一二三四五六七八九十]{1,2}[)）]|[0-9]{1,2}[.．、](?![0-9]))")
+# A sentence that starts an item: 一要… 二是… 第一，… (一)… 1.… 二、…
+_ITEM_SENTENCE = re.compile(
+    r"^\s*(?:[一二三四五六七八九十]{1,2}(?:是|要|要在)|第[一二三四五六七八九十]{1,2}[，,、]|[(（][0-9一二三四五六七八九十]{1,2}[)）]|[0-9]{1,2}[.．、](?![0-9])"
+    r"|[一二三四五六七八九十]{1,3}、)"
+)
 _SENTENCE = re.compile(r"[^。！？!?；;]+[。！？!?；;]?")
 _TAIL = 12  # characters of a segment's end found again in its line
 
 
 def _counted_rest(seg: Segment, doc: Document, limit: int) -> Segment:
-    """A segment that ends in a sentence counting what follows ("提出3点要求。") and the sentences
-    of the rest of its line that start an item ("一要…。", "二是…。"), or the next one when it
+    """A segment that ends in a sentence counting what follows ("提出3点要求。") or leading into a
+    list that starts inside it ("证明文件如下：一、身分证明文件。"), and the sentences of the rest of
+    its line that start an item ("一要…。", "二是…。", "二、…。"), or the next one when it
     enumerates ("具体包括：甲、乙、丙。"); within `limit` characters, cited as the same lines."""
-    if not seg.text or not _counts_ahead(_SENTENCE.findall(seg.text)[-1]):
+    last = _SENTENCE.findall(seg.text)[-1] if seg.text else ""
+    counted = bool(last) and _counts_ahead(last)
+    if not counted and not (last and _opens_list(last)):
         return seg
     line = clean_line(doc.lines[seg.end_line - 1])
     tail = seg.text[-_TAIL:]
@@ -230,8 +236,12 @@ def _counted_rest(seg: Segment, doc: Document, limit: int) -> Segment:
     if at < 0:
         return seg
     after = _SENTENCE.findall(line[at + len(tail) :])
-    items = [t for t in after if _ITEM_SENTENCE.match(t)]
-    if not items and after and _holds(after[0], _LIST):
+    # after a lead-in, the items that follow its first, up to the first sentence that is not one
+    # of the same style ("二、…" after "（一）…（三）…" is the next point, not an item)
+    style = None if counted else _style(last[max(last.find("："), last.find(":")) + 1 :])
+    starts = [bool(_ITEM_SENTENCE.match(t)) and (counted or _style(t) == style) for t in after]
+    items = [t for t, ok in zip(after, starts, strict=True) if ok] if counted else after[: starts.index(False) if False in starts else len(after)]
+    if counted and not items and after and _holds(after[0], _LIST):
         items = after[:1]
     text = seg.text
     for t in items:
@@ -260,6 +270,12 @@ _ITEM_LOOKAHEAD = 40
 def _leads_in(text: str, counted: bool = False) -> bool:
     """`text` announces a list (with `counted`, also by saying how many things follow: 提出3点要求)."""
     return bool(_LEAD_IN.search(text.strip().rstrip("。. ")) or (counted and _counts_ahead(text)))
+
+
+def _opens_list(text: str) -> bool:
+    """`text` leads into a list and its first item starts inside it ("…如下：一、甲。")."""
+    at = text.find("：") if "：" in text else text.find(":")
+    return at >= 0 and _leads_in(text[: at + 1]) and bool(_ITEM_SENTENCE.match(text[at + 1 :]))
 
 
 def _counts_ahead(text: str) -> bool:
@@ -359,7 +375,8 @@ def _roster(seg: Segment, doc: Document, limit: int) -> Segment:
 
 
 _TITLE_CHARS = 40
-_FIRST_SENTENCE = re.compile(r"[^。；;！？!?]*[。；;！？!?]?")
+_FIRST_SENTENCE = re.compile(r"[^。！？!?]*[。！？!?]?")
+_FIRST_CLAUSE = re.compile(r"[^。；;！？!?]*[。；;！？!?]?")
 
 
 def _outline(seg: Segment, doc: Document, limit: int, q: QuestionProfile) -> Segment:
@@ -388,12 +405,13 @@ def _outline(seg: Segment, doc: Document, limit: int, q: QuestionProfile) -> Seg
     if at == seg.start_line and not any(len(t) >= 2 and t in heading for t in q.terms):  # one item of sections
         return seg
     lead = above >= 1 and (above == seg.end_line or _leads_in(doc.lines[above - 1]))
-    parts = [clean_line(doc.lines[above - 1])] if lead else []
-    for number in sorted(items):
-        m = _FIRST_SENTENCE.match(clean_line(doc.lines[items[number] - 1]))
-        parts.append(m.group(0) if m else "")
-    text = "".join(parts)
-    if len(text) > limit:
+    head = clean_line(doc.lines[above - 1]) if lead else ""
+    # each item's first sentence ("1、身份证；户口簿。" whole), or its first clause when those do not fit
+    for first in (_FIRST_SENTENCE, _FIRST_CLAUSE):
+        text = head + "".join(m.group(0) if (m := first.match(clean_line(doc.lines[items[number] - 1]))) else "" for number in sorted(items))
+        if len(text) <= limit:
+            break
+    else:
         return seg
     return Segment(text, seg.passage, seg.doc, above if lead else items[min(items)], items[max(items)])
 

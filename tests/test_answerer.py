@@ -30,6 +30,7 @@ from ragqa.service.extractive import (
     _complete_lists,
     _completing,
     _holds,
+    _outline,
     _segment,
     _trim,
     _whole_list,
@@ -551,6 +552,37 @@ def test_a_sentence_that_counts_its_items_or_a_roster_label_brings_the_items_for
     # a question that asks for no list gets the sentence as it was
     plain = profile_question("会议由谁主持？", pipeline.index.keyword)
     assert _complete_lists([Segment("会议提出三点要求。", 1, "d", 2, 2)], plain, docs)[0].text == "会议提出三点要求。"
+
+
+_LEAD_IN_DOC = ("某县补助办法", "申请补助应当提交相关证明文件。前款所称证明文件如下：一、身份证明。二、户籍证明。三、收入证明。前三项材料不全的，应当补正。",
+                "申请人应当提交下列材料：", "（一）本人身份证；家庭成员的户口簿。", "（二）收入证明；", "（三）居住证明。",
+                "一、核销时应附下列凭证：（一）机票。（二）登机证。二、租车每天最高三千元。")
+
+
+def test_a_list_that_starts_inside_its_lead_in_sentence_is_quoted_to_its_last_item(pipeline: Pipeline) -> None:
+    doc = Document("d", _LEAD_IN_DOC[0], _LEAD_IN_DOC, "x", (1,) * len(_LEAD_IN_DOC))
+    ask = profile_question("证明文件有哪些？", pipeline.index.keyword)
+    got = _complete_lists([Segment("前款所称证明文件如下：一、身份证明。", 1, "d", 2, 2)], ask, {"d": doc})[0]
+    assert got.text == "前款所称证明文件如下：一、身份证明。二、户籍证明。三、收入证明。"  # not the sentence after the items
+    assert (got.start_line, got.end_line) == (2, 2)
+    # the items of the list's own style: the next point of the outer list ("二、…") ends it
+    ticket = _complete_lists([Segment("一、核销时应附下列凭证：（一）机票。", 1, "d", 7, 7)], ask, {"d": doc})[0]
+    assert ticket.text == "一、核销时应附下列凭证：（一）机票。（二）登机证。"
+    # a sentence that leads in without starting the list, or a question that asks for no list, is left alone
+    lead = Segment("申请补助应当提交相关证明文件。", 1, "d", 2, 2)
+    assert _complete_lists([lead], ask, {"d": doc})[0] == lead
+    plain = Segment("前款所称证明文件如下：一、身份证明。", 1, "d", 2, 2)
+    assert _complete_lists([plain], profile_question("证明文件由谁出具？", pipeline.index.keyword), {"d": doc})[0] == plain
+
+
+def test_an_outline_keeps_each_items_first_sentence_whole_when_it_fits(pipeline: Pipeline) -> None:
+    doc = Document("d", _LEAD_IN_DOC[0], _LEAD_IN_DOC, "x", (1,) * len(_LEAD_IN_DOC))
+    ask = profile_question("申请人要提交哪些材料？", pipeline.index.keyword)
+    lead = Segment("申请人应当提交下列材料：", 1, "d", 3, 3)
+    whole = _outline(lead, doc, 200, ask)
+    assert "家庭成员的户口簿。" in whole.text and whole.text.endswith("（三）居住证明。") and (whole.start_line, whole.end_line) == (3, 6)
+    short = _outline(lead, doc, 40, ask)  # too long with whole sentences: each item's first clause
+    assert short.text == "申请人应当提交下列材料：（一）本人身份证；（二）收入证明；（三）居住证明。"
 
 
 def test_an_over_long_table_row_keeps_its_short_cells_and_cuts_the_cell_that_holds_least_of_the_question(pipeline: Pipeline) -> None:
