@@ -27,8 +27,8 @@ $(INDEX)/manifest.json: $(VENV)/.installed $(wildcard samples/corpus/*) $(wildca
 index: $(INDEX)/manifest.json
 
 # The evaluation corpus: public documents of two hundred genres (eval/corpora/*/SOURCES.tsv). The folder
-# itself is a prerequisite too: a document folder moved in keeps its files' old times, but not the folder's.
-$(CORPORA)/manifest.json: $(VENV)/.installed $(wildcard eval/corpora/*/*.txt) eval/corpora $(wildcard ingest/*.py) index/store.py index/textstore.py index/postings.py index/bm25.py
+# and its genre folders are prerequisites too: a file or folder moved in keeps its old times, the folder it lands in does not.
+$(CORPORA)/manifest.json: $(VENV)/.installed $(wildcard eval/corpora/*/*.txt) eval/corpora $(wildcard eval/corpora/*/) $(wildcard ingest/*.py) index/store.py index/textstore.py index/postings.py index/bm25.py
 	$(RAGQA) ingest eval/corpora --index $(CORPORA)
 
 corpora: $(CORPORA)/manifest.json $(RECORDS)/manifest.json

@@ -212,11 +212,12 @@ def _enumeration(q: QuestionProfile, best: Candidate, pool: list[Candidate]) -> 
 _COUNTED = re.compile(
     r"(?<![第0-9一二三四五六七八九十])(?:[2-9]|1[0-9]|[二两三四五六七八九十]|十[一二三四五六七八九])(?:个方面|方面|点|项|条|种|类|大|个)(?![月工小日天年星周百以])"
 )
-# A sentence that starts an item: 一要… 二是… 第一，… (一)… 1.… 二、…
-_ITEM_SENTENCE = re.compile(
-    r"^\s*(?:[一二三四五六七八九十]{1,2}(?:是|要|要在)|第[一二三四五六七八九十]{1,2}[，,、]|[(（][0-9一二三四五六七八九十]{1,2}[)）]|[0-9]{1,2}[.．、](?![0-9])"
-    r"|[一二三四五六七八九十]{1,3}、)"
-)
+# A sentence that starts an item: 一要… 二是… 第一，… (一)… 1.…
+_ITEM_SENTENCE = re.compile(r"^\s*(?:[一二三四五六七八九十]{1,2}(?:是|要|要在)|第[一二三四五六七八九十]{1,2}[，,、]|[(（][0-9一二三四五六七八九十]{1,2}[)）]|[0-9]{1,2}[.．、](?![0-9]))")
+# The same, or 二、…: an item of a list that a lead-in starts inside its own sentence (`_list_start`)
+_ITEM_START = re.compile(_ITEM_SENTENCE.pattern[:-1] + r"|[一二三四五六七八九十]{1,3}、)")
+# The colon of a lead-in that the first item follows at once ("…如下：一、甲。")
+_LIST_COLON = re.compile(r"[:：](?=" + _ITEM_START.pattern[1:] + ")")
 _SENTENCE = re.compile(r"[^。！？!?；;]+[。！？!?；;]?")
 _TAIL = 12  # characters of a segment's end found again in its line
 
@@ -226,9 +227,11 @@ def _counted_rest(seg: Segment, doc: Document, limit: int) -> Segment:
     list that starts inside it ("证明文件如下：一、身分证明文件。"), and the sentences of the rest of
     its line that start an item ("一要…。", "二是…。", "二、…。"), or the next one when it
     enumerates ("具体包括：甲、乙、丙。"); within `limit` characters, cited as the same lines."""
-    last = _SENTENCE.findall(seg.text)[-1] if seg.text else ""
+    sentences = _SENTENCE.findall(seg.text)
+    last = sentences[-1] if sentences else ""
     counted = bool(last) and _counts_ahead(last)
-    if not counted and not (last and _opens_list(last)):
+    opened = None if counted else _list_start(last)
+    if not counted and opened is None:
         return seg
     line = clean_line(doc.lines[seg.end_line - 1])
     tail = seg.text[-_TAIL:]
@@ -238,9 +241,12 @@ def _counted_rest(seg: Segment, doc: Document, limit: int) -> Segment:
     after = _SENTENCE.findall(line[at + len(tail) :])
     # after a lead-in, the items that follow its first, up to the first sentence that is not one
     # of the same style ("二、…" after "（一）…（三）…" is the next point, not an item)
-    style = None if counted else _style(last[max(last.find("："), last.find(":")) + 1 :])
-    starts = [bool(_ITEM_SENTENCE.match(t)) and (counted or _style(t) == style) for t in after]
-    items = [t for t, ok in zip(after, starts, strict=True) if ok] if counted else after[: starts.index(False) if False in starts else len(after)]
+    if counted:
+        items = [t for t in after if _ITEM_SENTENCE.match(t)]
+    else:
+        style = _style(last[opened:])
+        starts = [bool(_ITEM_START.match(t)) and _style(t) == style for t in after]
+        items = after[: starts.index(False) if False in starts else len(after)]
     if counted and not items and after and _holds(after[0], _LIST):
         items = after[:1]
     text = seg.text
@@ -272,10 +278,13 @@ def _leads_in(text: str, counted: bool = False) -> bool:
     return bool(_LEAD_IN.search(text.strip().rstrip("。. ")) or (counted and _counts_ahead(text)))
 
 
-def _opens_list(text: str) -> bool:
-    """`text` leads into a list and its first item starts inside it ("…如下：一、甲。")."""
-    at = text.find("：") if "：" in text else text.find(":")
-    return at >= 0 and _leads_in(text[: at + 1]) and bool(_ITEM_SENTENCE.match(text[at + 1 :]))
+def _list_start(text: str) -> int | None:
+    """Where the first item starts in `text` when it leads into a list (如下, 下列, 以下…, not a bare
+    colon: "备注：1.…") and the item follows its colon at once ("…如下：一、甲。"); else None."""
+    for m in _LIST_COLON.finditer(text):
+        if _LEAD_IN.search(text[: m.start()]):
+            return m.end()
+    return None
 
 
 def _counts_ahead(text: str) -> bool:

@@ -529,7 +529,7 @@ def test_features_do_not_depend_on_the_order_a_set_of_terms_is_read_in() -> None
     assert len(outputs) == 1, outputs
 
 
-_COUNTED_DOC = ("某市工作会议纪要", "会议提出三点要求。一要抓好落实。这是第一位的。二要防范风险。三要提升本领。",
+_COUNTED_DOC = ("某市工作会议纪要", "会议提出三点要求。一要抓好落实。这是第一位的。二要防范风险。三要提升本领。二、主要任务。",
                 "组　长：张某 市长", "副组长：李某 副市长", "王某 秘书长", "赵某 局长", "成　员：钱某 处长",
                 "本市设有四条绿道。具体包括：东湖绿道、西山绿道、南河绿道、北岭绿道。", "补助分为甲类、乙类、丙类三类。",
                 "（一）甲类：每人每月五百元；", "（二）乙类：每人每月三百元。")
@@ -556,7 +556,8 @@ def test_a_sentence_that_counts_its_items_or_a_roster_label_brings_the_items_for
 
 _LEAD_IN_DOC = ("某县补助办法", "申请补助应当提交相关证明文件。前款所称证明文件如下：一、身份证明。二、户籍证明。三、收入证明。前三项材料不全的，应当补正。",
                 "申请人应当提交下列材料：", "（一）本人身份证；家庭成员的户口簿。", "（二）收入证明；", "（三）居住证明。",
-                "一、核销时应附下列凭证：（一）机票。（二）登机证。二、租车每天最高三千元。")
+                "一、核销时应附下列凭证：（一）机票。（二）登机证。二、租车每天最高三千元。",
+                "备注：1.本表由申请人填写。2.本表一式两份。")
 
 
 def test_a_list_that_starts_inside_its_lead_in_sentence_is_quoted_to_its_last_item(pipeline: Pipeline) -> None:
@@ -568,6 +569,9 @@ def test_a_list_that_starts_inside_its_lead_in_sentence_is_quoted_to_its_last_it
     # the items of the list's own style: the next point of the outer list ("二、…") ends it
     ticket = _complete_lists([Segment("一、核销时应附下列凭证：（一）机票。", 1, "d", 7, 7)], ask, {"d": doc})[0]
     assert ticket.text == "一、核销时应附下列凭证：（一）机票。（二）登机证。"
+    # a bare colon is no lead-in ("备注：1.…")
+    note = Segment("备注：1.本表由申请人填写。", 1, "d", 8, 8)
+    assert _complete_lists([note], profile_question("备注有哪些？", pipeline.index.keyword), {"d": doc})[0] == note
     # a sentence that leads in without starting the list, or a question that asks for no list, is left alone
     lead = Segment("申请补助应当提交相关证明文件。", 1, "d", 2, 2)
     assert _complete_lists([lead], ask, {"d": doc})[0] == lead
