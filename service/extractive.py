@@ -20,6 +20,7 @@ question's key terms. Everything in an answer is copied from the passages.
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from collections.abc import Mapping
@@ -245,8 +246,7 @@ def _counted_rest(seg: Segment, doc: Document, limit: int) -> Segment:
         items = [t for t in after if _ITEM_SENTENCE.match(t)]
     else:
         style = _style(last[opened:])
-        starts = [bool(_ITEM_START.match(t)) and _style(t) == style for t in after]
-        items = after[: starts.index(False) if False in starts else len(after)]
+        items = list(itertools.takewhile(lambda t: bool(_ITEM_START.match(t)) and _style(t) == style, after))
     if counted and not items and after and _holds(after[0], _LIST):
         items = after[:1]
     text = seg.text
