@@ -48,6 +48,8 @@ from ragqa.ingest.model import Document
 from ragqa.service.abstain import DOCUMENT_FEATURES, QUESTION_FEATURES, Abstainer, document_evidence, fit_logistic, question_features
 from ragqa.service.candidates import FEATURES, FEATURES_VERSION, candidates, featurize
 from ragqa.service.extractive import EXPANSIONS, MAX_ANSWER_CHARS, MAX_SEGMENTS, MODEL_DIR, ModelError, load_ranker
+from ragqa.service.necessity import FILE as NECESSITY_FILE
+from ragqa.service.necessity import Necessity, NecessityError, load_necessity
 from ragqa.service.question import QuestionProfile, profile_question, split_question
 from ragqa.service.rerank import FUSE_K, POOL, rerank
 from ragqa.service.settings import Settings
@@ -155,7 +157,7 @@ def _searcher_of(gold: Sequence[GoldItem], gold_path: str, index: LoadedIndex, e
 
 
 def collect(gold_path: str, index_dir: Path, settings: Settings, top_k: int, elsewhere: float | None = None,
-            expansions: ExpansionPlan | None = None) -> list[Pooled]:
+            expansions: ExpansionPlan | None = None, necessity: Necessity | None = None) -> list[Pooled]:
     """Every item of `gold_path` retrieved from `index_dir`, max(top_k, POOL) passages deep.
     With a share `elsewhere` the set's questions are about documents this index does not hold:
     that share of them (chosen by id) is asked of it as unanswerable (`_asked_elsewhere`)."""
@@ -175,8 +177,8 @@ def collect(gold_path: str, index_dir: Path, settings: Settings, top_k: int, els
         Pooled(
             item,
             searcher(item).search(item.question, max(top_k, POOL)),
-            profile_question(item.question, index.keyword),
-            [profile_question(part, index.keyword) for part in split_question(item.question)],
+            profile_question(item.question, index.keyword, necessity=necessity),
+            [profile_question(part, index.keyword, necessity=necessity) for part in split_question(item.question)],
             _group(item),
             index.documents,
         )
@@ -434,6 +436,7 @@ class KeptRanker:
     meta: Mapping[str, Any]
     folder: Path
     abstainer: Abstainer
+    necessity: Necessity | None
 
     @classmethod
     def read(cls, folder: Path, top_k: int) -> KeptRanker:
@@ -448,7 +451,7 @@ class KeptRanker:
         if meta.get("params") != PARAMS or meta.get("rounds") != ROUNDS:
             # the abstainer learns from fold rankers fitted with this code's settings: they must be the kept trees'
             raise EvalError(f"--ranker {folder}: its trees were fitted with other settings than this code's (params, rounds); retrain it whole")
-        return cls((folder / "answerer.txt").read_bytes(), meta, folder, loaded.abstainer)
+        return cls((folder / "answerer.txt").read_bytes(), meta, folder, loaded.abstainer, loaded.necessity)
 
     def abstainer_refuses(self, x: np.ndarray) -> np.ndarray:
         return np.array([self.abstainer.probability(v) < self.abstainer.threshold for v in x], dtype=bool)
@@ -463,8 +466,11 @@ class KeptRanker:
 
 def train(pairs: list[tuple[str, Path]], out: Path, settings: Settings, top_k: int, max_false_refusals: float,
           groups: str = "documents", elsewhere: Sequence[tuple[str, Path]] = (), elsewhere_share: float = 0.25,
-          ranker: Path | None = None, keep_abstainer: bool = False, expansions: Path | None = None) -> dict[str, object]:
+          ranker: Path | None = None, keep_abstainer: bool = False, expansions: Path | None = None,
+          necessity: Path | None = None) -> dict[str, object]:
     """Collect, cross-validate, choose, fit on everything and save; returns the saved metadata.
+    With `necessity` (a model of `python -m ragqa.eval.term_necessity`), question terms are weighed
+    by it and it is saved beside the ranker; a kept ranker (`ranker`) brings its own.
     With `ranker`, that model's candidate ranker is kept and only the abstainer is fitted; with
     `keep_abstainer` too, that model's abstainer is kept as well and the fitted one is saved
     beside it as the off-topic abstainer (a question either one finds unlikely is refused)."""
@@ -474,13 +480,18 @@ def train(pairs: list[tuple[str, Path]], out: Path, settings: Settings, top_k: i
         raise EvalError("keeping an abstainer needs the model it comes from (--ranker) and off-topic examples (--elsewhere)")
     if kept and kept.meta.get("offtopic_abstainer"):
         print(f"train: the off-topic abstainer of {ranker} is {'replaced' if keep_abstainer else 'dropped'}", file=sys.stderr)
+    if kept is not None and necessity is not None:
+        raise EvalError("a kept ranker (--ranker) brings the necessity model it was trained with; --necessity is for a new ranker")
+    weighing = _read_necessity(necessity) if necessity is not None else kept.necessity if kept else None
+    if weighing is not None:
+        print(f"train: question terms weighed by the necessity model {weighing.sha256[:12]}", file=sys.stderr)
     plan = ExpansionPlan.read(expansions) if expansions is not None else None
     if plan is not None:
         print(f"train: retrieving with the query expansion of {expansions} (its own set out of fold)", file=sys.stderr)
     pooled: list[Pooled] = []
     asked: list[tuple[tuple[str, Path], float | None]] = [(pair, None) for pair in pairs] + [(pair, elsewhere_share) for pair in elsewhere]
     for (gold_path, index_dir), share in asked:
-        got = collect(gold_path, index_dir, settings, top_k, share, plan)
+        got = collect(gold_path, index_dir, settings, top_k, share, plan, weighing)
         print(f"train: {gold_path}: {len(got)} items retrieved{' (asked elsewhere: unanswerable)' if share is not None else ''}", file=sys.stderr)
         pooled += got
     if groups == "writers":
@@ -519,6 +530,13 @@ def train(pairs: list[tuple[str, Path]], out: Path, settings: Settings, top_k: i
     fitted = fit_logistic(x, y)
     abstainer = Abstainer(fitted.mean, fitted.scale, fitted.coef, fitted.bias, threshold)
     out.mkdir(parents=True, exist_ok=True)
+    if weighing is not None:
+        source = necessity if necessity is not None else ranker / NECESSITY_FILE if ranker else None
+        assert source is not None
+        if source.resolve() != (out / NECESSITY_FILE).resolve():
+            (out / NECESSITY_FILE).write_bytes(source.read_bytes())
+    elif (out / NECESSITY_FILE).exists():
+        (out / NECESSITY_FILE).unlink()  # the ranker saved here weighs by IDF alone
     if kept:
         (out / "answerer.txt").write_bytes(kept.trees)
         gain: Mapping[str, float] = kept.meta.get("gain", {})
@@ -551,6 +569,7 @@ def train(pairs: list[tuple[str, Path]], out: Path, settings: Settings, top_k: i
                         "false_refusals": round(cv.false_refusals, 4), "answerable_reachable": reachable, "answerable": n_ans},
         "question_features": list(QUESTION_FEATURES),
         "retrieved_with_expansions": plan.sha256 if plan is not None else None,
+        **({"necessity": {"sha256": weighing.sha256}} if weighing is not None else {}),
         "gain": gain,
     }
     (out / "answerer.json").write_text(json.dumps(meta, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
@@ -580,6 +599,13 @@ def _share(text: str) -> float:
     if not 0 < value <= 1:
         raise argparse.ArgumentTypeError(f"'{text}' should be a share above 0 and at most 1, such as 0.25")
     return value
+
+
+def _read_necessity(path: Path) -> Necessity:
+    try:
+        return load_necessity(path)
+    except NecessityError as exc:
+        raise EvalError(f"--necessity: {exc}") from None
 
 
 def _expansions(text: str) -> Path:
@@ -613,6 +639,9 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
                    help=f"retrieve with this query-expansion table, as the service does (for instance {EXPANSIONS}); the set it was learned "
                         "from is retrieved with tables learned without each item's document. Default: plain retrieval, as the shipped "
                         "model was trained (retrained on expanded retrieval it answered worse on unseen sets: README)")
+    p.add_argument("--necessity", type=Path, default=None, metavar="MODEL.txt",
+                   help="weigh each question term by this term-necessity model (learned by 'python -m ragqa.eval.term_necessity') "
+                        "and save it beside the ranker; with --ranker, that model's own is used. Default: IDF weights alone")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -624,5 +653,5 @@ def run(args: argparse.Namespace) -> int:
         if not (index / "manifest.json").is_file():
             raise EvalError(f"no index at {index}; build it with 'ragqa ingest DOCS --index {index}'")
     train(args.gold, args.out, Settings(), args.top_k, args.max_false_refusals, args.groups, args.elsewhere, args.elsewhere_share, args.ranker,
-          args.keep_abstainer, args.expansions)
+          args.keep_abstainer, args.expansions, args.necessity)
     return 0

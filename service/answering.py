@@ -90,7 +90,7 @@ class Answerer:
         out = []
         for part in split_question(question):
             if (part, focus) not in memo:
-                memo[(part, focus)] = profile_question(part, keyword, focus)
+                memo[(part, focus)] = profile_question(part, keyword, focus, self.ranker.necessity)
             out.append(memo[(part, focus)])
         return out
 

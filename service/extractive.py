@@ -38,6 +38,8 @@ from ragqa.ingest.normalize import clean_line, fold
 from .abstain import QUESTION_FEATURES, Abstainer, question_features, titled_evidence
 from .answertypes import arabize, cn_number, text_types
 from .candidates import FEATURES, FEATURES_VERSION, Candidate, candidates, featurize
+from .necessity import FILE as NECESSITY_FILE
+from .necessity import Necessity, NecessityError, load_necessity
 from .question import QuestionProfile
 from .trees import Forest, ForestError, load_forest
 
@@ -95,6 +97,9 @@ class Ranker:
     # A second abstainer, fitted with questions asked of indexes that hold none of their documents
     # (`ragqa train --keep-abstainer`): a question either one finds unlikely is refused.
     offtopic: Abstainer | None = None
+    # The term-necessity model the ranker was trained with (`meta["necessity"]`), weighing each
+    # question's terms; None for a model trained on IDF weights alone.
+    necessity: Necessity | None = None
 
     def off_topic(self, x: np.ndarray) -> bool:
         return self.offtopic is not None and self.offtopic.probability(x) < self.offtopic.threshold
@@ -128,9 +133,23 @@ def load_ranker(folder: Path = MODEL_DIR) -> Ranker:
     try:
         forest = load_forest(model_path, (float(calibration["scale"]), float(calibration["offset"])) if calibration else None)
         offtopic = Abstainer.from_json(meta["offtopic_abstainer"]) if meta.get("offtopic_abstainer") else None
-        return Ranker(forest, Abstainer.from_json(meta["abstainer"]), float(meta["join_ratio"]), meta, offtopic)
+        necessity = _necessity_of(folder, meta)
+        return Ranker(forest, Abstainer.from_json(meta["abstainer"]), float(meta["join_ratio"]), meta, offtopic, necessity)
+    except NecessityError as exc:
+        raise ModelError(f"the answer model in {folder} needs its term-necessity model: {exc}; retrain with 'ragqa train'") from None
     except (ForestError, KeyError, ValueError, TypeError, AssertionError) as exc:
         raise ModelError(f"the answer model in {folder} cannot be read ({exc!r}); retrain with 'ragqa train'") from None
+
+
+def _necessity_of(folder: Path, meta: dict[str, Any]) -> Necessity | None:
+    """The necessity model `meta` was trained with, from `folder`; None when it names none."""
+    wanted = meta.get("necessity")
+    if not wanted:
+        return None
+    found = load_necessity(folder / NECESSITY_FILE)
+    if found.sha256 != wanted.get("sha256"):
+        raise NecessityError(f"{folder / NECESSITY_FILE} is not the one the ranker was trained with (sha256 differs)")
+    return found
 
 
 @lru_cache(maxsize=1)

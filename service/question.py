@@ -8,12 +8,15 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ragqa.index.keyword import KeywordIndex, strip_frame, tokenize
 from ragqa.ingest.normalize import normalize_query
 
 from .answertypes import question_types
+
+if TYPE_CHECKING:
+    from .necessity import Necessity
 
 _MEASURES = (
     ["平方公里", "平方米", "公里", "千米", "万美元", "美元", "亿元", "万元", "元", "万吨", "吨", "万亩", "亩", "宗", "万人", "人次", "人", "名", "户", "家", "个", "项", "所", "套", "张", "辆", "座", "条", "台", "件", "千瓦", "兆瓦", "分钟", "小时", "周年", "天", "次", "批", "株", "栋", "间", "床", "倍", "日", "工作日"]
@@ -63,10 +66,12 @@ def split_question(question: str) -> list[str]:
 FOCUS_FACTOR = 2.0
 
 
-def profile_question(question: str, keyword: KeywordIndex, focus: str = "") -> QuestionProfile:
+def profile_question(question: str, keyword: KeywordIndex, focus: str = "", necessity: Necessity | None = None) -> QuestionProfile:
     """Key terms (unique) with IDF weights, the answer types asked for, measure words, years.
     Terms of `focus` (what the user typed, when `question` was rewritten from a follow-up) weigh
-    FOCUS_FACTOR times as much: the carried-over words say where, the typed ones what."""
+    FOCUS_FACTOR times as much: the carried-over words say where, the typed ones what. With a
+    `necessity` model (the one the answer model was trained with), each weight is also multiplied
+    by the term's learned chance of being in the answering lines (service/necessity.py)."""
     text = normalize_query(question)
     focused = set(tokenize(strip_frame(normalize_query(focus)))) if focus else set()
     terms: dict[str, float] = {}
@@ -78,6 +83,10 @@ def profile_question(question: str, keyword: KeywordIndex, focus: str = "") -> Q
                 weight *= UNSEEN_FACTOR
                 unseen.add(tok)
             terms[tok] = weight * (FOCUS_FACTOR if tok in focused else 1.0)
+    near_frame = _near_frame(text, terms)
+    if necessity is not None:
+        chance = necessity.of(text, terms, keyword, near_frame)
+        terms = {t: w * chance[t] for t, w in terms.items()}
     return QuestionProfile(
         text,
         terms,
@@ -85,7 +94,7 @@ def profile_question(question: str, keyword: KeywordIndex, focus: str = "") -> Q
         tuple(dict.fromkeys(_MEASURE_AFTER.findall(text))),
         years=years_in(text),
         unseen=frozenset(unseen),
-        near_frame=_near_frame(text, terms),
+        near_frame=near_frame,
     )
 
 
