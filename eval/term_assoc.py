@@ -31,11 +31,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from ragqa.index.embedders import make_embedder
+from ragqa.index.embedders import Embedder, make_embedder
 from ragqa.index.expansion import Expansions
 from ragqa.index.keyword import KeywordIndex, configure_jieba, strip_frame, tokenize
 from ragqa.index.search import Searcher
-from ragqa.index.store import load_index, read_manifest
+from ragqa.index.store import LoadedIndex, load_index, read_manifest
 from ragqa.ingest.model import Document
 from ragqa.ingest.normalize import fold, normalize_query
 from ragqa.service.extractive import EXPANSIONS
@@ -139,6 +139,20 @@ def gold_index_pair(text: str) -> tuple[str, Path]:
     return gold, Path(index)
 
 
+def gold_on_index(gold: str, index_dir: Path, settings: Settings) -> tuple[list[GoldItem], LoadedIndex, Embedder]:
+    """The items of the gold set `gold` and the index at `index_dir` that holds their documents,
+    with its embedder (here and in eval/term_necessity.py); EvalError when either is missing."""
+    if not Path(gold).is_file():
+        raise EvalError(f"no gold set at {gold}")
+    if not (index_dir / "manifest.json").is_file():
+        raise EvalError(f"no index at {index_dir}; build it with 'ragqa ingest DOCS --index {index_dir}'")
+    embedder = make_embedder(str(read_manifest(index_dir).get("embedder")), settings.embed_threads)
+    index = load_index(index_dir, embedder.name)
+    docs = dict(index.documents.items())
+    got = load_gold(gold, lambda d: len(docs[d].lines) if d in docs else None)
+    return list(got.items), index, embedder
+
+
 def _weights(text: str) -> list[float]:
     try:
         values = [float(x) for x in text.split(",")]
@@ -149,12 +163,18 @@ def _weights(text: str) -> list[float]:
     return values
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    doc = __doc__ or ""
-    p = argparse.ArgumentParser(prog="python -m ragqa.eval.term_assoc", description=doc.split("\n\n")[0],
-                                epilog=doc.split("\n\n", 1)[1], formatter_class=argparse.RawDescriptionHelpFormatter)
+def learner_parser(prog: str, doc: str) -> argparse.ArgumentParser:
+    """The command line of a learner from train gold sets (here and in eval/term_necessity.py):
+    its help from the module's `doc`, and its --gold pairs."""
+    p = argparse.ArgumentParser(prog=prog, description=doc.split("\n\n")[0], epilog=doc.split("\n\n", 1)[1],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--gold", type=gold_index_pair, action="append", required=True, metavar="GOLD.jsonl=INDEX_DIR",
                    help="a train gold set and the index holding its documents (repeatable; never the test split)")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    p = learner_parser("python -m ragqa.eval.term_assoc", __doc__ or "")
     p.add_argument("--out", type=Path, default=EXPANSIONS, help=f"where the table goes (default {EXPANSIONS})")
     p.add_argument("--min-count", type=int, default=Rules.min_count, help=f"questions that must pair the two words (default {Rules.min_count})")
     p.add_argument("--min-docs", type=int, default=Rules.min_docs, help=f"documents those questions must be about (default {Rules.min_docs})")
@@ -171,15 +191,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     searcher: Searcher | None = None
     try:
         for gold, index_dir in args.gold:
-            if not Path(gold).is_file():
-                raise EvalError(f"no gold set at {gold}")
-            if not (index_dir / "manifest.json").is_file():
-                raise EvalError(f"no index at {index_dir}; build it with 'ragqa ingest DOCS --index {index_dir}'")
-            embedder = make_embedder(str(read_manifest(index_dir).get("embedder")), settings.embed_threads)
-            index = load_index(index_dir, embedder.name)
-            docs = dict(index.documents.items())
-            got = load_gold(gold, lambda d, docs=docs: len(docs[d].lines) if d in docs else None)
-            found = pairs_of(got.items, docs)
+            items, index, embedder = gold_on_index(gold, index_dir, settings)
+            found = pairs_of(items, dict(index.documents.items()))
             print(f"term_assoc: {gold}: {len(found)} answerable items on {index_dir}", file=sys.stderr)
             everything += found
             keyword = keyword or index.keyword

@@ -16,7 +16,6 @@ fitted on the rest) of the model and of the IDF weight alone.
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import sys
 from collections.abc import Sequence
@@ -24,9 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from ragqa.index.embedders import make_embedder
 from ragqa.index.keyword import KeywordIndex, configure_jieba
-from ragqa.index.store import load_index, read_manifest
 from ragqa.ingest.model import Document
 from ragqa.ingest.normalize import fold
 from ragqa.service.necessity import FEATURES, term_features
@@ -34,8 +31,8 @@ from ragqa.service.question import profile_question
 from ragqa.service.settings import Settings
 
 from .errors import EvalError
-from .goldset import GoldItem, load_gold
-from .term_assoc import FOLDS, fold_of, gold_index_pair
+from .goldset import GoldItem
+from .term_assoc import FOLDS, fold_of, gold_on_index, learner_parser
 
 PARAMS = {"objective": "binary", "learning_rate": 0.05, "num_leaves": 7, "min_data_in_leaf": 500, "lambda_l2": 1.0,
           "verbose": -1, "num_threads": 2, "seed": 7, "deterministic": True, "force_col_wise": True}
@@ -88,11 +85,7 @@ def check(x: np.ndarray, y: np.ndarray, where: Sequence[str]) -> tuple[float, fl
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    doc = __doc__ or ""
-    p = argparse.ArgumentParser(prog="python -m ragqa.eval.term_necessity", description=doc.split("\n\n")[0],
-                                epilog=doc.split("\n\n", 1)[1], formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--gold", type=gold_index_pair, action="append", required=True, metavar="GOLD.jsonl=INDEX_DIR",
-                   help="a train gold set and the index holding its documents (repeatable; never the test split)")
+    p = learner_parser("python -m ragqa.eval.term_necessity", __doc__ or "")
     p.add_argument("--out", type=Path, required=True, help="where the model goes (LightGBM text); `ragqa train --necessity` takes it")
     p.add_argument("--check", action="store_true", help="also print the out-of-fold AUC by document, against IDF alone")
     args = p.parse_args(argv)
@@ -101,15 +94,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parts: list[tuple[np.ndarray, np.ndarray, list[str]]] = []
     try:
         for gold, index_dir in args.gold:
-            if not Path(gold).is_file():
-                raise EvalError(f"no gold set at {gold}")
-            if not (index_dir / "manifest.json").is_file():
-                raise EvalError(f"no index at {index_dir}; build it with 'ragqa ingest DOCS --index {index_dir}'")
-            embedder = make_embedder(str(read_manifest(index_dir).get("embedder")), settings.embed_threads)
-            index = load_index(index_dir, embedder.name)
-            docs = dict(index.documents.items())
-            got = load_gold(gold, lambda d, docs=docs: len(docs[d].lines) if d in docs else None)
-            found = examples(got.items, docs, index.keyword)
+            items, index, _ = gold_on_index(gold, index_dir, settings)
+            found = examples(items, dict(index.documents.items()), index.keyword)
             print(f"term_necessity: {gold}: {len(found[1])} question terms on {index_dir}", file=sys.stderr)
             parts.append(found)
     except EvalError as e:
