@@ -4,10 +4,12 @@ A question's terms are weighed by IDF (`question.profile_question`), and IDF say
 what the answer step needs about the asker's own words: a rare or unseen word (咱们, 算不算, a
 paraphrase) is the least likely of all to be in the answering line, while a common document
 word of the question (罚款, 申请) usually is. On the train split IDF ranks a term's presence in
-the gold line worse than chance (AUC 0.46); a small model over generic facts of the term does
-better (README, session 33). With a model shipped beside the answer model, each term's weight is
-its IDF times that chance, so coverage and the missing-term features count what an answer must
-hold, not what is rare.
+the gold line worse than chance (AUC 0.43 out of fold by document); a small model over generic
+facts of the term reaches 0.67 (README, session 33). With a necessity model saved beside the answer
+model (`ragqa train --necessity`), each term's weight is its IDF times that chance, so coverage and
+the missing-term features count what an answer must hold, not what is rare. The shipped model
+does not use one: so weighed (N), it answered a few more held-out questions but refused fewer
+unanswerable ones, and it failed the test split's refusal floor (README, look 120).
 
 The facts (`FEATURES`) are the term's rarity (its IDF scaled to the range of the question's terms,
 its rank among them, and the share of the index's chunks that hold it), its length, whether it is
