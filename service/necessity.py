@@ -1,9 +1,9 @@
 """How necessary each key term of a question is: the learned chance that the lines answering it hold the term.
 
 A question's terms are weighed by IDF (`question.profile_question`), and IDF says the opposite of
-what the answer step needs about the asker's own words: a rare or unseen word (咱们, 算不算, a
-paraphrase) is the least likely of all to be in the answering line, while a common document
-word of the question (罚款, 申请) usually is. On the train split IDF ranks a term's presence in
+what the answer step needs about the asker's own words: a rare or unseen word (a colloquial
+word, a paraphrase) is the least likely of all to be in the answering line, while a common
+document word of the question usually is. On the train split IDF ranks a term's presence in
 the gold line worse than chance (AUC 0.43 out of fold by document); a small model over generic
 facts of the term reaches 0.67 (README, session 33). With a necessity model saved beside the answer
 model (`ragqa train --necessity`), each term's weight is its IDF times that chance, so coverage and
