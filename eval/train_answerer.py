@@ -531,10 +531,8 @@ def train(pairs: list[tuple[str, Path]], out: Path, settings: Settings, top_k: i
     abstainer = Abstainer(fitted.mean, fitted.scale, fitted.coef, fitted.bias, threshold)
     out.mkdir(parents=True, exist_ok=True)
     if weighing is not None:
-        source = necessity if necessity is not None else ranker / NECESSITY_FILE if ranker else None
-        assert source is not None
-        if source.resolve() != (out / NECESSITY_FILE).resolve():
-            (out / NECESSITY_FILE).write_bytes(source.read_bytes())
+        if weighing.path.resolve() != (out / NECESSITY_FILE).resolve():
+            (out / NECESSITY_FILE).write_bytes(weighing.path.read_bytes())
     elif (out / NECESSITY_FILE).exists():
         (out / NECESSITY_FILE).unlink()  # the ranker saved here weighs by IDF alone
     if kept:

@@ -47,9 +47,9 @@ def term_features(text: str, terms: Mapping[str, float], keyword: KeywordIndex, 
     and as the share of the index's chunks holding the term, so that the model learned on a large
     corpus reads a small one alike: raw IDF grows with the number of chunks."""
     n = len(terms)
-    idf = np.array([keyword.idf(t) for t in terms], dtype=np.float64)
     if n == 0:
         return np.zeros((0, len(FEATURES)))
+    idf = np.array([keyword.idf(t) for t in terms], dtype=np.float64)
     low, span = idf.min(), float(idf.max() - idf.min()) or 1.0
     rank = idf.argsort(kind="stable").argsort(kind="stable") / max(n - 1, 1)
     rows = []
@@ -68,6 +68,7 @@ class Necessity:
 
     forest: Forest
     sha256: str
+    path: Path  # the file it was read from (`ragqa train` saves it beside the ranker)
 
     def of(self, text: str, terms: Mapping[str, float], keyword: KeywordIndex, near_frame: frozenset[str]) -> dict[str, float]:
         """Each term's chance (0–1), by term."""
@@ -86,4 +87,4 @@ def load_necessity(path: Path) -> Necessity:
     if forest.n_features != len(FEATURES):
         raise NecessityError(f"{path}: {forest.n_features} features, this code computes {len(FEATURES)}; "
                              "learn it again with 'python -m ragqa.eval.term_necessity'")
-    return Necessity(forest, hashlib.sha256(path.read_bytes()).hexdigest())
+    return Necessity(forest, hashlib.sha256(path.read_bytes()).hexdigest(), path)
