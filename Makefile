@@ -127,11 +127,16 @@ eval: $(VENV)/.installed index corpora
 # model was made in: the ranker and abstainer, then an off-topic abstainer beside them, fitted with
 # questions asked of an index that holds none of their documents; both on plain retrieval (a model
 # retrained on expanded retrieval, --expansions, answered worse on unseen sets). Then the query-expansion
-# table (eval/term_assoc.py). Writes $(MODEL_OUT) (about 20 min).
+# table (eval/term_assoc.py). Writes $(MODEL_OUT) (about 25 min). SMALL=DIR also asks every train item
+# in an index of only its question set's documents (eval/small_corpora.py, built in DIR in seconds
+# from the corpora index's chunks and vectors), as a user who indexes their own few documents asks;
+# about 30 min (not the shipped model's recipe: see README, session 34).
 MODEL_OUT ?= service/models
+SMALL ?=
 TRAIN_GOLD = --gold eval/gold/dev.jsonl=$(INDEX) --gold eval/gold/holdout.jsonl=$(INDEX) \
-	  --gold eval/gold/blind.jsonl=$(INDEX) --gold eval/gold/train.jsonl=$(CORPORA)
+	  --gold eval/gold/blind.jsonl=$(INDEX) --gold eval/gold/train.jsonl=$(CORPORA) $(if $(SMALL),$$(cat $(SMALL)/pairs.txt))
 train: $(VENV)/.installed index corpora
+	$(if $(SMALL),$(PY) -m ragqa.eval.small_corpora --live $(CORPORA) --out $(SMALL))
 	$(RAGQA) train $(TRAIN_GOLD) --out .ragqa/model-step1
 	$(RAGQA) train $(TRAIN_GOLD) --ranker .ragqa/model-step1 --keep-abstainer --out $(MODEL_OUT) \
 	  --elsewhere eval/gold/train.jsonl=$(INDEX) --elsewhere eval/gold/dev.jsonl=$(CORPORA) \
