@@ -13,7 +13,8 @@ This writes, for each raw gold set (eval/gold/raw/cN.jsonl), its items that are 
 as `OUT/NAME/gold.jsonl`, and builds `OUT/NAME/index` from the documents those items are about,
 taking chunks and vectors from the merged index (`--live`) so nothing is embedded again. A set about
 more than `--max-docs` documents is cut into groups of at most that many, each item with its
-documents. `OUT/pairs.txt` lists the `--gold GOLD=INDEX` arguments for `ragqa train`.
+documents. `OUT/pairs.txt` lists the `--gold GOLD=INDEX` arguments for `ragqa train`. With `--whole NAME`
+there is one corpus, of every document the `--gold` set is about: `make test` asks the test split so.
 
     python -m ragqa.eval.small_corpora --gold eval/gold/train.jsonl --raw eval/gold/raw \\
         --corpora eval/corpora --live .ragqa/corpora --out .ragqa/small
@@ -48,6 +49,15 @@ def _split(docs: list[str], most: int) -> list[list[str]]:
     n = -(-len(docs) // most)
     size = -(-len(docs) // n) if n else 0
     return [docs[i : i + size] for i in range(0, len(docs), size)] if docs else []
+
+
+def whole(gold: Path, corpora: Path, name: str) -> list[tuple[str, list[str], list[str]]]:
+    """One corpus `name` of every document the items of `gold` are about, with all of them: the
+    test split asked as its own few documents, as a user's own are (`make eval`, `make test`)."""
+    lines = [line for line in gold.read_text(encoding="utf-8").splitlines() if line.strip()]
+    items = load_gold(gold).items
+    docs = sorted({d for i in items for d in (_group(i), *(r.doc for r in i.refs)) if (corpora / d).is_file()})
+    return [(name, docs, lines)] if docs else []
 
 
 def plan(train: Path, raw_dir: Path, corpora: Path, most: int) -> list[tuple[str, list[str], list[str]]]:
@@ -106,15 +116,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--live", type=Path, default=Path(".ragqa/corpora"), help="the merged index to take chunks and vectors from")
     p.add_argument("--out", type=Path, default=Path(".ragqa/small"), help="where the small corpora go (default .ragqa/small)")
     p.add_argument("--max-docs", type=int, default=8, help="documents per small corpus at most (default 8)")
+    p.add_argument("--whole", metavar="NAME", help="no raw sets: one corpus NAME of every document --gold is about, with all its items")
     args = p.parse_args(argv)
     try:
-        if not args.gold.is_file() or not args.raw.is_dir():
-            raise EvalError(f"need the train split {args.gold} and the raw sets {args.raw}")
+        if not args.gold.is_file() or not (args.whole or args.raw.is_dir()):
+            raise EvalError(f"need the gold set {args.gold} and the raw sets {args.raw} (or --whole NAME)")
         if args.max_docs < 1:
             raise EvalError("--max-docs must be at least 1")
-        groups = plan(args.gold, args.raw, args.corpora, args.max_docs)
+        groups = whole(args.gold, args.corpora, args.whole) if args.whole else plan(args.gold, args.raw, args.corpora, args.max_docs)
         if not groups:
-            raise EvalError(f"no train item of {args.gold} is in a raw set of {args.raw}")
+            raise EvalError(f"no item of {args.gold} is about a document of {args.corpora}" if args.whole else
+                            f"no train item of {args.gold} is in a raw set of {args.raw}")
         args.out.mkdir(parents=True, exist_ok=True)
         pairs = build(args.out, args.corpora, args.live, groups)
     except EvalError as e:
@@ -122,7 +134,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     (args.out / "pairs.txt").write_text("\n".join(pairs) + "\n", encoding="utf-8")
     covered = sum(len(g) for _, _, g in groups)
-    print(f"small_corpora: {len(groups)} small corpora, {covered} train items -> {args.out / 'pairs.txt'}")
+    print(f"small_corpora: {len(groups)} small corpora, {covered} items -> {args.out / 'pairs.txt'}")
     return 0
 
 

@@ -74,7 +74,17 @@ def test_a_set_about_more_documents_than_allowed_is_cut_with_each_item_beside_it
 
 def test_bad_arguments_are_refused_with_a_reason(tmp_path: Path, hash_index: Path, capsys) -> None:  # type: ignore[no-untyped-def]
     assert main(["--gold", str(tmp_path / "none.jsonl"), "--live", str(hash_index), "--out", str(tmp_path / "o")]) == 2
-    assert "train split" in capsys.readouterr().err
+    assert "need the gold set" in capsys.readouterr().err
     train, raw, _ = _sets(tmp_path)
     assert main(["--gold", str(train), "--raw", str(raw), "--max-docs", "0", "--out", str(tmp_path / "o")]) == 2
     assert "--max-docs" in capsys.readouterr().err
+
+
+def test_whole_puts_every_document_of_a_gold_set_and_all_its_items_in_one_index(tmp_path: Path, hash_index: Path) -> None:
+    out = tmp_path / "own"
+    assert main(["--gold", str(DEV_GOLD), "--whole", "dev", "--corpora", str(SAMPLES), "--live", str(hash_index), "--out", str(out)]) == 0
+    lines = [line for line in DEV_GOLD.read_text(encoding="utf-8").splitlines() if line.strip()]
+    assert (out / "dev" / "gold.jsonl").read_text(encoding="utf-8").splitlines() == lines  # unanswerable items too
+    cited = {r["doc"] for line in lines for r in json.loads(line)["refs"]}
+    assert {d for d, _ in load_index(out / "dev" / "index").documents.items()} == cited
+    assert sorted(p.name for p in (out / "dev" / "docs").iterdir()) == sorted(cited)
