@@ -10,6 +10,7 @@ the thing and the fix) and exit non-zero. `service/errors.py` maps each to one H
      ├── StoreDamaged       the document store's catalog cannot be read               ingest/
      ├── IndexUnavailable   an index folder is missing, damaged or of another version index/
      ├── LLMError           the configured LLM endpoint failed                        service/
+     ├── ModelError         the answer model is missing, unreadable or of other features service/
      ├── NotFound           a document, line range or job does not exist              service/
      ├── LastDocument       deleting would leave the index without documents          service/
      └── EvalError …        gold sets, askers, baselines                              eval/

@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 from ragqa.index.expansion import Expansions, load_expansions
 from ragqa.index.search import Hit
+from ragqa.ingest.errors import RagqaError
 from ragqa.ingest.model import Document
 from ragqa.ingest.normalize import clean_line, fold
 
@@ -82,7 +83,7 @@ class Draft:
         return "".join(f"{s.text}[{s.passage}]" for s in self.segments)
 
 
-class ModelError(Exception):
+class ModelError(RagqaError):
     """The answer model is missing or was trained on other features; retrain with 'ragqa train'."""
 
 

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from ragqa.index.embedders import Embedder, make_embedder
 from ragqa.index.errors import IndexUnavailable
+from ragqa.index.expansion import load_expansions
 from ragqa.index.keyword import configure_jieba
 from ragqa.index.search import Hit
 from ragqa.index.store import LoadedIndex, load_index, read_manifest
@@ -28,7 +29,7 @@ from ragqa.ingest.model import Document
 from .access import EVERYONE, Access
 from .answering import REFUSAL_SIMPLIFIED, REFUSAL_TRADITIONAL, Answer, Answerer, refusal_text
 from .documents import Added, Documents
-from .extractive import Ranker, default_expansions, default_ranker
+from .extractive import ModelError, Ranker, default_expansions, default_ranker, load_ranker
 from .feedback import new_answer_id
 from .listing import RecordBook
 from .reltime import Query, resolve_relative_time
@@ -54,8 +55,15 @@ class Pipeline:
     ) -> None:
         self.settings = settings
         self.embedder = embedder
-        self.retrieval = Retrieval(index, embedder, settings.fusion(), default_expansions())
-        self.answerer = Answerer(ranker or default_ranker(), llm, settings.refuse_below)
+        folder = settings.model_dir
+        try:  # a model folder of one's own (RAGQA_MODEL_DIR): its expansion table if it has one, else the shipped one
+            own = folder / "expansions.json" if folder is not None and (folder / "expansions.json").is_file() else None
+            expansions = load_expansions(own) if own is not None else default_expansions()
+            ranker = ranker or (load_ranker(folder) if folder is not None else default_ranker())
+        except ValueError as exc:  # an expansion table or necessity model that cannot be read
+            raise ModelError(f"{exc} (RAGQA_MODEL_DIR={folder})" if folder is not None else str(exc)) from exc
+        self.retrieval = Retrieval(index, embedder, settings.fusion(), expansions)
+        self.answerer = Answerer(ranker, llm, settings.refuse_below)
         self.docs = Documents(settings, self.retrieval, embedder)
         self._suggested: dict[tuple[int, frozenset[str] | None], list[str]] = {}
 

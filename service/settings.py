@@ -49,6 +49,10 @@ class Settings(BaseSettings):
     bigram_weight: float = Field(1.0, ge=0, description="weight of the character-bigram ranking of the fused candidates (0: off)")
     title_weight: float = Field(0.3, ge=0, description="weight of the chunks of documents the question names by a title word (0: off)")
     expansion_weight: float = Field(1.5, ge=0, description="weight of the learned query expansion (service/models/expansions.json) in the keyword ranking (0: off)")
+    model_dir: Path | None = Field(
+        None, description="the answer model: a folder 'ragqa train --out' or 'make train MODEL_OUT=' wrote (answerer.txt, answerer.json, "
+        "expansions.json if it has one, else the shipped table); default: the model shipped in service/models"
+    )
     refuse_below: float | None = Field(
         None, ge=0, le=1, description="refuse when the probability that the documents answer is below this (default: the model's own threshold; "
         "a model's off-topic abstainer, if it has one, keeps its own)"
