@@ -36,7 +36,7 @@ corpora: $(CORPORA)/manifest.json $(RECORDS)/manifest.json $(OWN_TEST)/test/inde
 
 # The test split's 8 documents alone in an index, as a user indexes their own few (eval/small_corpora.py:
 # seconds, from the corpora index's chunks and vectors). Asked there the answerer answers more and refuses less.
-$(OWN_TEST)/test/index/manifest.json: $(CORPORA)/manifest.json eval/gold/test.jsonl
+$(OWN_TEST)/test/index/manifest.json: $(CORPORA)/manifest.json eval/gold/test.jsonl eval/small_corpora.py
 	$(PY) -m ragqa.eval.small_corpora --gold eval/gold/test.jsonl --whole test --live $(CORPORA) --out $(OWN_TEST)
 
 # Responsibility breakdowns for the list-answer (aggregate) gold sets (eval/records/*/SOURCES.tsv).

@@ -13,8 +13,8 @@ This writes, for each raw gold set (eval/gold/raw/cN.jsonl), its items that are 
 as `OUT/NAME/gold.jsonl`, and builds `OUT/NAME/index` from the documents those items are about,
 taking chunks and vectors from the merged index (`--live`) so nothing is embedded again. A set about
 more than `--max-docs` documents is cut into groups of at most that many, each item with its
-documents. `OUT/pairs.txt` lists the `--gold GOLD=INDEX` arguments for `ragqa train`. With `--whole NAME`
-there is one corpus, of every document the `--gold` set is about: `make test` asks the test split so.
+documents (an item citing a document of another group brings it along, so a group can go over).
+`OUT/pairs.txt` lists the `--gold GOLD=INDEX` arguments for `ragqa train`. With `--whole NAME` there is one corpus, of every document the `--gold` set is about: `make test` asks the test split so.
 
     python -m ragqa.eval.small_corpora --gold eval/gold/train.jsonl --raw eval/gold/raw \\
         --corpora eval/corpora --live .ragqa/corpora --out .ragqa/small
@@ -34,6 +34,7 @@ from ragqa.index.build import build_index
 from ragqa.index.embedders import make_embedder
 from ragqa.index.keyword import configure_jieba
 from ragqa.index.store import Reuse, load_index, read_manifest
+from ragqa.ingest.errors import RagqaError
 from ragqa.ingest.readers import read_files
 from ragqa.service.settings import Settings
 
@@ -45,10 +46,16 @@ _RAW_SET = "c*.jsonl"  # the question sets, one file per writers' round (not agg
 
 
 def _split(docs: list[str], most: int) -> list[list[str]]:
-    """`docs` (sorted) dealt in order into the fewest groups of at most `most`, as even as can be."""
+    """`docs` (sorted) cut in order into the fewest groups of at most `most`, their sizes differing by
+    one at most (7 by 3: 3, 2, 2)."""
     n = -(-len(docs) // most)
-    size = -(-len(docs) // n) if n else 0
-    return [docs[i : i + size] for i in range(0, len(docs), size)] if docs else []
+    size, extra = divmod(len(docs), n) if n else (0, 0)
+    out, start = [], 0
+    for k in range(n):
+        end = start + size + (k < extra)
+        out.append(docs[start:end])
+        start = end
+    return out
 
 
 def whole(gold: Path, corpora: Path, name: str) -> list[tuple[str, list[str], list[str]]]:
@@ -56,8 +63,16 @@ def whole(gold: Path, corpora: Path, name: str) -> list[tuple[str, list[str], li
     test split asked as its own few documents, as a user's own are (`make eval`, `make test`)."""
     lines = [line for line in gold.read_text(encoding="utf-8").splitlines() if line.strip()]
     items = load_gold(gold).items
-    docs = sorted({d for i in items for d in (_group(i), *(r.doc for r in i.refs)) if (corpora / d).is_file()})
+    docs = sorted({r.doc for i in items for r in i.refs} | {d for i in items if (corpora / (d := _group(i))).is_file()})
+    _present(docs, corpora, gold.name)
     return [(name, docs, lines)] if docs else []
+
+
+def _present(docs: list[str], corpora: Path, source: str) -> None:
+    """EvalError naming the first of `docs` (cited by the items of `source`) that `corpora` lacks."""
+    gone = [d for d in docs if not (corpora / d).is_file()]
+    if gone:
+        raise EvalError(f"{source} cites {gone[0]}, which is not under {corpora}" + (f" (and {len(gone) - 1} more)" if len(gone) > 1 else ""))
 
 
 def plan(train: Path, raw_dir: Path, corpora: Path, most: int) -> list[tuple[str, list[str], list[str]]]:
@@ -73,7 +88,8 @@ def plan(train: Path, raw_dir: Path, corpora: Path, most: int) -> list[tuple[str
         docs = sorted({d for d in home.values() if (corpora / d).is_file()})
         for n, part in enumerate(_split(docs, most), start=1):
             chosen = [i for i in mine if home[i.id] in part]
-            needed = sorted(set(part) | {r.doc for i in chosen for r in i.refs})
+            needed = sorted(set(part) | {r.doc for i in chosen for r in i.refs})  # an item citing two documents brings both
+            _present(needed, corpora, raw.name)
             name = raw.stem if len(docs) <= most else f"{raw.stem}-{n}"
             out.append((name, needed, [train_lines[i.id] for i in chosen]))
     return [p for p in out if p[2]]
@@ -90,7 +106,9 @@ def build(out: Path, corpora: Path, live_dir: Path, groups: Sequence[tuple[str, 
     started = time.perf_counter()
     for k, (name, docs, gold) in enumerate(groups, start=1):
         home = out / name
-        if home.exists():
+        if home.is_symlink() or home.is_file():
+            home.unlink()
+        elif home.exists():
             shutil.rmtree(home)
         for d in docs:
             (home / "docs" / d).parent.mkdir(parents=True, exist_ok=True)
@@ -123,13 +141,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise EvalError(f"need the gold set {args.gold} and the raw sets {args.raw} (or --whole NAME)")
         if args.max_docs < 1:
             raise EvalError("--max-docs must be at least 1")
+        if not args.corpora.is_dir():
+            raise EvalError(f"no documents at {args.corpora} (--corpora)")
         groups = whole(args.gold, args.corpora, args.whole) if args.whole else plan(args.gold, args.raw, args.corpora, args.max_docs)
         if not groups:
             raise EvalError(f"no item of {args.gold} is about a document of {args.corpora}" if args.whole else
                             f"no train item of {args.gold} is in a raw set of {args.raw}")
-        args.out.mkdir(parents=True, exist_ok=True)
         pairs = build(args.out, args.corpora, args.live, groups)
-    except EvalError as e:
+    except RagqaError as e:  # EvalError, and IndexUnavailable for a missing or stale --live index
         print(f"small_corpora: {e}", file=sys.stderr)
         return 2
     (args.out / "pairs.txt").write_text("\n".join(pairs) + "\n", encoding="utf-8")

@@ -47,7 +47,8 @@ from ragqa.index.store import LoadedIndex, load_index, read_manifest
 from ragqa.ingest.model import Document
 from ragqa.service.abstain import DOCUMENT_FEATURES, QUESTION_FEATURES, Abstainer, document_evidence, fit_logistic, question_features
 from ragqa.service.candidates import FEATURES, FEATURES_VERSION, candidates, featurize
-from ragqa.service.extractive import EXPANSIONS, MAX_ANSWER_CHARS, MAX_SEGMENTS, MODEL_DIR, ModelError, load_ranker
+from ragqa.service.errors import ModelError
+from ragqa.service.extractive import EXPANSIONS, MAX_ANSWER_CHARS, MAX_SEGMENTS, MODEL_DIR, load_ranker
 from ragqa.service.necessity import FILE as NECESSITY_FILE
 from ragqa.service.necessity import Necessity, NecessityError, load_necessity
 from ragqa.service.question import QuestionProfile, profile_question, split_question

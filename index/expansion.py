@@ -60,7 +60,7 @@ def load_expansions(path: Path) -> Expansions | None:
         if body.get("format") != FORMAT:
             raise ExpansionError(f"{path}: format {body.get('format')!r}, expected {FORMAT!r}; learn it again with 'python -m ragqa.eval.term_assoc'")
         table = {str(k): tuple((str(w), float(p)) for w, p in v) for k, v in body["table"].items()}
-    except (OSError, ValueError, KeyError, TypeError) as e:
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
         if isinstance(e, ExpansionError):
             raise
         raise ExpansionError(f"{path}: not an expansion table ({e}); learn it again with 'python -m ragqa.eval.term_assoc'") from e

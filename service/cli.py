@@ -122,6 +122,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         from .documents import prepare_index
         from .limits import timed_protocol
         from .logs import configure_logging, uvicorn_log_config
+        from .pipeline import answer_model
     finally:
         gc.freeze()
         gc.enable()
@@ -129,6 +130,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     settings = _settings(args, host=args.host, port=args.port)
     configure_logging(args.log_level)
     startup = logging.getLogger("ragqa.startup")
+    answer_model(settings)  # a model folder that cannot be read stops here, in one line, before the index is prepared
     prepare_index(settings, [Path(p) for p in args.seed or []], say=startup.info)
     app = create_app(settings)
     uvicorn.run(

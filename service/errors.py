@@ -23,6 +23,10 @@ class LLMError(RagqaError):
         self.reason = reason
 
 
+class ModelError(RagqaError):
+    """The answer model is missing, cannot be read or was trained on other features; retrain with 'ragqa train'."""
+
+
 class NotFound(RagqaError):
     """A document, a line range within it, or a job does not exist."""
 
@@ -37,6 +41,7 @@ STATUS: dict[type[Exception], tuple[int, str]] = {
     LastDocument: (409, "last_document"),
     LLMError: (502, "llm_failed"),
     IndexUnavailable: (503, "index_unavailable"),
+    ModelError: (503, "model_unavailable"),
     StoreDamaged: (503, "store_unavailable"),
     ConfigError: (500, "misconfigured"),
     AskerError: (502, "upstream_failed"),

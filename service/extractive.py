@@ -32,13 +32,13 @@ from typing import Any
 import numpy as np
 from ragqa.index.expansion import Expansions, load_expansions
 from ragqa.index.search import Hit
-from ragqa.ingest.errors import RagqaError
 from ragqa.ingest.model import Document
 from ragqa.ingest.normalize import clean_line, fold
 
 from .abstain import QUESTION_FEATURES, Abstainer, question_features, titled_evidence
 from .answertypes import arabize, cn_number, text_types
 from .candidates import FEATURES, FEATURES_VERSION, Candidate, candidates, featurize
+from .errors import ModelError
 from .necessity import FILE as NECESSITY_FILE
 from .necessity import Necessity, NecessityError, load_necessity
 from .question import QuestionProfile
@@ -83,10 +83,6 @@ class Draft:
         return "".join(f"{s.text}[{s.passage}]" for s in self.segments)
 
 
-class ModelError(RagqaError):
-    """The answer model is missing or was trained on other features; retrain with 'ragqa train'."""
-
-
 @dataclass(frozen=True)
 class Ranker:
     """The trained candidate model and the decisions chosen with it on train."""
@@ -120,7 +116,12 @@ def load_ranker(folder: Path = MODEL_DIR) -> Ranker:
     meta_path, model_path = folder / "answerer.json", folder / "answerer.txt"
     if not meta_path.is_file() or not model_path.is_file():
         raise ModelError(f"no answer model in {folder}; train one with 'ragqa train'")
-    meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"{meta_path} cannot be read ({exc}); retrain with 'ragqa train'") from None
+    if not isinstance(meta, dict):
+        raise ModelError(f"{meta_path} is not an answer model's description; retrain with 'ragqa train'")
     if (
         meta.get("features_version") != FEATURES_VERSION
         or tuple(meta.get("features", ())) != FEATURES

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from ragqa.index.embedders import Embedder, make_embedder
 from ragqa.index.errors import IndexUnavailable
-from ragqa.index.expansion import load_expansions
+from ragqa.index.expansion import Expansions, load_expansions
 from ragqa.index.keyword import configure_jieba
 from ragqa.index.search import Hit
 from ragqa.index.store import LoadedIndex, load_index, read_manifest
@@ -29,7 +29,8 @@ from ragqa.ingest.model import Document
 from .access import EVERYONE, Access
 from .answering import REFUSAL_SIMPLIFIED, REFUSAL_TRADITIONAL, Answer, Answerer, refusal_text
 from .documents import Added, Documents
-from .extractive import ModelError, Ranker, default_expansions, default_ranker, load_ranker
+from .errors import ModelError
+from .extractive import Ranker, default_expansions, default_ranker, load_ranker
 from .feedback import new_answer_id
 from .listing import RecordBook
 from .reltime import Query, resolve_relative_time
@@ -47,6 +48,19 @@ if TYPE_CHECKING:
 SUGGESTION_TRIES = 4  # candidates tried per suggested question wanted
 
 
+def answer_model(settings: Settings) -> tuple[Ranker, Expansions | None]:
+    """The answer model and query-expansion table to serve: the shipped ones, or those of the folder
+    RAGQA_MODEL_DIR names (its expansion table if it has one, else the shipped one). ModelError,
+    saying what to do, when they cannot be read."""
+    folder = settings.model_dir
+    try:
+        own = folder / "expansions.json" if folder is not None and (folder / "expansions.json").is_file() else None
+        expansions = load_expansions(own) if own is not None else default_expansions()
+        return (load_ranker(folder) if folder is not None else default_ranker()), expansions
+    except ValueError as exc:  # an expansion table or necessity model that cannot be read
+        raise ModelError(f"{exc} (RAGQA_MODEL_DIR={folder})" if folder is not None else str(exc)) from exc
+
+
 class Pipeline:
     """Index + embedder + answerer + documents, loaded once."""
 
@@ -55,15 +69,9 @@ class Pipeline:
     ) -> None:
         self.settings = settings
         self.embedder = embedder
-        folder = settings.model_dir
-        try:  # a model folder of one's own (RAGQA_MODEL_DIR): its expansion table if it has one, else the shipped one
-            own = folder / "expansions.json" if folder is not None and (folder / "expansions.json").is_file() else None
-            expansions = load_expansions(own) if own is not None else default_expansions()
-            ranker = ranker or (load_ranker(folder) if folder is not None else default_ranker())
-        except ValueError as exc:  # an expansion table or necessity model that cannot be read
-            raise ModelError(f"{exc} (RAGQA_MODEL_DIR={folder})" if folder is not None else str(exc)) from exc
+        model, expansions = answer_model(settings)
         self.retrieval = Retrieval(index, embedder, settings.fusion(), expansions)
-        self.answerer = Answerer(ranker, llm, settings.refuse_below)
+        self.answerer = Answerer(ranker or model, llm, settings.refuse_below)
         self.docs = Documents(settings, self.retrieval, embedder)
         self._suggested: dict[tuple[int, frozenset[str] | None], list[str]] = {}
 

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 from ragqa.service.cli import main
-from ragqa.service.extractive import MODEL_DIR, ModelError
+from ragqa.service.errors import ModelError
+from ragqa.service.extractive import MODEL_DIR
 from ragqa.service.pipeline import Pipeline
 
 from .conftest import settings_for
@@ -35,6 +36,14 @@ def test_the_service_answers_with_the_model_folder_it_is_given(tmp_path: Path, h
     assert same.ask(QUESTION).answer == shipped.ask(QUESTION).answer
     strict = Pipeline.from_settings(settings_for(hash_index, model_dir=_copy(tmp_path / "strict", threshold=1.0)))
     assert strict.ask(QUESTION).refused  # its own abstainer's threshold, not the shipped one's
+    table = _copy(tmp_path / "table")
+    body = json.loads((table / "expansions.json").read_text(encoding="utf-8"))
+    body["table"] = {"增长": [["目标", 0.9]]}
+    (table / "expansions.json").write_text(json.dumps(body), encoding="utf-8")
+    own = Pipeline.from_settings(settings_for(hash_index, model_dir=table)).retrieval.expansions
+    assert own is not None and own != shipped.retrieval.expansions  # the folder's table
+    (table / "expansions.json").unlink()
+    assert Pipeline.from_settings(settings_for(hash_index, model_dir=table)).retrieval.expansions == shipped.retrieval.expansions
 
 
 def test_a_folder_without_a_model_or_with_a_broken_table_is_refused_with_the_fix(
@@ -54,3 +63,9 @@ def test_a_folder_without_a_model_or_with_a_broken_table_is_refused_with_the_fix
     assert main(["ask", QUESTION, "--index", str(hash_index)]) == 1  # one line, no traceback
     err = capsys.readouterr().err
     assert err.startswith("ragqa ask: no answer model in") and "Traceback" not in err
+    assert main(["serve", "--index", str(hash_index), "--port", "1"]) == 1  # stops before the index is prepared or a port bound
+    assert capsys.readouterr().err.startswith("ragqa serve: no answer model in")
+    (empty / "answerer.txt").write_text("tree", encoding="utf-8")
+    (empty / "answerer.json").write_text("[]", encoding="utf-8")
+    assert main(["ask", QUESTION, "--index", str(hash_index)]) == 1
+    assert "is not an answer model's description" in capsys.readouterr().err

@@ -16,7 +16,8 @@ from ragqa.eval.term_necessity import examples, main
 from ragqa.eval.train_answerer import train
 from ragqa.index.store import load_index
 from ragqa.ingest.normalize import fold
-from ragqa.service.extractive import MODEL_DIR, ModelError, load_ranker
+from ragqa.service.errors import ModelError
+from ragqa.service.extractive import MODEL_DIR, load_ranker
 from ragqa.service.necessity import FEATURES, NecessityError, load_necessity, term_features
 from ragqa.service.question import profile_question
 

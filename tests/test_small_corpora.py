@@ -70,6 +70,7 @@ def test_a_set_about_more_documents_than_allowed_is_cut_with_each_item_beside_it
     assert items == len(sets["c1"]) + len(sets["c2"])
     assert _split(["a", "b", "c", "d", "e"], 2) == [["a", "b"], ["c", "d"], ["e"]]
     assert _split(["a", "b", "c", "d", "e"], 4) == [["a", "b", "c"], ["d", "e"]]
+    assert [len(g) for g in _split(list("abcdefg"), 3)] == [3, 2, 2] and _split([], 3) == []
 
 
 def test_bad_arguments_are_refused_with_a_reason(tmp_path: Path, hash_index: Path, capsys) -> None:  # type: ignore[no-untyped-def]
@@ -78,6 +79,15 @@ def test_bad_arguments_are_refused_with_a_reason(tmp_path: Path, hash_index: Pat
     train, raw, _ = _sets(tmp_path)
     assert main(["--gold", str(train), "--raw", str(raw), "--max-docs", "0", "--out", str(tmp_path / "o")]) == 2
     assert "--max-docs" in capsys.readouterr().err
+    args = ["--gold", str(train), "--raw", str(raw), "--out", str(tmp_path / "o")]
+    assert main([*args, "--corpora", str(SAMPLES), "--live", str(tmp_path / "no-index")]) == 2  # one line, no traceback
+    assert "no-index" in capsys.readouterr().err
+    partial = tmp_path / "partial"
+    partial.mkdir()
+    for doc in sorted(SAMPLES.iterdir())[:3]:  # documents 003 and 004 missing
+        (partial / doc.name).symlink_to(doc)
+    assert main([*args, "--corpora", str(partial), "--live", str(hash_index)]) == 2
+    assert "cites" in capsys.readouterr().err and not (tmp_path / "o" / "pairs.txt").exists()
 
 
 def test_whole_puts_every_document_of_a_gold_set_and_all_its_items_in_one_index(tmp_path: Path, hash_index: Path) -> None:
