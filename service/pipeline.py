@@ -30,7 +30,7 @@ from .access import EVERYONE, Access
 from .answering import REFUSAL_SIMPLIFIED, REFUSAL_TRADITIONAL, Answer, Answerer, refusal_text
 from .documents import Added, Documents
 from .errors import ModelError
-from .extractive import Ranker, default_expansions, default_ranker, load_ranker
+from .extractive import EXPANSIONS, Ranker, default_expansions, default_ranker, load_ranker
 from .feedback import new_answer_id
 from .listing import RecordBook
 from .reltime import Query, resolve_relative_time
@@ -54,9 +54,8 @@ def answer_model(settings: Settings) -> tuple[Ranker, Expansions | None]:
     saying what to do, when they cannot be read."""
     folder = settings.model_dir
     try:
-        own = folder / "expansions.json" if folder is not None and (folder / "expansions.json").is_file() else None
-        expansions = load_expansions(own) if own is not None else default_expansions()
-        return (load_ranker(folder) if folder is not None else default_ranker()), expansions
+        own = load_expansions(folder / EXPANSIONS.name) if folder is not None else None  # None without the file
+        return (load_ranker(folder) if folder is not None else default_ranker()), own if own is not None else default_expansions()
     except ValueError as exc:  # an expansion table or necessity model that cannot be read
         raise ModelError(f"{exc} (RAGQA_MODEL_DIR={folder})" if folder is not None else str(exc)) from exc
 
