@@ -6,18 +6,25 @@ is and how far ahead of the next, how much of the question (IDF-weighted) the be
 and all retrieved passages leave out, whether it holds the asked-for answer type, and which
 types the question asks for, and whether the question names what a document's title names but
 the best candidate's whole document never mentions (`document_evidence`): a question about one
-place, body or year answered from another's document. `ragqa train` fits
+place, body or year answered from another's document; and how much of the question, weighed by
+how rare each word is in general Chinese (`background_idf`), that document never mentions
+(`doc_missing_general`). `ragqa train` fits
 the weights on out-of-fold ranker output and picks the threshold on the probability of
 "answerable" that keeps false refusals within budget.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
+import os
+from array import array
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 
+import jieba
 import numpy as np
 from ragqa.ingest.model import Document
 from ragqa.ingest.normalize import fold
@@ -28,7 +35,7 @@ from .question import QuestionProfile
 
 _FROM_BEST = ("cov", "cov_ctx", "cov_passage", "missing_max", "bigram_cov", "type_fit", "year_state", "measure_state",
               "missing_all_max", "missing_all_share", "unseen_share", "n_terms", "is_question", "kw_norm", "keyword_rr")
-DOCUMENT_FEATURES = ("doc_missing_titled_max",)
+DOCUMENT_FEATURES = ("doc_missing_titled_max", "doc_missing_general")
 QUESTION_FEATURES = ("p1", "logit_p1", "p_gap", "p_sum_top5", "max_cov_any", "max_bigram_any", *_FROM_BEST, *tuple(f"q_{t}" for t in TYPES),
                      *DOCUMENT_FEATURES)  # fmt: skip
 _COL = {name: i for i, name in enumerate(FEATURES)}
@@ -52,20 +59,95 @@ def _folded(titles: tuple[str, ...]) -> str:
     return fold("\n".join(titles))
 
 
+def _word_key(word: str) -> int:
+    """A word's 64-bit key, the same in every process (Python's own str hash is not)."""
+    return int.from_bytes(hashlib.blake2b(word.encode("utf-8"), digest_size=8).digest(), "little", signed=True)
+
+
+@dataclass(frozen=True)
+class GeneralRarity:
+    """How rare each word is in general Chinese, not in any one collection: the IDF table jieba
+    ships for keyword extraction (jieba/analyse/idf.txt, about 270,000 words), and its median for
+    a word it lacks. Kept as the words' sorted 64-bit keys beside their values (4 MB, not the
+    40 MB of a dict of the words): a question looks up a handful of words."""
+
+    keys: np.ndarray
+    values: np.ndarray
+    median: float
+
+    def __getitem__(self, word: str) -> float:
+        key = _word_key(word)
+        at = int(np.searchsorted(self.keys, key))
+        return float(self.values[at]) if at < len(self.keys) and self.keys[at] == key else self.median
+
+    @classmethod
+    def parse(cls, path: Path) -> GeneralRarity:
+        """Read jieba's `word value` lines (about 0.5 s); no word is kept."""
+        keyed, valued = array("q"), array("d")
+        with path.open(encoding="utf-8") as f:
+            for line in f:
+                word, _, value = line.rstrip("\n").rpartition(" ")
+                if word:
+                    keyed.append(_word_key(word))
+                    valued.append(float(value))
+        keys, values = np.frombuffer(keyed, dtype=np.int64), np.frombuffer(valued, dtype=np.float64)
+        order = np.argsort(keys, kind="stable")
+        return cls(keys[order], values[order], float(np.median(values)) if len(values) else 1.0)
+
+
+_rarity: GeneralRarity | None = None
+
+
+def background_idf(cache_dir: Path | None = None) -> GeneralRarity:
+    """The `GeneralRarity` table, read once per process. With `cache_dir`, from the arrays saved
+    there (a few milliseconds), which are written the first time and named by jieba's version
+    and the table's size and mtime; one that cannot be read is parsed and written again."""
+    global _rarity
+    if _rarity is not None:
+        return _rarity
+    source = Path(jieba.__file__).parent / "analyse" / "idf.txt"
+    if cache_dir is None:
+        _rarity = GeneralRarity.parse(source)
+        return _rarity
+    stat = source.stat()
+    cached = cache_dir / f"general-idf-{jieba.__version__}-{stat.st_size}-{stat.st_mtime_ns}.npz"
+    try:
+        with np.load(cached) as saved:
+            _rarity = GeneralRarity(saved["keys"], saved["values"], float(saved["median"]))
+    except (OSError, ValueError, KeyError):
+        _rarity = GeneralRarity.parse(source)
+        try:
+            cache_dir.mkdir(parents=True, exist_ok=True)
+            partial = cached.with_name(f"{cached.name}.{os.getpid()}.tmp.npz")
+            np.savez(partial, keys=_rarity.keys, values=_rarity.values, median=np.float64(_rarity.median))
+            os.replace(partial, cached)
+        except OSError:
+            pass  # a read-only cache folder: parsed again next start
+    return _rarity
+
+
 def document_evidence(q: QuestionProfile, doc_id: str, docs: Mapping[str, Document]) -> np.ndarray:
-    """`DOCUMENT_FEATURES` for the document `doc_id` the best candidate comes from: of the
-    question's key terms that this whole document never mentions while a document title of the
-    reader's view holds them (the question names a place, a body, a year or a document this one is
-    not about), the largest weight share. Counting any term the document lacks helped as much out
-    of fold on train but refused wrongly on held-out sets: the asker's own words (今年, 咱们) are
-    in no document."""
+    """`DOCUMENT_FEATURES` for the document `doc_id` the best candidate comes from.
+
+    - doc_missing_titled_max: of the question's key terms that this whole document never
+      mentions while a document title of the reader's view holds them (the question names a
+      place, a body, a year or a document this one is not about), the largest weight share.
+    - doc_missing_general: the share of the question's key terms (two characters or more), each
+      weighed by its general rarity (`background_idf`), that this whole document never mentions.
+      Weighed by the collection's own IDF instead, the same count refused wrongly on held-out
+      sets: the asker's own words (今年, 咱们) are in no document, and in a collection of a few
+      documents every word they lack is unseen and weighs the most. General rarity weighs a
+      word alike in a collection of 5 documents and of 300."""
     if not q.terms or doc_id not in docs:
         return np.zeros(len(DOCUMENT_FEATURES))
     doc = docs[doc_id]
     text = _searchable(doc.doc_id, doc.sha256, doc.lines)
     missing = {t: w / q.total for t, w in q.terms.items() if len(t) >= 2 and t not in text}
     titles = _titles(docs) if missing else ""
-    return np.array([max((w for t, w in missing.items() if t in titles), default=0.0)])
+    rarity = background_idf()
+    general = {t: rarity[t] for t in q.terms if len(t) >= 2}
+    lacking = math.fsum(w for t, w in general.items() if t in missing) / (math.fsum(general.values()) or 1.0)
+    return np.array([max((w for t, w in missing.items() if t in titles), default=0.0), lacking])
 
 
 def titled_evidence(q: QuestionProfile, doc_ids: Iterable[str], docs: Mapping[str, Document]) -> dict[str, float]:

@@ -35,7 +35,7 @@ from ragqa.index.search import Hit
 from ragqa.ingest.model import Document
 from ragqa.ingest.normalize import clean_line, fold
 
-from .abstain import QUESTION_FEATURES, Abstainer, question_features, titled_evidence
+from .abstain import QUESTION_FEATURES, Abstainer, document_evidence, question_features, titled_evidence
 from .answertypes import arabize, cn_number, text_types
 from .candidates import FEATURES, FEATURES_VERSION, Candidate, candidates, featurize
 from .errors import ModelError
@@ -122,14 +122,16 @@ def load_ranker(folder: Path = MODEL_DIR) -> Ranker:
         raise ModelError(f"{meta_path} cannot be read ({exc}); retrain with 'ragqa train'") from None
     if not isinstance(meta, dict):
         raise ModelError(f"{meta_path} is not an answer model's description; retrain with 'ragqa train'")
-    if (
-        meta.get("features_version") != FEATURES_VERSION
-        or tuple(meta.get("features", ())) != FEATURES
-        or tuple(meta.get("question_features", ())) != QUESTION_FEATURES
-    ):
+    if meta.get("features_version") != FEATURES_VERSION or tuple(meta.get("features", ())) != FEATURES:
         raise ModelError(
             f"the answer model in {folder} was trained on features {meta.get('features_version')!r}, "
             f"this code computes {FEATURES_VERSION!r}; retrain with 'ragqa train'"
+        )
+    if tuple(meta.get("question_features", ())) != QUESTION_FEATURES:
+        lacking = sorted(set(QUESTION_FEATURES) - set(meta.get("question_features", ())))
+        raise ModelError(
+            f"the answer model in {folder} has an abstainer trained without {', '.join(lacking) or 'the features in this order'}, "
+            "which this code computes; retrain with 'ragqa train'"
         )
     calibration = meta.get("calibration")
     try:
@@ -720,7 +722,7 @@ def answer_extractive(
     order = np.argsort(-probs, kind="stable")
     best = pool[int(order[0])]
     confidence = float(probs[order[0]])
-    x = question_features(probs, features, np.array([titled[best.hit.chunk.doc_id]]))
+    x = question_features(probs, features, document_evidence(q, best.hit.chunk.doc_id, docs))
     answerable = ranker.abstainer.probability(x)
     evidence = float(features[:, FEATURES.index("cov_passage")].max())
     if evidence < MIN_EVIDENCE:

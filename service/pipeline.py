@@ -26,6 +26,7 @@ from ragqa.index.vectors import store_config
 from ragqa.ingest.docstore import DocumentStore
 from ragqa.ingest.model import Document
 
+from .abstain import background_idf
 from .access import EVERYONE, Access
 from .answering import REFUSAL_SIMPLIFIED, REFUSAL_TRADITIONAL, Answer, Answerer, refusal_text
 from .documents import Added, Documents
@@ -55,7 +56,9 @@ def answer_model(settings: Settings) -> tuple[Ranker, Expansions | None]:
     folder = settings.model_dir
     try:
         own = load_expansions(folder / EXPANSIONS.name) if folder is not None else None  # None without the file
-        return (load_ranker(folder) if folder is not None else default_ranker()), own if own is not None else default_expansions()
+        ranker = load_ranker(folder) if folder is not None else default_ranker()
+        background_idf(settings.cache_dir / "jieba")  # read now, not on the first question
+        return ranker, own if own is not None else default_expansions()
     except ValueError as exc:  # an expansion table or necessity model that cannot be read
         raise ModelError(f"{exc} (RAGQA_MODEL_DIR={folder})" if folder is not None else str(exc)) from exc
 

@@ -12,16 +12,27 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
+import jieba
 import numpy as np
 import pytest
 from ragqa.index.build import build_index, ingest_paths
 from ragqa.index.embedders import HashEmbedder
-from ragqa.index.keyword import strip_frame, tokenize
+from ragqa.index.keyword import KeywordIndex, strip_frame, tokenize
 from ragqa.index.search import FusionConfig, Hit, Searcher
 from ragqa.index.store import load_index
 from ragqa.ingest.model import Chunk, Document
 from ragqa.ingest.sentences import split_items, split_sentences
-from ragqa.service.abstain import DOCUMENT_FEATURES, QUESTION_FEATURES, Abstainer, document_evidence, question_features, titled_evidence
+from ragqa.service import abstain
+from ragqa.service.abstain import (
+    DOCUMENT_FEATURES,
+    QUESTION_FEATURES,
+    Abstainer,
+    GeneralRarity,
+    background_idf,
+    document_evidence,
+    question_features,
+    titled_evidence,
+)
 from ragqa.service.answertypes import arabize, question_types, text_types
 from ragqa.service.candidates import FEATURES, candidates, featurize
 from ragqa.service.extractive import (
@@ -492,17 +503,58 @@ def test_the_abstainer_sees_a_name_a_title_holds_that_the_answers_document_never
     a = Document("a.txt", "甲州2025年经济运行情况分析", ("甲州2025年经济运行情况分析", "全州年末常住人口62.1万人。"), "sa")
     b = Document("b.txt", "乙州2024年统计公报", ("乙州2024年统计公报", "全州年末常住人口350.7万人，比上年增长0.6%。"), "sb")
     docs = {"a.txt": a, "b.txt": b}
+    titled_at = DOCUMENT_FEATURES.index("doc_missing_titled_max")
     about_a = profile_question("甲州年末常住人口有多少？", pipeline.index.keyword)  # names the other document's place
-    (titled,) = document_evidence(about_a, "b.txt", docs)
+    titled = document_evidence(about_a, "b.txt", docs)[titled_at]
     assert titled > 0
-    assert list(document_evidence(about_a, "a.txt", docs)) == [0.0]  # its own document
+    assert list(document_evidence(about_a, "a.txt", docs)) == [0.0, 0.0]  # its own document, which holds every word
     year = profile_question("乙州2025年末常住人口有多少？", pipeline.index.keyword)  # a year only another title holds
-    assert document_evidence(year, "b.txt", docs)[0] > 0
-    assert list(document_evidence(about_a, "b.txt", {"b.txt": b})) == [0.0]  # a title the reader may not see counts for nothing
+    assert document_evidence(year, "b.txt", docs)[titled_at] > 0
+    assert document_evidence(about_a, "b.txt", {"b.txt": b})[titled_at] == 0.0  # a title the reader may not see counts for nothing
     own_words = profile_question("咱们这里年末常住人口有多少？", pipeline.index.keyword)  # words no title holds
-    assert list(document_evidence(own_words, "b.txt", docs)) == [0.0]
-    row = question_features(np.array([0.9]), np.zeros((1, len(FEATURES))), np.array([titled]))
-    assert len(row) == len(QUESTION_FEATURES) and list(row[-len(DOCUMENT_FEATURES) :]) == [titled]
+    assert document_evidence(own_words, "b.txt", docs)[titled_at] == 0.0
+    row = question_features(np.array([0.9]), np.zeros((1, len(FEATURES))), np.array([titled, 0.25]))
+    assert len(row) == len(QUESTION_FEATURES) and list(row[-len(DOCUMENT_FEATURES) :]) == [titled, 0.25]
+
+
+def test_the_abstainer_weighs_what_the_answers_document_lacks_by_general_rarity_in_any_collection(pipeline: Pipeline) -> None:
+    """doc_missing_general: the share of the question's words, each weighed by its rarity in general
+    Chinese, that the best candidate's document never mentions. It reads the same in a collection
+    of one document as in the sample index, where the same words weigh otherwise by IDF."""
+    doc = Document("c.txt", "资产评估管理办法", ("资产评估管理办法", "评估机构应当依法独立开展业务，注册资本不得少于一百万元。"), "sc")
+    docs = {"c.txt": doc}
+    general = DOCUMENT_FEATURES.index("doc_missing_general")
+    small = KeywordIndex.build(doc.lines)
+    held = profile_question("评估机构的注册资本不得少于多少？", small)
+    assert document_evidence(held, "c.txt", docs)[general] == 0.0
+    rare = [profile_question("评估机构外资有多少家？", k) for k in (small, pipeline.index.keyword)]
+    assert rare[0].terms != rare[1].terms  # the two collections weigh the words otherwise …
+    lacking = [document_evidence(q, "c.txt", docs)[general] for q in rare]
+    assert lacking[0] == lacking[1] > 0  # … and the feature alike
+    common = document_evidence(profile_question("评估机构咱们有多少家？", small), "c.txt", docs)[general]
+    assert 0 < common < lacking[0]  # the asker's own word (咱们) is commoner than the fact the document lacks (外资)
+
+
+def test_the_general_rarity_table_is_jiebas_and_is_read_back_from_its_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    source = Path(jieba.__file__).parent / "analyse" / "idf.txt"
+    lines = source.read_text(encoding="utf-8").splitlines()
+    parsed = GeneralRarity.parse(source)
+    assert len(parsed.keys) == len(lines)
+    for line in lines[:: len(lines) // 500]:  # every word looks up its own value, none another's
+        word, _, value = line.rpartition(" ")
+        assert parsed[word] == float(value)
+    assert parsed["不是一个词的字串"] == parsed.median
+    monkeypatch.setattr(abstain, "_rarity", None)
+    first = background_idf(tmp_path)  # parsed, then saved
+    (saved,) = tmp_path.glob("general-idf-*.npz")
+    monkeypatch.setattr(abstain, "_rarity", None)
+    again = background_idf(tmp_path)  # read from the cache
+    assert again is not first and np.array_equal(again.keys, parsed.keys) and np.array_equal(again.values, parsed.values)
+    saved.write_bytes(b"not an npz")
+    monkeypatch.setattr(abstain, "_rarity", None)
+    assert np.array_equal(background_idf(tmp_path).keys, parsed.keys)  # a broken cache is parsed and written again
+    with np.load(saved) as repaired:
+        assert np.array_equal(repaired["values"], parsed.values)
 
 
 _SET_ORDER_PROBE = """
