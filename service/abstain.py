@@ -18,6 +18,8 @@ from __future__ import annotations
 import hashlib
 import math
 import os
+import tempfile
+import threading
 from array import array
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -96,34 +98,63 @@ class GeneralRarity:
 
 
 _rarity: GeneralRarity | None = None
+_rarity_lock = threading.Lock()
+RARITY_FORMAT = 1  # the key function and the arrays saved; a change renames the cache file
 
 
 def background_idf(cache_dir: Path | None = None) -> GeneralRarity:
     """The `GeneralRarity` table, read once per process. With `cache_dir`, from the arrays saved
-    there (a few milliseconds), which are written the first time and named by jieba's version
-    and the table's size and mtime; one that cannot be read is parsed and written again."""
+    there (a few milliseconds), which are written the first time and named by jieba's version,
+    the table's size and mtime and RARITY_FORMAT; a file that cannot be read or does not hold a
+    sorted table is parsed and written again."""
     global _rarity
-    if _rarity is not None:
+    with _rarity_lock:
+        if _rarity is None:
+            _rarity = _load_rarity(cache_dir)
         return _rarity
+
+
+def _load_rarity(cache_dir: Path | None) -> GeneralRarity:
     source = Path(jieba.__file__).parent / "analyse" / "idf.txt"
     if cache_dir is None:
-        _rarity = GeneralRarity.parse(source)
-        return _rarity
+        return GeneralRarity.parse(source)
     stat = source.stat()
-    cached = cache_dir / f"general-idf-{jieba.__version__}-{stat.st_size}-{stat.st_mtime_ns}.npz"
+    cached = cache_dir / f"general-idf-{jieba.__version__}-{stat.st_size}-{stat.st_mtime_ns}.v{RARITY_FORMAT}.npz"
     try:
-        with np.load(cached) as saved:
-            _rarity = GeneralRarity(saved["keys"], saved["values"], float(saved["median"]))
-    except (OSError, ValueError, KeyError):
-        _rarity = GeneralRarity.parse(source)
-        try:
-            cache_dir.mkdir(parents=True, exist_ok=True)
-            partial = cached.with_name(f"{cached.name}.{os.getpid()}.tmp.npz")
-            np.savez(partial, keys=_rarity.keys, values=_rarity.values, median=np.float64(_rarity.median))
-            os.replace(partial, cached)
-        except OSError:
-            pass  # a read-only cache folder: parsed again next start
-    return _rarity
+        with np.load(cached, allow_pickle=False) as saved:
+            keys, values, median = saved["keys"], saved["values"], float(saved["median"])
+        if keys.dtype == np.int64 and values.dtype == np.float64 and keys.shape == values.shape and len(keys) and bool((keys[1:] > keys[:-1]).all()):
+            return GeneralRarity(keys, values, median)
+    except Exception:  # missing, or damaged in any way (BadZipFile, EOFError, TypeError …): parsed and written again
+        pass
+    table = GeneralRarity.parse(source)
+    partial: str | None = None
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        handle, partial = tempfile.mkstemp(dir=cache_dir, prefix=cached.name, suffix=".tmp")
+        with os.fdopen(handle, "wb") as f:
+            np.savez(f, keys=table.keys, values=table.values, median=np.float64(table.median))
+        os.replace(partial, cached)
+        partial = None
+    except OSError:
+        pass  # a read-only cache folder or a full disk: parsed again next start
+    finally:
+        if partial is not None:
+            Path(partial).unlink(missing_ok=True)
+    return table
+
+
+def _lacking(q: QuestionProfile, doc: Document) -> dict[str, float]:
+    """The question's key terms (two characters or more) that the whole of `doc` never mentions,
+    with their shares of the question's weight."""
+    text = _searchable(doc.doc_id, doc.sha256, doc.lines)
+    return {t: w / q.total for t, w in q.terms.items() if len(t) >= 2 and t not in text}
+
+
+def _titled(q: QuestionProfile, lacking: Mapping[str, float], docs: Mapping[str, Document]) -> float:
+    """The largest share of the `lacking` terms that a document title of the reader's view holds."""
+    titles = _titles(docs) if lacking else ""
+    return max((w for t, w in lacking.items() if t in titles), default=0.0)
 
 
 def document_evidence(q: QuestionProfile, doc_id: str, docs: Mapping[str, Document]) -> np.ndarray:
@@ -137,22 +168,23 @@ def document_evidence(q: QuestionProfile, doc_id: str, docs: Mapping[str, Docume
       Weighed by the collection's own IDF instead, the same count refused wrongly on held-out
       sets: the asker's own words (今年, 咱们) are in no document, and in a collection of a few
       documents every word they lack is unseen and weighs the most. General rarity weighs a
-      word alike in a collection of 5 documents and of 300."""
+      word alike in a collection of 5 documents and of 300. A word jieba's table lacks (a year,
+      a figure, a name, a slip) weighs the table's median, as a rare word does."""
     if not q.terms or doc_id not in docs:
         return np.zeros(len(DOCUMENT_FEATURES))
-    doc = docs[doc_id]
-    text = _searchable(doc.doc_id, doc.sha256, doc.lines)
-    missing = {t: w / q.total for t, w in q.terms.items() if len(t) >= 2 and t not in text}
-    titles = _titles(docs) if missing else ""
+    lacking = _lacking(q, docs[doc_id])
     rarity = background_idf()
     general = {t: rarity[t] for t in q.terms if len(t) >= 2}
-    lacking = math.fsum(w for t, w in general.items() if t in missing) / (math.fsum(general.values()) or 1.0)
-    return np.array([max((w for t, w in missing.items() if t in titles), default=0.0), lacking])
+    share = math.fsum(w for t, w in general.items() if t in lacking) / (math.fsum(general.values()) or 1.0)
+    return np.array([_titled(q, lacking, docs), share])
 
 
 def titled_evidence(q: QuestionProfile, doc_ids: Iterable[str], docs: Mapping[str, Document]) -> dict[str, float]:
-    """`document_evidence` of each of `doc_ids` (its one value), for the candidates' `featurize`."""
-    return {d: float(document_evidence(q, d, docs)[0]) for d in set(doc_ids)}
+    """doc_missing_titled_max (`document_evidence`'s first value) of each of `doc_ids`, for the
+    candidates' `featurize`."""
+    if not q.terms:
+        return dict.fromkeys(set(doc_ids), 0.0)
+    return {d: _titled(q, _lacking(q, docs[d]), docs) if d in docs else 0.0 for d in set(doc_ids)}
 
 
 def question_features(probs: np.ndarray, features: np.ndarray, document: np.ndarray) -> np.ndarray:

@@ -127,12 +127,13 @@ def load_ranker(folder: Path = MODEL_DIR) -> Ranker:
             f"the answer model in {folder} was trained on features {meta.get('features_version')!r}, "
             f"this code computes {FEATURES_VERSION!r}; retrain with 'ragqa train'"
         )
-    if tuple(meta.get("question_features", ())) != QUESTION_FEATURES:
-        lacking = sorted(set(QUESTION_FEATURES) - set(meta.get("question_features", ())))
-        raise ModelError(
-            f"the answer model in {folder} has an abstainer trained without {', '.join(lacking) or 'the features in this order'}, "
-            "which this code computes; retrain with 'ragqa train'"
+    trained = tuple(meta.get("question_features", ()))
+    if trained != QUESTION_FEATURES:
+        lacking, extra = [f for f in QUESTION_FEATURES if f not in trained], [f for f in trained if f not in QUESTION_FEATURES]
+        told = "; ".join(
+            [*([f"trained without {', '.join(lacking)}"] if lacking else []), *([f"trained on {', '.join(extra)}, which this code does not compute"] if extra else [])]
         )
+        raise ModelError(f"the abstainer of the answer model in {folder} was {told or 'trained on its features in another order'}; retrain with 'ragqa train'")
     calibration = meta.get("calibration")
     try:
         forest = load_forest(model_path, (float(calibration["scale"]), float(calibration["offset"])) if calibration else None)

@@ -57,10 +57,10 @@ def answer_model(settings: Settings) -> tuple[Ranker, Expansions | None]:
     try:
         own = load_expansions(folder / EXPANSIONS.name) if folder is not None else None  # None without the file
         ranker = load_ranker(folder) if folder is not None else default_ranker()
-        background_idf(settings.cache_dir / "jieba")  # read now, not on the first question
-        return ranker, own if own is not None else default_expansions()
     except ValueError as exc:  # an expansion table or necessity model that cannot be read
         raise ModelError(f"{exc} (RAGQA_MODEL_DIR={folder})" if folder is not None else str(exc)) from exc
+    background_idf(settings.cache_dir / "jieba")  # read now, not on the first question
+    return ranker, own if own is not None else default_expansions()
 
 
 class Pipeline:

@@ -547,14 +547,23 @@ def test_the_general_rarity_table_is_jiebas_and_is_read_back_from_its_cache(tmp_
     monkeypatch.setattr(abstain, "_rarity", None)
     first = background_idf(tmp_path)  # parsed, then saved
     (saved,) = tmp_path.glob("general-idf-*.npz")
-    monkeypatch.setattr(abstain, "_rarity", None)
-    again = background_idf(tmp_path)  # read from the cache
+    intact = saved.read_bytes()
+
+    def unparsable(path: Path) -> GeneralRarity:
+        raise AssertionError("parsed although the cache holds the table")
+
+    with monkeypatch.context() as m:
+        m.setattr(GeneralRarity, "parse", unparsable)
+        m.setattr(abstain, "_rarity", None)
+        again = background_idf(tmp_path)  # read from the cache, not parsed
     assert again is not first and np.array_equal(again.keys, parsed.keys) and np.array_equal(again.values, parsed.values)
-    saved.write_bytes(b"not an npz")
-    monkeypatch.setattr(abstain, "_rarity", None)
-    assert np.array_equal(background_idf(tmp_path).keys, parsed.keys)  # a broken cache is parsed and written again
-    with np.load(saved) as repaired:
-        assert np.array_equal(repaired["values"], parsed.values)
+    for damaged in (b"not an npz", intact[: len(intact) // 2], b""):  # junk, cut short, empty
+        saved.write_bytes(damaged)
+        monkeypatch.setattr(abstain, "_rarity", None)
+        assert np.array_equal(background_idf(tmp_path).keys, parsed.keys)  # parsed again …
+        with np.load(saved) as rewritten:  # … and written again
+            assert np.array_equal(rewritten["keys"], parsed.keys) and np.array_equal(rewritten["values"], parsed.values)
+    assert [p.name for p in tmp_path.iterdir()] == [saved.name]  # no temporary file left
 
 
 _SET_ORDER_PROBE = """

@@ -69,3 +69,18 @@ def test_a_folder_without_a_model_or_with_a_broken_table_is_refused_with_the_fix
     (empty / "answerer.json").write_text("[]", encoding="utf-8")
     assert main(["ask", QUESTION, "--index", str(hash_index)]) == 1
     assert "is not an answer model's description" in capsys.readouterr().err
+
+
+def test_a_model_whose_abstainer_reads_other_features_names_them(tmp_path: Path, hash_index: Path) -> None:
+    older = _copy(tmp_path / "older")
+    meta = json.loads((older / "answerer.json").read_text(encoding="utf-8"))
+    meta["question_features"] = [f for f in meta["question_features"] if f != "doc_missing_general"]
+    (older / "answerer.json").write_text(json.dumps(meta), encoding="utf-8")
+    with pytest.raises(ModelError, match=r"trained without doc_missing_general; retrain with 'ragqa train'"):
+        Pipeline.from_settings(settings_for(hash_index, model_dir=older))
+    newer = _copy(tmp_path / "newer")
+    meta = json.loads((newer / "answerer.json").read_text(encoding="utf-8"))
+    meta["question_features"] = [*meta["question_features"], "doc_size"]
+    (newer / "answerer.json").write_text(json.dumps(meta), encoding="utf-8")
+    with pytest.raises(ModelError, match=r"trained on doc_size, which this code does not compute"):
+        Pipeline.from_settings(settings_for(hash_index, model_dir=newer))
