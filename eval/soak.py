@@ -1359,6 +1359,11 @@ def _fmt(v: Any) -> str:
     return str(v)
 
 
+def _route_row(label: str, s: dict[str, Any]) -> list[str]:
+    """One row of the well-formed requests' table: a route's (or an admin action's) counts and latencies."""
+    return [label, str(s["count"]), str(s["ok"]), str(s["failed"]), _fmt(s["p50_ms"]), _fmt(s["p95_ms"]), _fmt(s["max_ms"]), _statuses(s["statuses"])]
+
+
 def _table(rows: list[list[str]], right_from: int = 1) -> list[str]:
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     out = []
@@ -1402,32 +1407,8 @@ def summary(result: dict[str, Any]) -> str:
     ]
     head = ["route", "n", "ok", "failed", "p50 ms", "p95 ms", "max ms", "statuses"]
     rows = [head]
-    for name, s in result["routes"].items():
-        rows.append(
-            [
-                name,
-                str(s["count"]),
-                str(s["ok"]),
-                str(s["failed"]),
-                _fmt(s["p50_ms"]),
-                _fmt(s["p95_ms"]),
-                _fmt(s["max_ms"]),
-                _statuses(s["statuses"]),
-            ]
-        )
-    for name, s in result["admin"].items():
-        rows.append(
-            [
-                f"admin: {name}",
-                str(s["count"]),
-                str(s["ok"]),
-                str(s["failed"]),
-                _fmt(s["p50_ms"]),
-                _fmt(s["p95_ms"]),
-                _fmt(s["max_ms"]),
-                _statuses(s["statuses"]),
-            ]
-        )
+    rows += [_route_row(name, s) for name, s in result["routes"].items()]
+    rows += [_route_row(f"admin: {name}", s) for name, s in result["admin"].items()]
     lines += _table(rows)
     sr = result["slow_readers"]
     lines += [
