@@ -146,9 +146,15 @@ def _load_rarity(cache_dir: Path | None) -> GeneralRarity:
 
 def _lacking(q: QuestionProfile, doc: Document) -> dict[str, float]:
     """The question's key terms (two characters or more) that the whole of `doc` never mentions,
-    with their shares of the question's weight."""
-    text = _searchable(doc.doc_id, doc.sha256, doc.lines)
-    return {t: w / q.total for t, w in q.terms.items() if len(t) >= 2 and t not in text}
+    with their shares of the question's weight. Kept in the question's memo (by the document's
+    version): the rerank, the candidates and the abstainer of one request ask it of the same
+    documents, and a long document takes about a millisecond to scan."""
+    key = f"\0lacking\0{doc.doc_id}\0{doc.sha256}"  # no candidate sentence, the memo's other keys, holds a NUL
+    found: dict[str, float] | None = q.memo.get(key)
+    if found is None:
+        text = _searchable(doc.doc_id, doc.sha256, doc.lines)
+        found = q.memo[key] = {t: w / q.total for t, w in q.terms.items() if len(t) >= 2 and t not in text}
+    return found
 
 
 def _titled(q: QuestionProfile, lacking: Mapping[str, float], docs: Mapping[str, Document]) -> float:
