@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
@@ -234,16 +235,31 @@ GROUPS = ".groups"  # a folder's group file, and the suffix of a document's side
 
 
 def iter_files(paths: list[Path]) -> Iterator[tuple[Path, str]]:
-    """(file, doc_id) for every document file under `paths` (hidden files and group files left
-    out); doc_id is relative to its root."""
+    """(file, doc_id) for every document file under `paths` (hidden files and folders and group
+    files left out); doc_id is relative to its root. A link to a folder is followed, as a folder of
+    shared drives linked in is meant to be read; a real folder reached twice (a link back up) is
+    read once."""
     for root in paths:
         if root.is_file():
             yield root, root.name
             continue
         if not root.is_dir():
             raise ReadError(f"{root}: no such file or directory")
-        for path in sorted(p for p in root.rglob("*") if p.is_file() and not p.name.startswith(".") and not p.name.endswith(GROUPS)):
+        for path in sorted(p for p in _walk(root) if p.is_file() and not p.name.endswith(GROUPS)):
             yield path, path.relative_to(root).as_posix()
+
+
+def _walk(root: Path) -> Iterator[Path]:
+    """Every file that is not hidden under `root`, through links to folders, each real folder once."""
+    seen: set[str] = set()
+    for folder, subfolders, files in os.walk(root, followlinks=True):
+        real = os.path.realpath(folder)
+        if real in seen:
+            subfolders[:] = []
+            continue
+        seen.add(real)
+        subfolders[:] = [d for d in subfolders if not d.startswith(".")]
+        yield from (Path(folder, name) for name in files if not name.startswith("."))
 
 
 def read_groups(path: Path) -> tuple[str, ...]:

@@ -2,7 +2,8 @@
 
 Both sides use the same names (`TYPES`). A question's types come from its interrogative frame
 only (多少, 多长时间, 哪个部门, 第几条, 是否 …); a text's types come from generic detectors:
-numbers (Arabic, or Chinese numerals read with cn2an), money, percentages, durations, dates,
+numbers (Arabic, or Chinese numerals read with cn2an), money, percentages, durations, dates (and
+whether one is exact to the day),
 bounds (以上/以下/不超过 …), article numbers, organisation names by suffix, enumerations,
 definitions, conditions and modal rulings (应当/不得/可以). The answer ranker combines these
 with the question's term coverage; none of them names a topic, place or document.
@@ -21,6 +22,7 @@ TYPES = (
     "percent",
     "duration",
     "date",
+    "day",
     "bound",
     "article",
     "org",
@@ -41,6 +43,7 @@ _QUESTION: dict[str, re.Pattern[str]] = {
     "percent": re.compile(r"百分之|比例|占比|比重|增速|增长多少|下降多少|提高多少|增幅|降幅|[^多]少了?多少"),
     "duration": re.compile(r"多长时间|多久|几天|几日|几个月|几年|多少天|多少日|多少个?工作日|几个工作日|期限|时限|有效期|多少年"),
     "date": re.compile(r"什么时候|何时|哪天|哪一天|日期|哪一?年|几月|截止|落款|什么时间|时间节点|哪个年份"),
+    "day": re.compile(r"哪天|哪一天|哪日|几月几|几号|日期|什么时候|何时|什么时间"),
     "bound": re.compile(r"最多|最高|最少|至少|最低|上限|下限|不超过|最长|最短|以上|以下|以内"),
     "article": re.compile(r"第几[条章节款项]|哪一?[条章节款](?!件)|哪个[条章节]|哪个条款|什么章|章名|哪一部分|哪个部分"),
     "org": re.compile(r"哪个?(?:单位|部门|机关|机构|组织|主体)|哪些(?:单位|部门|机关|机构)|由谁|谁|牵头|负责|主管|哪一?级"),
@@ -59,7 +62,8 @@ _DATE = re.compile(
     r"(?:19|20)[0-9]{2}\s*年|[0-9]{1,2}\s*月\s*[0-9]{1,2}\s*日|[0-9]{1,2}\s*月(?:底|末|前|份)|年底|年内|年末|月底|上半年|下半年|季度"
     r"|[12][0-9]{3}-[01]?[0-9]-[0-3]?[0-9]"
 )
-_BOUND = re.compile(r"以上|以下|以内|不超过|不少于|不低于|不高于|不足|至少|最多|最高|最低|上限|下限|未满|超过|不得少于|不得超过")
+_DAY = re.compile(r"[0-9]{1,2}\s*月\s*[0-9]{1,2}\s*[日号]|[12][0-9]{3}-[01]?[0-9]-[0-3]?[0-9]|[12][0-9]{3}\.[01]?[0-9]\.[0-3]?[0-9]")
+_BOUND = re.compile(r"以上|以下|以内|不超过|不少于|不低于|不高于|不足|至少|最多|最高|最低|上限|下限|未满|不满|年满|满[0-9]|未达|超过|不得少于|不得超过")
 _ARTICLE = re.compile(r"第[0-9]+\s*[条章节款]")
 _ORG = re.compile(
     r"[\u4e00-\u9fff]{1,12}(?<!全|内|外|局|干|细|大|本)(?:部门|机关|机构|单位|政府|委员会|办公室|办公厅|管理局|局|厅|部|委|办|院|署|中心|法院|检察院|银行|公司|协会)"
@@ -113,6 +117,7 @@ def text_types(arabic: str) -> frozenset[str]:
         ("percent", _PERCENT),
         ("duration", _DURATION),
         ("date", _DATE),
+        ("day", _DAY),
         ("bound", _BOUND),
         ("article", _ARTICLE),
         ("org", _ORG),

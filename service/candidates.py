@@ -35,7 +35,7 @@ from ragqa.ingest.sentences import Sentence, split_items, split_sentences
 from .answertypes import TYPES, arabize, text_types
 from .question import QuestionProfile, has_measure, years_in
 
-FEATURES_VERSION = "candidates-11"
+FEATURES_VERSION = "candidates-12"
 _LONG_SENTENCE = 24
 
 

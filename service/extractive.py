@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 from ragqa.index.expansion import Expansions, load_expansions
 from ragqa.index.search import Hit
+from ragqa.ingest.clauses import table_cells
 from ragqa.ingest.model import Document
 from ragqa.ingest.normalize import clean_line, fold
 
@@ -688,6 +689,25 @@ _YEAR_STATE = FEATURES.index("year_state")
 SUGGESTIONS = 2
 
 
+_HEADER_REACH = 2000  # lines above a row searched for its table's header row
+
+
+def _table_header(best: Candidate, docs: Mapping[str, Document]) -> Segment | None:
+    """The header row of the table a row answer comes from, as its own cited piece: a row's
+    cells say little without their column names ("112 | 高尔夫球场 | 涉及环境敏感区的 | 其他"). It is
+    the nearest line above the row whose cells are the header the chunker gave the row (its
+    passage's context, last line); none for a header merged from two rows, which no line holds."""
+    doc = docs.get(best.hit.chunk.doc_id)
+    header = best.hit.chunk.context.rsplit("\n", 1)[-1]
+    if best.kind != "row" or doc is None or header.count(" | ") < 1:
+        return None
+    for n in range(best.sentence.start_line - 1, max(0, best.sentence.start_line - 1 - _HEADER_REACH), -1):
+        cells = table_cells(doc.line(n))
+        if cells and fold(" | ".join(c for c in cells if c)) == header:
+            return Segment(doc.line(n).strip(), best.passage, doc.doc_id, n, n)
+    return None
+
+
 def _suggestions(pool: list[Candidate], order: np.ndarray) -> tuple[Segment, ...]:
     """The best-ranked pieces of different passages, shown with a refusal as possibly relevant."""
     out: list[Segment] = []
@@ -735,6 +755,9 @@ def answer_extractive(
     else:
         first = _segment(best, _trim(best.sentence.text, q, 240))
     segments = [first]
+    header = _table_header(best, docs)
+    if header is not None:
+        segments.insert(0, header)
     item = _ordinal_item(q, hits, docs)
     if item is not None and item != first:
         segments.insert(0, item)

@@ -227,6 +227,15 @@ def test_answers(pipeline: Pipeline, question: str, expected: list[str]) -> None
     assert result.citations
 
 
+def test_a_table_row_answer_brings_its_header_row_cited_on_its_own_line(pipeline: Pipeline) -> None:
+    result = pipeline.ask("义乌科创新城由哪个单位牵头？", 5)
+    assert not result.refused
+    lines = [(c.doc, c.start_line) for c in result.citations]
+    # the header nearest above the row (repeated after it once), then the row itself
+    assert lines[:2] == [("义乌市重点任务清单.txt", 4), ("义乌市重点任务清单.txt", 5)], lines
+    assert result.answer.index("牵头单位") < result.answer.index("市科技局")
+
+
 def test_an_article_number_question_names_the_article(pipeline: Pipeline) -> None:
     result = pipeline.ask("物业服务企业备案的期限规定在第几条？", 5)
     assert not result.refused and "第五条" in result.answer, result.answer

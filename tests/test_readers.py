@@ -77,3 +77,18 @@ def test_a_broken_byte_order_mark_skips_that_file_only(tmp_path: Path, data: byt
     docs, skipped = read_tree([tmp_path])
     assert [d.doc_id for d in docs] == ["good.txt"]
     assert len(skipped) == 1 and "byte-order mark" in skipped[0].reason
+
+
+def test_a_linked_folder_is_read_once_and_hidden_folders_are_left_out(tmp_path: Path) -> None:
+    shared = tmp_path / "shared"
+    (shared / "sub").mkdir(parents=True)
+    (shared / "sub" / "规定.txt").write_text("某市规定\n第一条 本规定适用于全市。\n", encoding="utf-8")
+    (shared / "sub" / "back").symlink_to(shared, target_is_directory=True)  # a link back up: read once, no loop
+    root = tmp_path / "root"
+    (root / ".trash").mkdir(parents=True)
+    (root / ".trash" / "old.txt").write_text("旧稿\n", encoding="utf-8")
+    (root / "通知.txt").write_text("某县通知\n一、时间安排\n", encoding="utf-8")
+    (root / "linked").symlink_to(shared, target_is_directory=True)
+    docs, skipped = read_tree([root])
+    assert sorted(d.doc_id for d in docs) == ["linked/sub/规定.txt", "通知.txt"]
+    assert skipped == []
