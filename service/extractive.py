@@ -689,7 +689,7 @@ _YEAR_STATE = FEATURES.index("year_state")
 SUGGESTIONS = 2
 
 
-_HEADER_REACH = 2000  # lines above a row searched for its table's header row
+_HEADER_REACH = 600  # lines above a row searched for its table's header row (a long table repeats its header, as a PDF does on each page)
 
 
 def _table_header(best: Candidate, docs: Mapping[str, Document]) -> Segment | None:
@@ -697,14 +697,18 @@ def _table_header(best: Candidate, docs: Mapping[str, Document]) -> Segment | No
     cells say little without their column names ("112 | 高尔夫球场 | 涉及环境敏感区的 | 其他"). It is
     the nearest line above the row whose cells are the header the chunker gave the row (its
     passage's context, last line); none for a header merged from two rows, which no line holds."""
-    doc = docs.get(best.hit.chunk.doc_id)
     header = best.hit.chunk.context.rsplit("\n", 1)[-1]
-    if best.kind != "row" or doc is None or header.count(" | ") < 1:
+    if best.kind != "row" or " | " not in header or best.hit.chunk.doc_id not in docs:
         return None
+    doc = docs[best.hit.chunk.doc_id]
+    starts = [cell[:2] for cell in header.split(" | ")]  # a cheap first test: a line lacking one is not the header
     for n in range(best.sentence.start_line - 1, max(0, best.sentence.start_line - 1 - _HEADER_REACH), -1):
-        cells = table_cells(doc.line(n))
-        if cells and fold(" | ".join(c for c in cells if c)) == header:
-            return Segment(doc.line(n).strip(), best.passage, doc.doc_id, n, n)
+        line = doc.line(n)
+        if "|" not in line and "\t" not in line:
+            continue
+        folded = fold(line)
+        if all(s in folded for s in starts) and (cells := table_cells(line)) and fold(" | ".join(c for c in cells if c)) == header:
+            return Segment(line.strip(), best.passage, doc.doc_id, n, n)
     return None
 
 
