@@ -2,11 +2,11 @@
 
 Both sides use the same names (`TYPES`). A question's types come from its interrogative frame
 only (多少, 多长时间, 哪个部门, 第几条, 是否 …); a text's types come from generic detectors:
-numbers (Arabic, or Chinese numerals read with cn2an), money, percentages, durations, dates (and
-whether one is exact to the day),
-bounds (以上/以下/不超过 …), article numbers, organisation names by suffix, enumerations,
-definitions, conditions and modal rulings (应当/不得/可以). The answer ranker combines these
-with the question's term coverage; none of them names a topic, place or document.
+numbers (Arabic, or Chinese numerals read with cn2an), money, percentages, durations, dates
+(and whether one is exact to the day), bounds (以上/以下/不超过/年满 …), article numbers,
+organisation names by suffix, enumerations, definitions, conditions and modal rulings
+(应当/不得/可以). The answer ranker combines these with the question's term coverage; none of
+them names a topic, place or document.
 """
 
 from __future__ import annotations
