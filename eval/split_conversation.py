@@ -3,7 +3,7 @@ read the code, before the answerer ran on them) by document into train and test 
 
     followup_{train,test}.jsonl     the follow-up (second turn) with its history
     standalone_{train,test}.jsonl   the same questions written self-contained, no history
-    reltime_{train,test}.jsonl      questions that say 今年/去年/明年/本届
+    reltime_{train,test}.jsonl      questions that say 今年/去年/明年/本届 (reltime.jsonl, reltime2.jsonl)
     {followup,standalone}_corpora_train.jsonl   the same, on train documents of eval/corpora (two batches)
     {followup,standalone}_corpora_test.jsonl    the same, on the test documents of eval/corpora
                                                 (written in session 9, held out like the others)
@@ -53,9 +53,11 @@ def main() -> None:
         split = "train" if item["id"] in SEEN else "test"
         sets.setdefault(f"followup_corpora_{split}", []).append(_clean(item, item["question"], True))
         sets.setdefault(f"standalone_corpora_{split}", []).append(_clean(item, item["standalone"], False))
-    for item in map(json.loads, (RAW / "reltime.jsonl").read_text(encoding="utf-8").splitlines()):
-        split = "train" if f"{_doc(item)}_" in TRAIN_DOCS or item["id"] in SEEN else "test"
-        sets.setdefault(f"reltime_{split}", []).append(_clean(item, item["question"], False))
+    # reltime2.jsonl: 85 more, written in session 39 by two other helpers (RELTIME2.md gives the rule they joined by)
+    for raw in ("reltime.jsonl", "reltime2.jsonl"):
+        for item in map(json.loads, (RAW / raw).read_text(encoding="utf-8").splitlines()):
+            split = "train" if f"{_doc(item)}_" in TRAIN_DOCS or item["id"] in SEEN else "test"
+            sets.setdefault(f"reltime_{split}", []).append(_clean(item, item["question"], False))
     for name, items in sorted(sets.items()):
         with open(HERE / "gold" / f"{name}.jsonl", "w", encoding="utf-8") as out:
             out.writelines(json.dumps(it, ensure_ascii=False) + "\n" for it in items)
