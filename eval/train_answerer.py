@@ -27,7 +27,7 @@ import re
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -94,6 +94,7 @@ class Rows:
     group: str
     docs: tuple[str, ...]
     evidence: Mapping[str, np.ndarray]
+    elsewhere: bool = False  # asked of an index that holds none of its documents (`_asked_elsewhere`)
 
     def document(self, probs: np.ndarray) -> np.ndarray:
         """The `document_evidence` of the document of the candidate `probs` ranks first."""
@@ -116,6 +117,7 @@ class Pooled:
     profiles: list[QuestionProfile]  # its parts, as `Answerer.reorder` ranks passages
     group: str
     documents: Mapping[str, Document]  # its index's
+    elsewhere: bool = False  # asked of an index that holds none of its documents (`_asked_elsewhere`)
 
 
 @dataclass(frozen=True)
@@ -208,7 +210,7 @@ def _asked_elsewhere(pooled: Sequence[Pooled]) -> list[Pooled]:
             continue
         # the note names the item's own document, its cross-validation group (`_group`)
         note = f"[{item.refs[0].doc}] {item.note}" if item.refs else item.note
-        out.append(replace(p, item=replace(item, answers=(), refs=(), type=UNANSWERABLE, note=note)))
+        out.append(replace(p, item=replace(item, answers=(), refs=(), type=UNANSWERABLE, note=note), elsewhere=True))
     return out
 
 
@@ -223,7 +225,8 @@ def labelled(p: Pooled, hits: list[Hit]) -> Rows:
     )
     docs = tuple(c.hit.chunk.doc_id for c in cands)
     evidence = {d: document_evidence(p.whole, d, p.documents) for d in set(docs)}
-    return Rows(p.item, featurize(p.whole, cands, {d: float(e[0]) for d, e in evidence.items()}), labels, texts, p.group, docs, evidence)
+    return Rows(p.item, featurize(p.whole, cands, {d: float(e[0]) for d, e in evidence.items()}), labels, texts, p.group, docs, evidence,
+                p.elsewhere)
 
 
 _NOTED_DOC = re.compile(r"^\[([^\]]+)\]")
@@ -348,19 +351,25 @@ class Outcome:
     answer_accuracy: float
     refusal_recall: float
     false_refusals: float
+    # refusal recall on the gold sets' unanswerable questions alone, without those asked of an
+    # index that holds none of their documents (`--elsewhere`), which are easier to refuse and
+    # which no unseen set asks: the figure to choose an abstainer change by
+    refusal_recall_on_topic: float
 
 
 def simulate(rows: list[Rows], probs: list[np.ndarray], refuse: list[bool], join_ratio: float) -> Outcome:
     """What the answerer would score: refuse where `refuse` says so, else the best candidate plus
     those within `join_ratio` of it."""
-    correct = refused_ans = refused_unans = n_ans = n_unans = 0
+    correct = refused_ans = refused_unans = n_ans = n_unans = on_topic = refused_on_topic = 0
     for r, p, no in zip(rows, probs, refuse, strict=False):
         answerable = r.item.answerable
         n_ans += answerable
         n_unans += not answerable
+        on_topic += not answerable and not r.elsewhere
         if len(p) == 0 or no:
             refused_ans += answerable
             refused_unans += not answerable
+            refused_on_topic += not answerable and not r.elsewhere
             continue
         order = np.argsort(-p, kind="stable")
         chosen, length = [r.texts[order[0]]], len(r.texts[order[0]])
@@ -372,7 +381,7 @@ def simulate(rows: list[Rows], probs: list[np.ndarray], refuse: list[bool], join
                 length += len(r.texts[i])
         if answerable and answer_contains("".join(chosen), [normalize(a) for a in r.item.answers], r.item.must_all):
             correct += 1
-    return Outcome(correct / max(n_ans, 1), refused_unans / max(n_unans, 1), refused_ans / max(n_ans, 1))
+    return Outcome(correct / max(n_ans, 1), refused_unans / max(n_unans, 1), refused_ans / max(n_ans, 1), refused_on_topic / max(on_topic, 1))
 
 
 def abstainer_out_of_fold(rows: list[Rows], probs: list[np.ndarray], partition: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -521,11 +530,12 @@ def train(pairs: list[tuple[str, Path]], out: Path, settings: Settings, top_k: i
 
     def mean_outcome(ratio: float) -> Outcome:
         got = [simulate(r.rows, r.probs, no, ratio) for r, no in zip(runs, refusals, strict=True)]
-        return Outcome(*(float(np.mean([getattr(o, f) for o in got])) for f in ("answer_accuracy", "refusal_recall", "false_refusals")))
+        return Outcome(*(float(np.mean([getattr(o, f.name) for o in got])) for f in fields(Outcome)))
 
     ratio = float(kept.meta["join_ratio"]) if kept else max(JOIN_RATIOS, key=lambda j: mean_outcome(j).answer_accuracy)
     cv = mean_outcome(ratio)
-    print(f"train: out-of-fold answer accuracy {cv.answer_accuracy:.3f}, refusal recall {cv.refusal_recall:.3f}, "
+    print(f"train: out-of-fold answer accuracy {cv.answer_accuracy:.3f}, refusal recall {cv.refusal_recall:.3f} "
+          f"({cv.refusal_recall_on_topic:.3f} on the gold sets' own unanswerable questions), "
           f"false refusals {cv.false_refusals:.3f} at threshold {threshold:.3f}, join ratio {ratio} "
           f"(mean of {PARTITIONS} partitions into folds)", file=sys.stderr)
     fitted = fit_logistic(x, y)
@@ -565,6 +575,7 @@ def train(pairs: list[tuple[str, Path]], out: Path, settings: Settings, top_k: i
         "partitions": PARTITIONS,
         "cv_groups": groups,
         "out_of_fold": {"answer_accuracy": round(cv.answer_accuracy, 4), "refusal_recall": round(cv.refusal_recall, 4),
+                        "refusal_recall_on_topic": round(cv.refusal_recall_on_topic, 4),
                         "false_refusals": round(cv.false_refusals, 4), "answerable_reachable": reachable, "answerable": n_ans},
         "question_features": list(QUESTION_FEATURES),
         "retrieved_with_expansions": plan.sha256 if plan is not None else None,

@@ -10,7 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from ragqa.eval.errors import EvalError
-from ragqa.eval.train_answerer import KeptRanker, choose_threshold, train
+from ragqa.eval.goldset import UNANSWERABLE, GoldItem, Ref
+from ragqa.eval.train_answerer import KeptRanker, Rows, choose_threshold, simulate, train
 from ragqa.service.extractive import MODEL_DIR, load_ranker
 from ragqa.service.settings import Settings
 
@@ -34,6 +35,8 @@ def test_keeps_the_ranker_and_fits_only_the_abstainer(use_index: Path, tmp_path:
     loaded = load_ranker(tmp_path)
     assert loaded.offtopic is None
     assert loaded.join_ratio == shipped["join_ratio"] and loaded.threshold == meta["abstainer"]["threshold"]  # type: ignore[index]
+    figures = meta["out_of_fold"]
+    assert isinstance(figures, dict) and figures["refusal_recall_on_topic"] == figures["refusal_recall"]  # no question asked elsewhere
 
 
 def test_refuses_a_ranker_of_other_features(tmp_path: Path) -> None:
@@ -61,6 +64,8 @@ def test_keeps_the_abstainer_too_and_fits_an_off_topic_one(use_index: Path, tmp_
     assert meta["offtopic_abstainer"] != shipped["abstainer"] and isinstance(meta["ranker"], dict)
     assert (out / "answerer.txt").read_bytes() == (MODEL_DIR / "answerer.txt").read_bytes()
     assert 53 < int(str(meta["items"])) <= 53 + 120  # the off-topic questions joined as unanswerable
+    figures = meta["out_of_fold"]
+    assert isinstance(figures, dict) and 0.0 <= figures["refusal_recall_on_topic"] <= 1.0
     loaded = load_ranker(out)
     assert loaded.offtopic is not None and loaded.offtopic.threshold == meta["offtopic_abstainer"]["threshold"]
     with pytest.raises(EvalError, match="--ranker"):
@@ -96,3 +101,17 @@ def test_items_a_kept_abstainer_refuses_count_against_the_budget() -> None:
     assert choose_threshold(scores, answerable, folds, 0.1, refused) == pytest.approx(scores[1] - 1e-9)
     refused[11] = True  # the budget is spent: the new threshold refuses none
     assert choose_threshold(scores, answerable, folds, 0.1, refused) == pytest.approx(scores[0] - 1e-9)
+
+
+def test_out_of_fold_refusal_recall_is_told_apart_for_questions_asked_elsewhere() -> None:
+    """simulate: refusal recall over every unanswerable question, and over the gold sets' own alone
+    (`refusal_recall_on_topic`), without those asked of an index that holds none of their documents."""
+
+    def rows(id_: str, answers: tuple[str, ...], elsewhere: bool = False) -> Rows:
+        item = GoldItem(id_, "问题？", answers, False, (Ref("d.txt", 1, 1),) if answers else (), "fact" if answers else UNANSWERABLE)
+        return Rows(item, np.zeros((1, 1)), np.zeros(1), ("答案是五日。",), id_, ("d.txt",), {}, elsewhere)
+
+    got = simulate([rows("a", ("五日",)), rows("b", ()), rows("c", (), elsewhere=True)], [np.array([0.9])] * 3, [False, False, True], 0.3)
+    assert got.answer_accuracy == 1.0 and got.false_refusals == 0.0
+    assert got.refusal_recall == 0.5 and got.refusal_recall_on_topic == 0.0
+
