@@ -363,13 +363,14 @@ def simulate(rows: list[Rows], probs: list[np.ndarray], refuse: list[bool], join
     correct = refused_ans = refused_unans = n_ans = n_unans = on_topic = refused_on_topic = 0
     for r, p, no in zip(rows, probs, refuse, strict=False):
         answerable = r.item.answerable
+        own_unanswerable = not answerable and not r.elsewhere
         n_ans += answerable
         n_unans += not answerable
-        on_topic += not answerable and not r.elsewhere
+        on_topic += own_unanswerable
         if len(p) == 0 or no:
             refused_ans += answerable
             refused_unans += not answerable
-            refused_on_topic += not answerable and not r.elsewhere
+            refused_on_topic += own_unanswerable
             continue
         order = np.argsort(-p, kind="stable")
         chosen, length = [r.texts[order[0]]], len(r.texts[order[0]])

@@ -114,4 +114,3 @@ def test_out_of_fold_refusal_recall_is_told_apart_for_questions_asked_elsewhere(
     got = simulate([rows("a", ("五日",)), rows("b", ()), rows("c", (), elsewhere=True)], [np.array([0.9])] * 3, [False, False, True], 0.3)
     assert got.answer_accuracy == 1.0 and got.false_refusals == 0.0
     assert got.refusal_recall == 0.5 and got.refusal_recall_on_topic == 0.0
-
