@@ -83,6 +83,7 @@ class Hit:
     dense_score: float
     keyword_rank: int | None
     dense_rank: int | None
+    position: int = -1  # the chunk's id in the index searched (-1: not from an index)
 
 
 @dataclass(frozen=True)
@@ -255,6 +256,7 @@ class Searcher:
                 dense_score=float(dense_scores.get(c, 0.0)),
                 keyword_rank=own_rank.get(c),
                 dense_rank=dense_rank.get(c),
+                position=c,
             )
             for c, chunk in zip(best, chunks, strict=True)
         ]

@@ -36,7 +36,7 @@ from .feedback import new_answer_id
 from .listing import RecordBook
 from .reltime import Query, resolve_relative_time
 from .rerank import POOL
-from .retrieval import Retrieval, Snapshot, to_passage
+from .retrieval import Retrieval, Snapshot, widened
 from .schemas import AskResponse, CitationsEvent, DeltaEvent, DocumentInfo, DoneEvent, Passage, StreamEvent, Timings, Turn
 from .settings import Settings
 from .suggest import candidate_questions
@@ -112,7 +112,7 @@ class Pipeline:
 
     def search(self, query: str, top_k: int = 5, access: Access = EVERYONE) -> list[Passage]:
         snap = self.retrieval.current.restricted(access)
-        return [to_passage(h) for h in self._passages(snap, query, top_k)]
+        return widened(self._passages(snap, query, top_k), snap.index, self.settings.passage_chars)
 
     def ask(self, question: str, top_k: int = 5, history: Sequence[Turn] = (), access: Access = EVERYONE) -> AskResponse:
         """Answer `question` (a follow-up of `history`) from the documents `access` may read, with
@@ -129,7 +129,7 @@ class Pipeline:
             answer=_with_note(answer, query, question),
             refused=answer.refused,
             citations=answer.citations,
-            passages=[to_passage(h) for h in hits],
+            passages=widened(hits, snap.index, self.settings.passage_chars),
             llm=answer.llm,
             timings_ms=_timings(started, retrieved, time.perf_counter()),
             listing=answer.listing,
@@ -152,7 +152,7 @@ class Pipeline:
             else:
                 final = item
         assert final is not None, "Answerer.stream ends with the Answer"
-        passages = [to_passage(h) for h in hits]
+        passages = widened(hits, snap.index, self.settings.passage_chars)
         yield CitationsEvent(
             answer=_with_note(final, query, question),
             refused=final.refused,

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from ragqa.index.embedders import Embedder
@@ -98,3 +99,58 @@ def _snapshot(index: LoadedIndex, embedder: Embedder, fusion: FusionConfig, expa
 def to_passage(hit: Hit) -> Passage:
     c = hit.chunk
     return Passage(doc=c.doc_id, start_line=c.start_line, end_line=c.end_line, clause=c.clause, score=hit.score, text=c.text)
+
+
+NEIGHBOURS = 12  # chunks read on each side of a passage when widening it
+
+
+def widened(hits: Sequence[Hit], index: LoadedIndex, chars: int) -> list[Passage]:
+    """The passages of `hits`, each the matched chunk with the whole lines of the chunks next to it
+    in its document, nearest first and one side then the other, while the lines hold at most
+    `chars` characters; a side stops at the first chunk that would go over, is of another
+    document (or hidden from this reader), or has lines a passage before it already shows. A
+    chunk whose own lines are longer stays as it is.
+
+    A clause is often too short to show what it answers: a sub-clause "(3) ... is liable to a
+    level 1 fine" names neither the duty nor who bears it, which the article's first lines do.
+    Search and the answer read the matched chunks; the passages a person (or an LLM prompt built
+    from them) reads show them in context, about as much text as a 500-character window of plain
+    retrieval. Citations still quote only the lines that answer. `chars` 0: the chunks as found."""
+    if chars <= 0:
+        return [to_passage(h) for h in hits]
+    wanted = sorted({j for h in hits if h.position >= 0 for j in range(h.position - NEIGHBOURS, h.position + NEIGHBOURS + 1) if 0 <= j < len(index.chunks)})
+    near = dict(zip(wanted, index.chunks.many(wanted), strict=True))
+    out: list[Passage] = []
+    for hit in hits:
+        c = hit.chunk
+        if hit.position < 0 or c.doc_id not in index.documents:
+            out.append(to_passage(hit))
+            continue
+        lines = index.documents[c.doc_id].lines
+
+        def fits(lo: int, hi: int, lines: Sequence[str] = lines) -> bool:
+            return sum(len(line) for line in lines[lo - 1 : hi]) <= chars
+
+        lo, hi = c.start_line, c.end_line
+        if not fits(lo, hi):
+            out.append(to_passage(hit))
+            continue
+        before, after, growing = hit.position - 1, hit.position + 1, [True, True]
+        while any(growing):
+            for side in (0, 1):
+                j = before if side == 0 else after
+                n = near.get(j)
+                if (
+                    not growing[side]
+                    or n is None
+                    or n.doc_id != c.doc_id
+                    or not fits(min(lo, n.start_line), max(hi, n.end_line))
+                    or any(p.doc == n.doc_id and p.start_line <= n.end_line and n.start_line <= p.end_line for p in out)
+                ):
+                    growing[side] = False
+                    continue
+                lo, hi = min(lo, n.start_line), max(hi, n.end_line)
+                before, after = (before - 1, after) if side == 0 else (before, after + 1)
+        text = "\n".join(lines[lo - 1 : hi]) if (lo, hi) != (c.start_line, c.end_line) else c.text
+        out.append(Passage(doc=c.doc_id, start_line=lo, end_line=hi, clause=c.clause, score=hit.score, text=text))
+    return out

@@ -43,6 +43,9 @@ class Settings(BaseSettings):
     milvus_uri: str = Field("", description="milvus-lite file (ending in .db) or Milvus server URL (http://host:19530); empty: the index's own <index>.milvus.db")
     milvus_token: SecretStr = Field(SecretStr(""), description="Milvus user:password or API key")
     top_k: int = Field(5, ge=1, le=50)
+    passage_chars: int = Field(
+        500, ge=0, le=5000, description="a passage shown (search results, an answer's sources) is its clause with the lines next to it, up to this many characters (0: the clause alone)"
+    )
     keyword_weight: float = Field(1.0, ge=0)
     dense_weight: float = Field(0.6, ge=0)
     rrf_k: int = Field(5, ge=1)

@@ -223,6 +223,9 @@ def test_widget_layout_and_screenshot(
     ask(panel, GOLD_QUESTION)
     bot = ask(panel, LIST_QUESTION)
     expect(bot.locator(".rq-src").first).to_be_visible()
+    # the panel pops in (a 0.18 s scale and shift): measure it once that has run, however fast the answers came
+    page.evaluate("() => Promise.all(document.querySelector('ragqa-widget').shadowRoot.getAnimations()"
+        ".filter(a => a.effect && a.effect.getTiming().iterations !== Infinity).map(a => a.finished))")
 
     box = panel.bounding_box()
     assert box is not None
