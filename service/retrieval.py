@@ -98,7 +98,16 @@ def _snapshot(index: LoadedIndex, embedder: Embedder, fusion: FusionConfig, expa
 
 def to_passage(hit: Hit) -> Passage:
     c = hit.chunk
-    return Passage(doc=c.doc_id, start_line=c.start_line, end_line=c.end_line, clause=c.clause, score=hit.score, text=c.text)
+    return Passage(
+        doc=c.doc_id,
+        start_line=c.start_line,
+        end_line=c.end_line,
+        clause=c.clause,
+        score=hit.score,
+        text=c.text,
+        match_start_line=c.start_line,
+        match_end_line=c.end_line,
+    )
 
 
 NEIGHBOURS = 12  # chunks read on each side of a passage when widening it
@@ -152,5 +161,5 @@ def widened(hits: Sequence[Hit], index: LoadedIndex, chars: int) -> list[Passage
                 lo, hi = min(lo, n.start_line), max(hi, n.end_line)
                 before, after = (before - 1, after) if side == 0 else (before, after + 1)
         text = "\n".join(lines[lo - 1 : hi]) if (lo, hi) != (c.start_line, c.end_line) else c.text
-        out.append(Passage(doc=c.doc_id, start_line=lo, end_line=hi, clause=c.clause, score=hit.score, text=text))
+        out.append(to_passage(hit).model_copy(update={"start_line": lo, "end_line": hi, "text": text}))
     return out

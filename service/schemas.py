@@ -82,12 +82,17 @@ class SearchRequest(BaseModel):
 
 
 class Passage(BaseModel):
+    """A retrieved chunk as shown: lines `start_line`..`end_line` (`text`), the chunk that matched with the
+    lines next to it (`RAGQA_PASSAGE_CHARS`); `match_start_line`..`match_end_line` are the matched chunk's own."""
+
     doc: str
     start_line: int
     end_line: int
     clause: str
     score: float
     text: str
+    match_start_line: int
+    match_end_line: int
 
 
 class Citation(BaseModel):

@@ -81,7 +81,9 @@ def test_malformed_json_and_wrong_method(client: TestClient) -> None:
 def test_search_and_documents(client: TestClient) -> None:
     passages = client.post("/v1/search", json={"query": "缙云 中医药产业", "top_k": 3}).json()["passages"]
     assert len(passages) == 3 and passages[0]["doc"] == "002_c48d23b415dc882a.txt"
-    assert {"doc", "start_line", "end_line", "clause", "score", "text"} == set(passages[0])
+    assert {"doc", "start_line", "end_line", "clause", "score", "text", "match_start_line", "match_end_line"} == set(passages[0])
+    for p in passages:  # the matched chunk's lines lie within the lines shown
+        assert p["start_line"] <= p["match_start_line"] <= p["match_end_line"] <= p["end_line"], p
     _error(client.post("/v1/search", json={"query": " "}), 422, "invalid_request")
     docs = client.get("/v1/documents").json()["documents"]
     assert [d["doc"] for d in docs][:1] == ["000_f32850ce6c833049.txt"] and all(d["lines"] and d["chunks"] for d in docs)

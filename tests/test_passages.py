@@ -66,6 +66,7 @@ def test_a_sub_clause_is_shown_with_the_article_around_it(loaded: LoadedIndex) -
     assert passage.start_line == 1 and passage.end_line == 8, "the whole short rule fits in 500 characters"
     assert passage.text == "\n".join(lines[0:8])
     assert passage.clause == fine.chunk.clause and passage.score == fine.score
+    assert (passage.match_start_line, passage.match_end_line) == (7, 7), "the matched chunk's own lines"
 
 
 def test_the_budget_bounds_the_lines_shown(loaded: LoadedIndex) -> None:
