@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from ragqa.index.embedders import Embedder
 from ragqa.index.expansion import Expansions
 from ragqa.index.search import FusionConfig, Hit, Searcher
 from ragqa.index.store import LoadedIndex
+from ragqa.ingest.model import Chunk
 
 from .access import Access
 from .listing import RecordBook
@@ -122,12 +123,13 @@ def widened(hits: Sequence[Hit], index: LoadedIndex, chars: int) -> list[Passage
 
     A clause is often too short to show what it answers: a sub-clause "(3) ... is liable to a
     level 1 fine" names neither the duty nor who bears it, which the article's first lines do.
-    Search and the answer read the matched chunks; the passages a person (or an LLM prompt built
-    from them) reads show them in context, about as much text as a 500-character window of plain
-    retrieval. Citations still quote only the lines that answer. `chars` 0: the chunks as found."""
+    Search, the answer and an LLM's prompt read the matched chunks; the passages a person reads
+    show them in context, about as much text as a 500-character window of plain retrieval.
+    Citations still quote only the lines that answer. `chars` 0: the chunks as found."""
     if chars <= 0:
         return [to_passage(h) for h in hits]
-    wanted = sorted({j for h in hits if h.position >= 0 for j in range(h.position - NEIGHBOURS, h.position + NEIGHBOURS + 1) if 0 <= j < len(index.chunks)})
+    count = len(index.chunks)
+    wanted = sorted({j for h in hits if h.position >= 0 for j in range(max(0, h.position - NEIGHBOURS), min(count, h.position + NEIGHBOURS + 1))})
     near = dict(zip(wanted, index.chunks.many(wanted), strict=True))
     out: list[Passage] = []
     for hit in hits:
@@ -136,30 +138,38 @@ def widened(hits: Sequence[Hit], index: LoadedIndex, chars: int) -> list[Passage
             out.append(to_passage(hit))
             continue
         lines = index.documents[c.doc_id].lines
-
-        def fits(lo: int, hi: int, lines: Sequence[str] = lines) -> bool:
-            return sum(len(line) for line in lines[lo - 1 : hi]) <= chars
-
-        lo, hi = c.start_line, c.end_line
-        if not fits(lo, hi):
-            out.append(to_passage(hit))
-            continue
-        before, after, growing = hit.position - 1, hit.position + 1, [True, True]
-        while any(growing):
-            for side in (0, 1):
-                j = before if side == 0 else after
-                n = near.get(j)
-                if (
-                    not growing[side]
-                    or n is None
-                    or n.doc_id != c.doc_id
-                    or not fits(min(lo, n.start_line), max(hi, n.end_line))
-                    or any(p.doc == n.doc_id and p.start_line <= n.end_line and n.start_line <= p.end_line for p in out)
-                ):
-                    growing[side] = False
-                    continue
-                lo, hi = min(lo, n.start_line), max(hi, n.end_line)
-                before, after = (before - 1, after) if side == 0 else (before, after + 1)
+        lo, hi = _grown(hit, near, lines, chars, out)
         text = "\n".join(lines[lo - 1 : hi]) if (lo, hi) != (c.start_line, c.end_line) else c.text
         out.append(to_passage(hit).model_copy(update={"start_line": lo, "end_line": hi, "text": text}))
     return out
+
+
+def _grown(hit: Hit, near: Mapping[int, Chunk], lines: Sequence[str], chars: int, shown: Sequence[Passage]) -> tuple[int, int]:
+    """The first and last line `widened` shows for `hit` (see there); `near`: chunks by position."""
+    c = hit.chunk
+
+    def fits(lo: int, hi: int) -> bool:
+        return sum(len(line) for line in lines[lo - 1 : hi]) <= chars
+
+    def takes(n: Chunk | None, lo: int, hi: int) -> bool:
+        return (
+            n is not None
+            and n.doc_id == c.doc_id
+            and fits(min(lo, n.start_line), max(hi, n.end_line))
+            and not any(p.doc == n.doc_id and p.start_line <= n.end_line and n.start_line <= p.end_line for p in shown)
+        )
+
+    lo, hi = c.start_line, c.end_line
+    if not fits(lo, hi):
+        return lo, hi
+    side = {-1: hit.position - 1, 1: hit.position + 1}  # the next chunk position to try on each side
+    while side:
+        for step in list(side):
+            n = near.get(side[step])
+            if not takes(n, lo, hi):
+                del side[step]
+                continue
+            assert n is not None
+            lo, hi = min(lo, n.start_line), max(hi, n.end_line)
+            side[step] += step
+    return lo, hi
