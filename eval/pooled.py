@@ -27,6 +27,7 @@ there with the same --out: indexes are reused when their documents match).
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import math
 import os
@@ -95,8 +96,8 @@ def pending_docs(pending: Path, name: str) -> tuple[Path, list[Path]]:
 
 
 def _ingest(docs: Path, index: Path, env: Mapping[str, str]) -> None:
-    """`ragqa ingest DOCS --index INDEX`, skipped when INDEX was built from the same document list."""
-    listing = sorted(str(p.relative_to(docs)) for p in docs.rglob("*") if p.is_file())
+    """`ragqa ingest DOCS --index INDEX`, skipped when INDEX was built from the same files (names and contents)."""
+    listing = sorted(f"{p.relative_to(docs)} {hashlib.sha256(p.read_bytes()).hexdigest()}" for p in docs.rglob("*") if p.is_file())
     stamp = index.parent / f"{index.name}.docs.json"
     if (index / "manifest.json").is_file() and stamp.is_file() and json.loads(stamp.read_text(encoding="utf-8")) == listing:
         return

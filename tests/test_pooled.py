@@ -69,6 +69,10 @@ def test_two_states_are_counted_side_by_side(layout: tuple[Path, Path], tmp_path
 
     assert pooled.main([*args[:2], "--state", "M:", "--out", str(out), "--pending", str(pending), "--corpora", str(corpora)]) == 0
     assert "indexing" not in capsys.readouterr().err, "indexes of the same documents are reused"
+    rule = pending / "c9" / "rule9" / "rule.txt"
+    rule.write_text(RULE.replace("五百元", "八百元"), encoding="utf-8")
+    assert pooled.main([*args[:2], "--state", "M:", "--out", str(out), "--pending", str(pending), "--corpora", str(corpora)]) == 0
+    assert "indexing" in capsys.readouterr().err, "a changed document is indexed again"
 
 
 def test_bad_input_is_one_line_saying_what_to_do(layout: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
