@@ -95,6 +95,12 @@ def pending_docs(pending: Path, name: str) -> tuple[Path, list[Path]]:
     return gold, folders
 
 
+def _last_line(text: str) -> str:
+    """What a failed `ragqa` subprocess said last (its one-line error), or that it said nothing."""
+    lines = text.strip().splitlines()
+    return lines[-1] if lines else "(no message)"
+
+
 def _ingest(docs: Path, index: Path, env: Mapping[str, str]) -> None:
     """`ragqa ingest DOCS --index INDEX`, skipped when INDEX was built from the same files (names and contents)."""
     listing = sorted(f"{p.relative_to(docs)} {hashlib.sha256(p.read_bytes()).hexdigest()}" for p in docs.rglob("*") if p.is_file())
@@ -108,7 +114,7 @@ def _ingest(docs: Path, index: Path, env: Mapping[str, str]) -> None:
         [sys.executable, "-m", "ragqa.service.cli", "ingest", str(docs), "--index", str(index)], env=dict(env), capture_output=True, text=True
     )
     if done.returncode != 0:
-        raise EvalError(f"ingest of {docs} failed: {done.stderr.strip().splitlines()[-1:]}")
+        raise EvalError(f"ingest of {docs} failed: {_last_line(done.stderr)}")
     stamp.write_text(json.dumps(listing, ensure_ascii=False), encoding="utf-8")
 
 
@@ -170,7 +176,7 @@ def run_state(
             cmd = [sys.executable, "-m", "ragqa.service.cli", "eval", str(gold), "--index", str(indexes[condition][name]), "--report", str(report)]
             done = subprocess.run(cmd, env={**env, **state.env}, capture_output=True, text=True)
             if done.returncode != 0 or not (report / "run.json").is_file():
-                raise EvalError(f"{state.name} on {name} ({condition}) failed: {done.stderr.strip().splitlines()[-1:]}")
+                raise EvalError(f"{state.name} on {name} ({condition}) failed: {_last_line(done.stderr)}")
             runs[f"{condition}/{name}"] = report
     return runs
 

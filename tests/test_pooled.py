@@ -84,6 +84,9 @@ def test_bad_input_is_one_line_saying_what_to_do(layout: tuple[Path, Path], tmp_
     assert "not a ragqa setting" in capsys.readouterr().err
     assert pooled.main(["--sets", "c9", "--state", "M:", "--state", "M:RAGQA_TOP_K=3", *base]) == 1
     assert "must differ" in capsys.readouterr().err
+    assert pooled.main(["--sets", "c9", "--state", "M:RAGQA_MODEL_DIR=/nonexistent/model", *base]) == 1
+    err = capsys.readouterr().err
+    assert "M on c9 (own) failed: " in err and "model" in err, err
     (corpora / "rule9").mkdir()
     assert pooled.main(["--sets", "c9", "--state", "M:", *base]) == 1
     assert "collide" in capsys.readouterr().err
