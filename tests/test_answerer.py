@@ -405,7 +405,9 @@ def test_search_and_ask_show_the_answer_aware_order(pipeline: Pipeline) -> None:
     expected = pipeline.answerer.reorder(question, snap.search(question, 10), snap)
     def holds(passages: list[Passage]) -> list[bool]:  # each passage shows its hit's chunk (with lines around it)
         return [
-            p.doc == h.chunk.doc_id and p.clause == h.chunk.clause and p.start_line <= h.chunk.start_line <= h.chunk.end_line <= p.end_line
+            p.doc == h.chunk.doc_id
+            and (p.match_start_line, p.match_end_line) == (h.chunk.start_line, h.chunk.end_line)
+            and p.start_line <= p.match_start_line <= p.match_end_line <= p.end_line
             for p, h in zip(passages, expected[:3], strict=True)
         ]
 

@@ -141,4 +141,6 @@ def test_uploaded_word_and_excel_files_are_answered_with_exact_citations(office_
     found = office_client.post("/v1/search", json={"query": "城乡供水一体化 责任单位", "top_k": 3}).json()["passages"]
     # the row is found, its line shown as in the sheet (with the rows around it; a sample clause on 城乡一体化供水 may rank beside it)
     row = "2\t城乡供水一体化\t市水务局\t860.5"
-    assert any(p["doc"] == "重点任务表.xlsx" and p["start_line"] <= 4 <= p["end_line"] and row in p["text"].split("\n") for p in found), found
+    assert any(
+        p["doc"] == "重点任务表.xlsx" and p["match_start_line"] == p["match_end_line"] == 4 and row in p["text"].split("\n") for p in found
+    ), found
