@@ -95,10 +95,13 @@ def pending_docs(pending: Path, name: str) -> tuple[Path, list[Path]]:
     return gold, folders
 
 
-def _last_line(text: str) -> str:
-    """What a failed `ragqa` subprocess said last (its one-line error), or that it said nothing."""
-    lines = text.strip().splitlines()
-    return lines[-1] if lines else "(no message)"
+def _ragqa(args: Sequence[str], env: Mapping[str, str], what: str) -> None:
+    """Run `ragqa ARGS` with exactly `env`; EvalError naming `what` with the command's last line (its
+    one-line error) when it fails."""
+    done = subprocess.run([sys.executable, "-m", "ragqa.service.cli", *args], env=dict(env), capture_output=True, text=True)
+    if done.returncode != 0:
+        said = done.stderr.strip().splitlines()
+        raise EvalError(f"{what} failed: {said[-1] if said else '(no message)'}")
 
 
 def _ingest(docs: Path, index: Path, env: Mapping[str, str]) -> None:
@@ -110,11 +113,7 @@ def _ingest(docs: Path, index: Path, env: Mapping[str, str]) -> None:
     print(f"pooled: indexing {docs} -> {index}", file=sys.stderr, flush=True)
     for old in (index, index.parent / f"{index.name}.data"):
         shutil.rmtree(old, ignore_errors=True)
-    done = subprocess.run(
-        [sys.executable, "-m", "ragqa.service.cli", "ingest", str(docs), "--index", str(index)], env=dict(env), capture_output=True, text=True
-    )
-    if done.returncode != 0:
-        raise EvalError(f"ingest of {docs} failed: {_last_line(done.stderr)}")
+    _ragqa(["ingest", str(docs), "--index", str(index)], env, f"ingest of {docs}")
     stamp.write_text(json.dumps(listing, ensure_ascii=False), encoding="utf-8")
 
 
@@ -173,10 +172,10 @@ def run_state(
             gold, _ = pending_docs(pending, name)
             report = out / "runs" / state.name / condition / name
             print(f"pooled: {state.name} {condition} {name}", file=sys.stderr, flush=True)
-            cmd = [sys.executable, "-m", "ragqa.service.cli", "eval", str(gold), "--index", str(indexes[condition][name]), "--report", str(report)]
-            done = subprocess.run(cmd, env={**env, **state.env}, capture_output=True, text=True)
-            if done.returncode != 0 or not (report / "run.json").is_file():
-                raise EvalError(f"{state.name} on {name} ({condition}) failed: {_last_line(done.stderr)}")
+            args = ["eval", str(gold), "--index", str(indexes[condition][name]), "--report", str(report)]
+            _ragqa(args, {**env, **state.env}, f"{state.name} on {name} ({condition})")
+            if not (report / "run.json").is_file():
+                raise EvalError(f"{state.name} on {name} ({condition}) failed: no run.json in {report}")
             runs[f"{condition}/{name}"] = report
     return runs
 
